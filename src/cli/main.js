@@ -1,0 +1,3 @@
+import { y } from "../sandbox/index.js";
+export const z = y;
+//# sourceMappingURL=main.js.map

@@ -1,0 +1,1 @@
+import { y } from "../sandbox/index.ts"; export const z = y;

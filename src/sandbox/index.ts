@@ -1,0 +1,1 @@
+import { x } from "../protocol/index.ts"; export const y = x + 1;
