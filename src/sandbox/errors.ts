@@ -1,0 +1,80 @@
+// API errors as kube-apiserver writes them: a JSON `Status` with "kind" and "apiVersion", in Go's
+// field order (PROTOCOL.md §5.3). Handlers throw ApiError; the server turns it into the response.
+
+export interface StatusCause {
+  reason?: string;
+  message?: string;
+  field?: string;
+}
+
+export interface StatusDetails {
+  name?: string;
+  group?: string;
+  kind?: string;
+  uid?: string;
+  causes?: StatusCause[];
+  retryAfterSeconds?: number;
+}
+
+export interface StatusBody {
+  kind: 'Status';
+  apiVersion: 'v1';
+  metadata: Record<string, never>;
+  status: 'Failure';
+  message: string;
+  reason: string;
+  details?: StatusDetails;
+  code: number;
+}
+
+export class ApiError extends Error {
+  readonly code: number;
+  readonly body: StatusBody;
+
+  constructor(code: number, reason: string, message: string, details?: StatusDetails) {
+    super(message);
+    this.name = 'ApiError';
+    this.code = code;
+    // Key order matters: it is what Go's encoder writes.
+    this.body = {
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: {},
+      status: 'Failure',
+      message,
+      reason,
+      ...(details ? { details } : {}),
+      code,
+    };
+  }
+}
+
+/** `pods "demo" not found`. `resource` is the plural resource name, `group` its API group. */
+export function notFound(resource: string, name: string, group = ''): ApiError {
+  const qualified = group ? `${resource}.${group}` : resource;
+  return new ApiError(404, 'NotFound', `${qualified} "${name}" not found`, {
+    name,
+    ...(group ? { group } : {}),
+    kind: resource,
+  });
+}
+
+export function badRequest(message: string): ApiError {
+  return new ApiError(400, 'BadRequest', message);
+}
+
+export function unauthorized(): ApiError {
+  return new ApiError(401, 'Unauthorized', 'Unauthorized');
+}
+
+export function internalError(message: string): ApiError {
+  return new ApiError(500, 'InternalError', `Internal error occurred: ${message}`, {
+    causes: [{ message }],
+  });
+}
+
+export function methodNotSupported(resource: string, verb: string): ApiError {
+  return new ApiError(405, 'MethodNotAllowed', `${verb} is not supported on resources of kind "${resource}"`, {
+    kind: resource,
+  });
+}
