@@ -1,1 +1,7 @@
-export const x: number = 1;
+export * from './base64.ts';
+export * from './channel.ts';
+export * from './frame.ts';
+export * from './request.ts';
+export * from './resize.ts';
+export * from './status.ts';
+export * from './subprotocol.ts';
