@@ -1,0 +1,394 @@
+// The Kubernetes API a client meets, apart from the exec/attach upgrades (streams.ts): discovery,
+// reads of namespaces, pods, workloads and RBAC objects, pods/log, and SelfSubjectAccessReview.
+// Every error is a Status shaped as kube-apiserver shapes it.
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Authenticator } from './authn.ts';
+import type { Container } from './runtime.ts';
+import { ApiError, badRequest, notFound } from './errors.ts';
+import { parseLabelSelector, parsePodFieldSelector } from './labels.ts';
+import { forbidden, type NonResourceAttributes, type RbacAuthorizer, type ResourceAttributes } from './rbac.ts';
+import { findResource, servedResources, type ResourceInfo, type Store } from './store.ts';
+import { toTable, wantsTable } from './table.ts';
+import type { KubeObject, Pod, UserInfo } from './types.ts';
+
+export const serverVersion = {
+  major: '1',
+  minor: '35',
+  gitVersion: 'v1.35.0-podshell-sandbox',
+  gitCommit: '0000000000000000000000000000000000000000',
+  gitTreeState: 'clean',
+  buildDate: '2026-01-01T00:00:00Z',
+  goVersion: 'go1.25.0',
+  compiler: 'gc',
+  platform: 'linux/amd64',
+};
+
+export interface ApiContext {
+  readonly store: Store;
+  readonly authn: Authenticator;
+  readonly authz: RbacAuthorizer;
+  /** The running container behind `namespace/pod/container`. */
+  container(namespace: string, pod: string, container: string): Container | undefined;
+  /** host:port clients reach the server at. */
+  readonly address: string;
+}
+
+/** Who is asking, after authentication and impersonation. Throws ApiError (401/403). */
+export function identify(ctx: ApiContext, req: IncomingMessage): UserInfo {
+  const user = ctx.authn.authenticate(req);
+  return ctx.authn.impersonate(req, user, ctx.authz);
+}
+
+export function authorize(ctx: ApiContext, user: UserInfo, attrs: ResourceAttributes | NonResourceAttributes): void {
+  const decision = ctx.authz.authorize(user, attrs);
+  if (!decision.allowed) throw forbidden(user, attrs, decision.reason);
+}
+
+export function sendJson(res: ServerResponse, code: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(code, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), 'Cache-Control': 'no-cache, private' });
+  res.end(text);
+}
+
+export function sendError(res: ServerResponse, err: unknown): void {
+  const apiError = err instanceof ApiError ? err : new ApiError(500, 'InternalError', `Internal error occurred: ${(err as Error)?.message ?? String(err)}`);
+  if (res.headersSent) {
+    res.destroy();
+    return;
+  }
+  sendJson(res, apiError.code, apiError.body);
+}
+
+/** The parts of a resource path, as the apiserver's RequestInfo resolver reads them. */
+export interface ResourcePath {
+  readonly group: string;
+  readonly version: string;
+  readonly namespace?: string;
+  readonly resource: string;
+  readonly name?: string;
+  readonly subresource?: string;
+}
+
+export function parseResourcePath(pathname: string): ResourcePath | undefined {
+  const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  let group: string;
+  let version: string;
+  let rest: string[];
+  if (parts[0] === 'api' && parts.length >= 3) {
+    group = '';
+    version = parts[1]!;
+    rest = parts.slice(2);
+  } else if (parts[0] === 'apis' && parts.length >= 4) {
+    group = parts[1]!;
+    version = parts[2]!;
+    rest = parts.slice(3);
+  } else {
+    return undefined;
+  }
+  let namespace: string | undefined;
+  if (rest[0] === 'namespaces' && rest.length >= 3) {
+    namespace = rest[1];
+    rest = rest.slice(2);
+  }
+  if (rest.length === 0 || rest.length > 3) return undefined;
+  return { group, version, ...(namespace !== undefined ? { namespace } : {}), resource: rest[0]!, ...(rest[1] ? { name: rest[1] } : {}), ...(rest[2] ? { subresource: rest[2] } : {}) };
+}
+
+const notFoundResource = () => new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
+
+function listKind(info: ResourceInfo): string {
+  return `${info.kind}List`;
+}
+
+function apiVersionOf(info: ResourceInfo): string {
+  return info.group ? `${info.group}/${info.version}` : info.version;
+}
+
+/** Discovery documents (legacy, unaggregated: clients fall back to these). */
+function discovery(ctx: ApiContext, pathname: string): unknown {
+  if (pathname === '/version') return serverVersion;
+  if (pathname === '/api') {
+    return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: ctx.address }] };
+  }
+  const groups = groupVersions();
+  if (pathname === '/apis') {
+    return {
+      kind: 'APIGroupList',
+      apiVersion: 'v1',
+      groups: [...groups.entries()].filter(([g]) => g !== '').map(([name, version]) => groupDoc(name, version)),
+    };
+  }
+  const parts = pathname.split('/').filter(Boolean);
+  if (parts[0] === 'apis' && parts.length === 2 && groups.has(parts[1]!)) return { ...groupDoc(parts[1]!, groups.get(parts[1]!)!), kind: 'APIGroup', apiVersion: 'v1' };
+  const gv = parts[0] === 'api' && parts.length === 2 ? { group: '', version: parts[1]! } : parts[0] === 'apis' && parts.length === 3 ? { group: parts[1]!, version: parts[2]! } : undefined;
+  if (gv && groups.get(gv.group) === gv.version) return resourceList(gv.group, gv.version);
+  return undefined;
+}
+
+function groupVersions(): Map<string, string> {
+  const groups = new Map<string, string>();
+  for (const r of servedResources) groups.set(r.group, r.version);
+  groups.set('authorization.k8s.io', 'v1');
+  return groups;
+}
+
+function groupDoc(name: string, version: string) {
+  const gv = { groupVersion: `${name}/${version}`, version };
+  return { name, versions: [gv], preferredVersion: gv };
+}
+
+function resourceList(group: string, version: string): unknown {
+  const groupVersion = group ? `${group}/${version}` : version;
+  const resources: Record<string, unknown>[] = [];
+  if (group === 'authorization.k8s.io') {
+    resources.push({ name: 'selfsubjectaccessreviews', singularName: 'selfsubjectaccessreview', namespaced: false, kind: 'SelfSubjectAccessReview', verbs: ['create'] });
+  }
+  for (const r of servedResources.filter((x) => x.group === group && x.version === version)) {
+    resources.push({
+      name: r.resource,
+      singularName: r.kind.toLowerCase(),
+      namespaced: r.namespaced,
+      kind: r.kind,
+      verbs: [...r.verbs, 'watch'],
+      ...(r.shortNames ? { shortNames: r.shortNames } : {}),
+      ...(r.categories ? { categories: r.categories } : {}),
+    });
+    if (r.resource === 'pods') {
+      resources.push(
+        { name: 'pods/attach', singularName: '', namespaced: true, kind: 'PodAttachOptions', verbs: ['create', 'get'] },
+        { name: 'pods/exec', singularName: '', namespaced: true, kind: 'PodExecOptions', verbs: ['create', 'get'] },
+        { name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] },
+      );
+    }
+  }
+  return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion, resources };
+}
+
+async function readBody(req: IncomingMessage, limit = 3 * 1024 * 1024): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new ApiError(413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728');
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch (err) {
+    throw badRequest(`the body of the request was in an unknown format - accepted media types include: application/json: ${(err as Error).message}`);
+  }
+}
+
+function selfSubjectAccessReview(ctx: ApiContext, user: UserInfo, body: unknown): unknown {
+  const review = body as { apiVersion?: string; kind?: string; spec?: { resourceAttributes?: Record<string, string>; nonResourceAttributes?: Record<string, string> } };
+  const spec = review?.spec ?? {};
+  let attrs: ResourceAttributes | NonResourceAttributes;
+  if (spec.resourceAttributes) {
+    const ra = spec.resourceAttributes;
+    attrs = { verb: ra.verb ?? '', group: ra.group ?? '', resource: ra.resource ?? '', ...(ra.subresource ? { subresource: ra.subresource } : {}), ...(ra.name ? { name: ra.name } : {}), ...(ra.namespace ? { namespace: ra.namespace } : {}) };
+  } else if (spec.nonResourceAttributes) {
+    attrs = { verb: spec.nonResourceAttributes.verb ?? '', path: spec.nonResourceAttributes.path ?? '' };
+  } else {
+    throw new ApiError(422, 'Invalid', 'SelfSubjectAccessReview.authorization.k8s.io "" is invalid: spec.resourceAttributes: Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified', {
+      group: 'authorization.k8s.io',
+      kind: 'SelfSubjectAccessReview',
+      causes: [{ reason: 'FieldValueInvalid', message: 'Invalid value: "null": exactly one of nonResourceAttributes or resourceAttributes must be specified', field: 'spec.resourceAttributes' }],
+    });
+  }
+  const decision = ctx.authz.authorize(user, attrs);
+  return {
+    kind: 'SelfSubjectAccessReview',
+    apiVersion: 'authorization.k8s.io/v1',
+    metadata: { creationTimestamp: null },
+    spec,
+    status: { allowed: decision.allowed, ...(decision.reason ? { reason: decision.reason } : {}) },
+  };
+}
+
+/** The container a request names, or the pod's only container (STRAT validateContainer). */
+export function resolveContainer(pod: Pod, requested: string | undefined): string {
+  const names = pod.spec.containers.map((c) => c.name);
+  const all = [...names, ...(pod.spec.initContainers ?? []).map((c) => c.name)];
+  if (!requested) {
+    if (names.length === 1) return names[0]!;
+    throw badRequest(`a container name must be specified for pod ${pod.metadata.name}, choose one of: [${all.join(' ')}]`);
+  }
+  if (!all.includes(requested)) throw badRequest(`container ${requested} is not valid for pod ${pod.metadata.name}`);
+  return requested;
+}
+
+function parseNonNegative(params: URLSearchParams, key: string): number | undefined {
+  const raw = params.get(key);
+  if (raw === null) return undefined;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw badRequest(`PodLogOptions "" is invalid: ${key}: Invalid value: ${raw}: must be greater than or equal to 0`);
+  return n;
+}
+
+function lastLines(buffer: Buffer, lines: number): Buffer {
+  if (lines === 0) return Buffer.alloc(0);
+  let end = buffer.length;
+  if (end > 0 && buffer[end - 1] === 0x0a) end--;
+  let pos = end;
+  for (let seen = 0; pos > 0; ) {
+    pos = buffer.lastIndexOf(0x0a, pos - 1);
+    if (pos < 0) return buffer;
+    if (++seen === lines) return buffer.subarray(pos + 1);
+  }
+  return buffer;
+}
+
+function serveLogs(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, pod: Pod, params: URLSearchParams): void {
+  const containerName = resolveContainer(pod, params.get('container') ?? undefined);
+  const container = ctx.container(pod.metadata.namespace!, pod.metadata.name, containerName);
+  if (!container) throw badRequest(`container "${containerName}" in pod "${pod.metadata.name}" is waiting to start: ContainerCreating`);
+  const tail = parseNonNegative(params, 'tailLines');
+  const limit = parseNonNegative(params, 'limitBytes');
+  const follow = (params.get('follow') ?? 'false').toLowerCase() === 'true';
+  res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache, private', ...(follow ? { 'Transfer-Encoding': 'chunked' } : {}) });
+  let sent = 0;
+  const write = (chunk: Buffer): boolean => {
+    const part = limit === undefined ? chunk : chunk.subarray(0, Math.max(0, limit - sent));
+    sent += part.length;
+    if (part.length) res.write(part);
+    return limit === undefined || sent < limit;
+  };
+  let snapshot = container.logs.snapshot();
+  if (tail !== undefined) snapshot = lastLines(snapshot, tail);
+  if (!write(snapshot) || !follow || container.logs.ended) {
+    res.end();
+    return;
+  }
+  const stop = container.logs.follow((chunk) => {
+    if (!write(chunk)) finish();
+  });
+  const finish = () => {
+    stop();
+    res.end();
+  };
+  container.logs.onEnd(finish);
+  req.on('close', stop);
+}
+
+function filterObjects(info: ResourceInfo, objects: KubeObject[], params: URLSearchParams): KubeObject[] {
+  let out = objects;
+  const labelSelector = params.get('labelSelector');
+  if (labelSelector) {
+    let matcher;
+    try {
+      matcher = parseLabelSelector(labelSelector);
+    } catch (err) {
+      throw badRequest(`unable to parse requirement: ${(err as Error).message}`);
+    }
+    out = out.filter((o) => matcher.matches(o.metadata.labels));
+  }
+  const fieldSelector = params.get('fieldSelector');
+  if (fieldSelector) {
+    if (info.kind === 'Pod') {
+      let matches: (pod: Pod) => boolean;
+      try {
+        matches = parsePodFieldSelector(fieldSelector);
+      } catch (err) {
+        throw badRequest((err as Error).message);
+      }
+      out = out.filter((o) => matches(o as Pod));
+    } else {
+      out = out.filter((o) => genericFieldMatch(o, fieldSelector));
+    }
+  }
+  return out;
+}
+
+function genericFieldMatch(o: KubeObject, selector: string): boolean {
+  return selector.split(',').every((term) => {
+    const m = /^\s*(metadata\.name|metadata\.namespace)\s*(==|!=|=)\s*(.*?)\s*$/.exec(term);
+    if (!m) throw badRequest(`"${term.split(/[=!]/)[0]}" is not a known field selector: only "metadata.name", "metadata.namespace"`);
+    const value = m[1] === 'metadata.name' ? o.metadata.name : (o.metadata.namespace ?? '');
+    return m[2] === '!=' ? value !== m[3] : value === m[3];
+  });
+}
+
+function serveWatch(res: ServerResponse, req: IncomingMessage, objects: KubeObject[]): void {
+  res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
+  for (const object of objects) res.write(`${JSON.stringify({ type: 'ADDED', object })}\n`);
+  // The sandbox's objects never change, so a watch stays open with nothing more to say.
+  req.on('close', () => res.end());
+}
+
+/** Serve one non-upgrade request. */
+export async function handleRequest(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  try {
+    const url = new URL(req.url ?? '/', 'https://sandbox');
+    const user = identify(ctx, req);
+    const method = req.method ?? 'GET';
+    const resourcePath = parseResourcePath(url.pathname);
+    if (!resourcePath || (url.pathname.startsWith('/apis/') && url.pathname.split('/').filter(Boolean).length < 4)) {
+      if (method !== 'GET') throw new ApiError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource', {});
+      authorize(ctx, user, { verb: 'get', path: url.pathname });
+      const doc = discovery(ctx, url.pathname);
+      if (doc !== undefined) return sendJson(res, 200, doc);
+      if (url.pathname === '/healthz' || url.pathname === '/livez' || url.pathname === '/readyz') {
+        res.writeHead(200, { 'Content-Type': 'text/plain' });
+        res.end('ok');
+        return;
+      }
+      res.writeHead(404, { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff' });
+      res.end('404 page not found\n');
+      return;
+    }
+    await handleResource(ctx, req, res, user, resourcePath, url.searchParams, method);
+  } catch (err) {
+    sendError(res, err);
+  }
+}
+
+async function handleResource(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, user: UserInfo, p: ResourcePath, params: URLSearchParams, method: string): Promise<void> {
+  if (p.group === 'authorization.k8s.io' && p.version === 'v1' && p.resource === 'selfsubjectaccessreviews' && !p.name && p.namespace === undefined) {
+    if (method !== 'POST') throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`, {});
+    authorize(ctx, user, { verb: 'create', group: p.group, resource: p.resource });
+    return sendJson(res, 201, selfSubjectAccessReview(ctx, user, await readBody(req)));
+  }
+  const info = findResource(p.group, p.version, p.resource);
+  if (!info || (p.namespace !== undefined && !info.namespaced)) throw notFoundResource();
+  const watch = (params.get('watch') ?? '').toLowerCase() === 'true' || params.get('watch') === '1';
+  const verb = method === 'GET' ? (p.name ? 'get' : watch ? 'watch' : 'list') : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'PATCH' ? 'patch' : method === 'DELETE' ? (p.name ? 'delete' : 'deletecollection') : method.toLowerCase();
+  const attrs: ResourceAttributes = {
+    verb,
+    group: p.group,
+    resource: p.resource,
+    ...(p.subresource ? { subresource: p.subresource } : {}),
+    ...(p.name ? { name: p.name } : {}),
+    ...(p.namespace !== undefined ? { namespace: p.namespace } : {}),
+  };
+  authorize(ctx, user, attrs);
+
+  if (p.subresource) {
+    if (info.kind === 'Pod' && (p.subresource === 'exec' || p.subresource === 'attach')) throw badRequest('Upgrade request required');
+    if (info.kind === 'Pod' && p.subresource === 'log' && method === 'GET') {
+      const pod = ctx.store.pod(p.namespace ?? '', p.name!);
+      if (!pod) throw notFound('pods', p.name!);
+      return serveLogs(ctx, req, res, pod, params);
+    }
+    throw notFoundResource();
+  }
+  if (method !== 'GET') {
+    throw new ApiError(405, 'MethodNotAllowed', `the podshell sandbox serves ${info.resource} read-only: ${verb} is not supported`, { group: info.group || undefined, kind: info.resource });
+  }
+  if (p.name) {
+    const object = info.namespaced ? ctx.store.get(info.kind, p.namespace ?? '', p.name) : ctx.store.get(info.kind, undefined, p.name);
+    if (!object) throw notFound(info.resource, p.name, info.group);
+    if (wantsTable(req.headers.accept)) return sendJson(res, 200, toTable(info.kind, [object], ctx.store.resourceVersion, params.get('includeObject')));
+    return sendJson(res, 200, object);
+  }
+  const objects = filterObjects(info, ctx.store.list(info.kind, info.namespaced ? p.namespace : undefined), params);
+  if (watch) return serveWatch(res, req, objects);
+  if (wantsTable(req.headers.accept)) return sendJson(res, 200, toTable(info.kind, objects, ctx.store.resourceVersion, params.get('includeObject')));
+  sendJson(res, 200, {
+    kind: listKind(info),
+    apiVersion: apiVersionOf(info),
+    metadata: { resourceVersion: ctx.store.resourceVersion },
+    // Items of a typed list carry no apiVersion or kind, as the apiserver writes them.
+    items: objects.map(({ apiVersion: _a, kind: _k, ...rest }) => rest),
+  });
+}

@@ -1,1 +1,0 @@
-import { x } from "../protocol/index.ts"; export const y = x + 1;

@@ -1,0 +1,83 @@
+// Shared test fixtures: real processes, real sockets, cleaned up by the caller's t.after().
+
+import { execFileSync, spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readlinkSync, realpathSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+
+export interface RunResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** Run a program to completion, feeding `input` (then EOF) when given. */
+export function run(file: string, args: string[], options: { input?: Buffer | string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, args, { env: options.env ?? process.env, stdio: ['pipe', 'pipe', 'pipe'] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on('data', (c: Buffer) => out.push(c));
+    child.stderr.on('data', (c: Buffer) => err.push(c));
+    child.stdin.on('error', () => {});
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${file} ${args.join(' ')} did not finish in ${options.timeoutMs ?? 60_000} ms; stderr: ${Buffer.concat(err)}`));
+    }, options.timeoutMs ?? 60_000);
+    child.on('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString() });
+    });
+    if (options.input !== undefined) child.stdin.end(options.input);
+    else child.stdin.end();
+  });
+}
+
+export const sha256 = (data: Buffer | Uint8Array) => createHash('sha256').update(data).digest('hex');
+
+/** Folder of the machine's real kubectl and its versioned builds (kubectl.1.27 … kubectl.1.33). */
+export function kubectlDir(): string {
+  const path = execFileSync('sh', ['-c', 'command -v kubectl'], { encoding: 'utf8' }).trim();
+  return dirname(realpathSync(path));
+}
+
+/** The versioned kubectl builds on this machine that speak WebSocket exec (1.30+). */
+export function websocketKubectls(): { version: string; path: string }[] {
+  const dir = kubectlDir();
+  return ['1.30', '1.31', '1.32', '1.33'].map((version) => ({ version, path: join(dir, `kubectl.${version}`) })).filter((k) => existsSync(k.path));
+}
+
+/** Every pid whose ancestry leads to `root` (not including root). */
+export function descendants(root: number): number[] {
+  const parent = new Map<number, number>();
+  for (const entry of execFileSync('ps', ['-e', '-o', 'pid=,ppid='], { encoding: 'utf8' }).trim().split('\n')) {
+    const [pid, ppid] = entry.trim().split(/\s+/).map(Number);
+    parent.set(pid!, ppid!);
+  }
+  const out: number[] = [];
+  for (const pid of parent.keys()) {
+    for (let p = parent.get(pid); p !== undefined && p > 1; p = parent.get(p)) {
+      if (p === root) {
+        out.push(pid);
+        break;
+      }
+    }
+  }
+  return out;
+}
+
+export function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export { readlinkSync };
