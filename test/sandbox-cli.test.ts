@@ -33,6 +33,7 @@ test('podshell sandbox prints the ready line, serves kubectl, and leaves no proc
   const kubectl = websocketKubectls().at(-1)!.path;
   // A long-running exec whose process must die with the sandbox.
   const long = spawn(kubectl, ['--kubeconfig', kubeconfig, '--cache-dir', join(work, 'cache'), 'exec', 'demo', '--', 'sh', '-c', 'sleep 1000 & sleep 1000'], { stdio: 'ignore' });
+  const longExit = new Promise<number | null>((resolve) => long.on('exit', (code) => resolve(code)));
   const r = await run(kubectl, ['--kubeconfig', kubeconfig, '--cache-dir', join(work, 'cache'), 'exec', 'demo', '--', 'echo', 'hi']);
   assert.equal(r.stdout.toString(), 'hi\n');
   await sleep(500);
@@ -42,7 +43,7 @@ test('podshell sandbox prints the ready line, serves kubectl, and leaves no proc
   const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
   child.kill('SIGTERM');
   assert.equal(await exited, 0, stderr);
-  await new Promise((resolve) => long.on('exit', resolve));
+  assert.notEqual(await longExit, 0, 'the exec was cut off by the shutdown');
   const left = started.filter(alive);
   assert.deepEqual(left, [], `processes left behind: ${left.join(' ')}`);
 });

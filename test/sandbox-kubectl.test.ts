@@ -134,7 +134,7 @@ for (const { version, path } of kubectls) {
         }
         assert.fail(`screen never matched ${pattern}:\n${screen()}`);
       };
-      await waitFor(/# $/m);
+      await waitFor(/^# ?$/m);
       tmux('send-keys', '-t', session, 'stty size', 'Enter');
       await waitFor(/^30 100$/m);
       tmux('resize-window', '-t', session, '-x', '120', '-y', '40');

@@ -70,14 +70,19 @@ function sandboxCommand(): Command {
     });
 }
 
-export function buildProgram(): Command {
-  const program = new Command('podshell')
-    .description('Run commands, interactive shells and file copies in Kubernetes pods.')
-    .version(process.env.npm_package_version ?? '0.1.0', '--version')
+/** Every command reports usage errors the same way: `podshell: …` and a hint, exit code 2. */
+function conventions(command: Command): Command {
+  return command
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
     .configureOutput({ outputError: (text, write) => write(`podshell: ${text.replace(/^error: /, '')}`) });
-  program.addCommand(sandboxCommand().exitOverride());
+}
+
+export function buildProgram(): Command {
+  const program = conventions(new Command('podshell'))
+    .description('Run commands, interactive shells and file copies in Kubernetes pods.')
+    .version(process.env.npm_package_version ?? '0.1.0', '--version');
+  program.addCommand(conventions(sandboxCommand()));
   return program;
 }
 

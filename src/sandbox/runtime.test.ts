@@ -56,6 +56,7 @@ function collect(s: Readable | null): Promise<Buffer> {
     s.on('data', (c: Buffer) => chunks.push(c));
     s.on('end', () => res(Buffer.concat(chunks)));
     s.on('error', rej);
+    s.resume(); // in case readUntil paused it
   });
 }
 
@@ -241,10 +242,10 @@ test('exec: 1 MiB of random bytes through cat on pipes', async (t) => {
   assert.equal(sha256(o), sha256(data));
 
   const wc = c.exec({ argv: ['wc', '-c'], tty: false, stdin: true });
-  const wcOut = collect(wc.stdout);
+  const wcOut = Promise.all([collect(wc.stdout), collect(wc.stderr)]);
   wc.stdin!.write('12345');
   wc.closeStdin();
-  assert.equal((await wcOut).toString().trim(), '5');
+  assert.equal((await wcOut)[0].toString().trim(), '5');
   assert.equal((await wc.exited).code, 0);
 });
 

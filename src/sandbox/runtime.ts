@@ -258,6 +258,33 @@ function streamDone(s: Readable): Promise<void> {
   });
 }
 
+/**
+ * A Readable that takes over a child's output pipe. Node "flushes" the output pipes nobody has
+ * read yet when a child exits (resumes them, discarding the data); reading through a
+ * 'readable' listener from the start prevents that, while keeping backpressure: the pipe is
+ * read only as fast as the returned stream's consumer reads.
+ */
+function ownReader(src: Readable): Readable {
+  let discard = false;
+  const pump = (): void => {
+    while (discard || out.readableLength < OUTPUT_HWM) {
+      const chunk = src.read() as Buffer | null;
+      if (chunk === null) return;
+      if (!discard) out.push(chunk);
+    }
+  };
+  const out = new Readable({ highWaterMark: OUTPUT_HWM, read: pump });
+  src.on('readable', pump);
+  src.once('end', () => out.push(null));
+  src.once('error', () => out.push(null));
+  out.once('close', () => {
+    // The consumer is gone: keep draining, so the process never blocks on a full pipe.
+    discard = true;
+    pump();
+  });
+  return out;
+}
+
 function launchPipes(spec: LaunchSpec): Launched {
   const child = spawnChild(spec.file, [...spec.args], {
     env: spec.env,
@@ -280,8 +307,8 @@ function launchPipes(spec: LaunchSpec): Launched {
     throw new Error(`cannot start ${spec.file}: ${spawnError?.message ?? 'spawn failed'}`);
   }
   const pid = child.pid;
-  const stdout = child.stdout!;
-  const stderr = child.stderr!;
+  const stdout = ownReader(child.stdout!);
+  const stderr = ownReader(child.stderr!);
   const stdin = child.stdin ?? null;
   stdin?.on('error', () => {});
   const done = Promise.all([processExit, streamDone(stdout), streamDone(stderr)]).then(([e]) => e);
