@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdtemp, mkdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -374,6 +375,13 @@ test('main process: logs, attach to stdin and exit', async (t) => {
   b.resize(100, 40);
   b.detach();
 
+  const once = await start(rt, { command: ['cat'], stdin: true, stdinOnce: true });
+  const o = once.attach();
+  const onceOut = collect(o.output);
+  o.stdin!.end('last words\n'); // with stdinOnce, the end of the attach ends the main's stdin
+  assert.deepEqual(await once.exited, { code: 0, signal: null });
+  assert.equal((await onceOut).toString(), 'last words\n');
+
   const short = await start(rt, { command: ['sh', '-c', 'echo bye; exit 3'] });
   assert.deepEqual(await short.exited, { code: 3, signal: null });
   assert.equal(short.logs.ended, true);
@@ -479,7 +487,7 @@ for (const isolation of ['auto', 'none'] as const) {
     ];
     const outputs = execs.map((p) => Promise.all([collect(p.stdout), collect(p.stderr)]));
     await delay(300);
-    const tree = processTree([...execs.map((p) => p.pid), a.pid!, b.pid!]);
+    const tree = processTree([...execs.map((p) => p.pid), a.pid, b.pid]);
     assert.ok(tree.length >= 12, `expected at least 12 processes, found ${tree.length}`);
     const t0 = performance.now();
     await rt.close();
@@ -494,3 +502,30 @@ for (const isolation of ['auto', 'none'] as const) {
     assert.throws(() => a.exec({ argv: ['true'], tty: false, stdin: false }), ContainerNotRunningError);
   });
 }
+
+test('a runtime whose process dies without close() is cleaned up by its watchdog', async (t) => {
+  const base = await mkdtemp(join(tmpdir(), 'podshell-rt-crash-'));
+  t.after(() => rm(base, { recursive: true, force: true }));
+  const runtimeUrl = new URL('./runtime.ts', import.meta.url).href;
+  const script = `
+    import { Runtime } from ${JSON.stringify(runtimeUrl)};
+    const rt = await Runtime.create({ stateDir: ${JSON.stringify(join(base, 'state'))} });
+    const c = await rt.startContainer({ namespace: 'd', pod: 'p', podUid: 'u', hostname: 'p',
+      spec: { name: 'c', command: ['sh', '-c', 'sleep 1000 & sleep 1000'] } });
+    const e = c.exec({ argv: ['sh', '-c', 'sleep 1000 & sleep 1000'], tty: true, stdin: false });
+    await new Promise((r) => setTimeout(r, 200));
+    process.stdout.write(JSON.stringify([c.pid, e.pid]) + '\\n');
+    process.stdin.once('data', () => process.kill(process.pid, 'SIGKILL'));
+  `;
+  const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise((res) => child.once('exit', res));
+  const line = await readUntil(child.stdout, (s) => s.endsWith('\n'));
+  const tree = processTree(JSON.parse(line) as number[]);
+  assert.ok(tree.length >= 6, `found ${tree.length} processes`);
+  child.stdin.write('die\n');
+  await exited;
+  const deadline = Date.now() + 5000;
+  while ((tree.some(stillAlive) || existsSync(join(base, 'state'))) && Date.now() < deadline) await delay(50);
+  assert.deepEqual(tree.filter(stillAlive).map((p) => p.pid), []);
+  assert.equal(existsSync(join(base, 'state')), false);
+});

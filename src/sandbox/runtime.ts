@@ -12,6 +12,7 @@ import { spawn as spawnChild, spawnSync, type ChildProcess } from 'node:child_pr
 import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { mkdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
+import type { Socket } from 'node:net';
 import { join, posix, resolve } from 'node:path';
 import { finished, Readable, Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -165,16 +166,51 @@ function mntNs(pid: number | 'self'): string | null {
   }
 }
 
-const NUL = Buffer.from([0]);
-
-function hasMarker(pid: number, marker: Buffer): boolean {
-  let env: Buffer;
+/** The value of the plain-process marker variable in a process's environment. */
+function markerOf(pid: number): string | null {
+  let env: string;
   try {
-    env = readFileSync(`/proc/${pid}/environ`);
+    env = '\0' + readFileSync(`/proc/${pid}/environ`, 'latin1');
   } catch {
-    return false;
+    return null;
   }
-  return Buffer.concat([NUL, env]).includes(marker);
+  const at = env.indexOf(`\0${MARKER_VAR}=`);
+  if (at < 0) return null;
+  const start = at + MARKER_VAR.length + 2;
+  const end = env.indexOf('\0', start);
+  return env.slice(start, end < 0 ? undefined : end);
+}
+
+/** Which processes belong to one or more containers. */
+interface Selector {
+  readonly pids: Set<number>;
+  readonly sessions: Set<number>;
+  /** Mount namespaces (readlink of /proc/<pid>/ns/mnt). */
+  readonly ns: Set<string>;
+  /** Values of the plain-process marker variable. */
+  readonly markers: Set<string>;
+}
+
+function mergeSelectors(list: readonly Selector[]): Selector {
+  return {
+    pids: new Set(list.flatMap((s) => [...s.pids])),
+    sessions: new Set(list.flatMap((s) => [...s.sessions])),
+    ns: new Set(list.flatMap((s) => [...s.ns])),
+    markers: new Set(list.flatMap((s) => [...s.markers])),
+  };
+}
+
+function selects(sel: Selector, p: ProcInfo): boolean {
+  if (sel.pids.has(p.pid) || sel.sessions.has(p.sid)) return true;
+  if (sel.ns.size > 0) {
+    const ns = mntNs(p.pid);
+    if (ns !== null && sel.ns.has(ns)) return true;
+  }
+  if (sel.markers.size > 0) {
+    const m = markerOf(p.pid);
+    if (m !== null && sel.markers.has(m)) return true;
+  }
+  return false;
 }
 
 function killable(pid: number): boolean {
@@ -197,18 +233,23 @@ function signalSession(leader: number, sig: NodeJS.Signals | number): void {
 }
 
 /** SIGKILLs every live process `match` selects, again and again, until there are none (or time is up). */
-async function killUntilGone(match: (p: ProcInfo) => boolean, timeoutMs: number): Promise<number> {
+async function killUntilGone(sel: Selector, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     let live = 0;
     for (const p of listProcs()) {
-      if (p.dead || !killable(p.pid) || !match(p)) continue;
+      if (p.dead || !killable(p.pid) || !selects(sel, p)) continue;
       live++;
       signal(p.pid, 'SIGKILL');
     }
     if (live === 0 || Date.now() > deadline) return live;
     await delay(10);
   }
+}
+
+/** A timer for races: it does not keep the process alive. */
+function timeout(ms: number): Promise<void> {
+  return delay(ms, undefined, { ref: false });
 }
 
 function signalNumber(name: string): number {
@@ -266,14 +307,21 @@ function streamDone(s: Readable): Promise<void> {
  */
 function ownReader(src: Readable): Readable {
   let discard = false;
+  let wanted = false; // the consumer asked for more than it has
   const pump = (): void => {
-    while (discard || out.readableLength < OUTPUT_HWM) {
+    while (wanted || discard) {
       const chunk = src.read() as Buffer | null;
       if (chunk === null) return;
-      if (!discard) out.push(chunk);
+      if (!discard) wanted = out.push(chunk);
     }
   };
-  const out = new Readable({ highWaterMark: OUTPUT_HWM, read: pump });
+  const out = new Readable({
+    highWaterMark: OUTPUT_HWM,
+    read() {
+      wanted = true;
+      pump();
+    },
+  });
   src.on('readable', pump);
   src.once('end', () => out.push(null));
   src.once('error', () => out.push(null));
@@ -456,6 +504,29 @@ const PROBE_SCRIPT = `set -e
 if [ -n "$3" ]; then "$3" podshell-probe; else printf 'podshell-probe\\n' > /proc/sys/kernel/hostname; fi
 exec "$4" --root=/ --wd=/ -- "$5" 0`;
 
+/**
+ * Runs beside the runtime for its whole life. A line on stdin means a clean close(); end of file
+ * means the runtime's process died without close(): then it kills every process of the
+ * runtime's containers (chrooted under <stateDir>/c/, or carrying the plain-process marker in
+ * their environment) and removes the state directory.
+ */
+const WATCHDOG_SCRIPT = `read _ && exit 0
+n=0
+while [ $n -lt 10 ]; do
+  found=
+  for d in /proc/[0-9]*; do
+    p=\${d#/proc/}
+    [ "$p" = "$$" ] && continue
+    r=$(readlink "$d/root" 2>/dev/null) || continue
+    case "$r" in "$1"/c/*) kill -9 "$p" 2>/dev/null && found=1; continue;; esac
+    if [ -n "$2" ] && grep -qsaF -- "$2" "$d/environ"; then kill -9 "$p" 2>/dev/null && found=1; fi
+  done
+  [ -z "$found" ] && break
+  n=$((n+1))
+  sleep 0.2
+done
+grep -qF -- "$1" /proc/self/mountinfo || rm -rf -- "$1"`;
+
 function findHostTool(name: string): string | null {
   const dirs = [...HOST_PATH.split(':'), ...(process.env.PATH ?? '').split(':')];
   for (const d of dirs) {
@@ -552,12 +623,14 @@ export class Runtime {
   #closed = false;
   #hostNs: string | null;
   #token = randomBytes(6).toString('hex');
+  #watchdog: ChildProcess | null = null;
 
   private constructor(stateDir: string, isolation: 'namespaces' | 'none', tools: HostTools | null) {
     this.stateDir = stateDir;
     this.isolation = isolation;
     this.#tools = tools;
     this.#hostNs = mntNs('self');
+    this.#startWatchdog();
   }
 
   static async create(opts: RuntimeOptions): Promise<Runtime> {
@@ -580,9 +653,27 @@ export class Runtime {
   }
 
   static async #finish(stateDir: string, isolation: 'namespaces' | 'none', tools: HostTools | null): Promise<Runtime> {
+    // Leftovers of an earlier runtime that did not close.
+    await Promise.all(['c', 'slim-bin', 'empty', 'probe'].map((d) => rm(join(stateDir, d), { recursive: true, force: true })));
     await mkdir(join(stateDir, 'c'), { recursive: true, mode: 0o700 });
     if (isolation === 'namespaces') await mkdir(join(stateDir, 'empty'), { recursive: true, mode: 0o755 });
     return new Runtime(stateDir, isolation, tools);
+  }
+
+  #startWatchdog(): void {
+    const sh = findHostTool('sh');
+    if (!sh) return;
+    const marker = this.isolation === 'none' ? `${MARKER_VAR}=${this.#token}-` : '';
+    const dog = spawnChild(sh, ['-c', WATCHDOG_SCRIPT, 'podshell-watchdog', this.stateDir, marker], {
+      stdio: ['pipe', 'ignore', 'ignore'],
+      detached: true,
+      env: { PATH: HOST_PATH },
+    });
+    dog.on('error', () => {});
+    dog.stdin!.on('error', () => {});
+    dog.unref();
+    (dog.stdin as Socket).unref();
+    this.#watchdog = dog;
   }
 
   #slimBin(): Promise<string> {
@@ -609,8 +700,8 @@ export class Runtime {
       const cwd = join(root, workingDir);
       await mkdir(cwd, { recursive: true });
       // Plain processes can leave their session; this variable still tells them apart.
-      const marker = `${MARKER_VAR}=${this.#token}-${id}`;
-      const env = containerEnv(spec, { PATH: CONTAINER_PATH, HOSTNAME: hostname, HOME: root, [MARKER_VAR]: `${this.#token}-${id}` });
+      const marker = `${this.#token}-${id}`;
+      const env = containerEnv(spec, { PATH: CONTAINER_PATH, HOSTNAME: hostname, HOME: root, [MARKER_VAR]: marker });
       const c = new SandboxContainer(host, { name: spec.name, flavor, spec, env, cwd, lookupRoot: '/', holder: null, ns: null, marker });
       c.startMain(argv.length ? argv : ['sleep', 'infinity']);
       this.#containers.add(c);
@@ -647,6 +738,7 @@ export class Runtime {
     } catch (err) {
       await c.stop(0);
       this.#containers.delete(c);
+      await rm(dir, { recursive: true, force: true }).catch(() => {});
       throw err;
     }
     return c;
@@ -660,17 +752,20 @@ export class Runtime {
     this.#closed = true;
     const containers = [...this.#containers];
     for (const c of containers) c.markStopping();
-    const matchers = containers.map((c) => c.matcher());
-    await killUntilGone((p) => matchers.some((m) => m(p)), KILL_TIMEOUT_MS);
-    await Promise.race([Promise.allSettled(containers.map((c) => c.settled())), delay(KILL_TIMEOUT_MS)]);
+    await killUntilGone(mergeSelectors(containers.map((c) => c.selector())), KILL_TIMEOUT_MS);
+    await Promise.race([Promise.allSettled(containers.map((c) => c.settled())), timeout(KILL_TIMEOUT_MS)]);
     // Every mount lives in a container's namespace, gone with its last process. Should one be
     // visible here after all, detach it rather than remove files through it.
-    const stuck = mountsUnder(this.stateDir);
-    for (const m of stuck.reverse()) spawnSync('umount', ['-l', m], { stdio: 'ignore', env: { PATH: HOST_PATH } });
-    if (mountsUnder(this.stateDir).length > 0) {
-      throw new Error(`cannot remove ${this.stateDir}: mounts remain under it`);
+    try {
+      const stuck = mountsUnder(this.stateDir);
+      for (const m of stuck.reverse()) spawnSync('umount', ['-l', m], { stdio: 'ignore', env: { PATH: HOST_PATH } });
+      if (mountsUnder(this.stateDir).length > 0) {
+        throw new Error(`cannot remove ${this.stateDir}: mounts remain under it`);
+      }
+      await rm(this.stateDir, { recursive: true, force: true, maxRetries: 3 });
+    } finally {
+      this.#watchdog?.stdin?.end('closed\n');
     }
-    await rm(this.stateDir, { recursive: true, force: true, maxRetries: 3 });
   }
 }
 
@@ -708,7 +803,7 @@ interface ContainerInit {
   readonly lookupRoot: string;
   readonly holder: ChildProcess | null;
   readonly ns: string | null;
-  /** NAME=value in the environment of every process of a plain-process container. */
+  /** The value of MARKER_VAR in the environment of every process of a plain-process container. */
   readonly marker: string | null;
 }
 
@@ -732,14 +827,15 @@ class SandboxContainer implements Container {
   #holder: ChildProcess | null;
   #holderPid = 0;
   #ns: string | null;
-  #marker: Buffer | null;
+  #marker: string | null;
   #main: Launched | null = null;
   #mainGone = false;
   #stopping = false;
   #stopped: Promise<void> | undefined;
   #resolveExited!: (e: RawExit) => void;
-  /** Launched processes not yet done. */
-  #live = new Set<Launched>();
+  /** Launched processes not yet done, and whether the process itself has exited. */
+  #live = new Map<Launched, boolean>();
+  #holderAlive = false;
   /** Sessions of finished processes that still had members (plain-process isolation only). */
   #lingering = new Set<number>();
   #attaches = new Set<AttachEntry>();
@@ -757,8 +853,10 @@ class SandboxContainer implements Container {
     this.#lookupRoot = init.lookupRoot;
     this.#holder = init.holder;
     this.#holderPid = init.holder?.pid ?? 0;
+    this.#holderAlive = this.#holderPid > 0;
+    init.holder?.once('exit', () => (this.#holderAlive = false));
     this.#ns = init.ns;
-    this.#marker = init.marker === null ? null : Buffer.from(`\0${init.marker}\0`);
+    this.#marker = init.marker;
     this.exited = new Promise((res) => (this.#resolveExited = res));
   }
 
@@ -813,7 +911,10 @@ class SandboxContainer implements Container {
       ? { file: this.#host.tools!.nsenter, args: ['-t', String(this.#holderPid), '-m', '-u', '-r', '-w', '--', ...argv], cwd: '/' }
       : { file: argv[0]!, args: argv.slice(1), cwd: this.#cwd };
     const proc = launch({ ...base, ...opts });
-    this.#live.add(proc);
+    this.#live.set(proc, false);
+    void proc.processExit.then(() => {
+      if (this.#live.has(proc)) this.#live.set(proc, true);
+    });
     void proc.done.then(() => {
       this.#live.delete(proc);
       if (!this.#ns && listProcs().some((p) => p.sid === proc.pid && !p.dead)) this.#lingering.add(proc.pid);
@@ -841,7 +942,8 @@ class SandboxContainer implements Container {
     void main.processExit.then(() => {
       this.#mainGone = true;
       // As when a container's init process exits: nothing else of the container survives it.
-      void this.#stopAll();
+      // (When stopping, whoever stops the container does that.)
+      if (!this.#stopping) void this.#stopAll();
     });
     void main.done.then((e) => {
       this.#mainGone = true;
@@ -917,15 +1019,22 @@ class SandboxContainer implements Container {
   }
 
   /** Selects every live process of this container. */
-  matcher(): (p: ProcInfo) => boolean {
+  selector(): Selector {
+    // Only pids that cannot have been reused: processes not yet reaped, sessions that still
+    // have members (a pid stays allocated while it names a live session).
     const sessions = new Set<number>(this.#lingering);
-    for (const l of this.#live) sessions.add(l.pid);
-    const pids = new Set<number>(sessions);
-    if (this.#holderPid) pids.add(this.#holderPid);
-    const ns = this.#ns;
-    const marker = this.#marker;
-    return (p) =>
-      pids.has(p.pid) || sessions.has(p.sid) || (ns !== null && mntNs(p.pid) === ns) || (marker !== null && hasMarker(p.pid, marker));
+    const pids = new Set<number>();
+    for (const [l, exited] of this.#live) {
+      sessions.add(l.pid);
+      if (!exited) pids.add(l.pid);
+    }
+    if (this.#holderAlive) pids.add(this.#holderPid);
+    return {
+      pids,
+      sessions,
+      ns: new Set(this.#ns === null ? [] : [this.#ns]),
+      markers: new Set(this.#marker === null ? [] : [this.#marker]),
+    };
   }
 
   /** Resolves when the main process's bookkeeping is over (or it never started). */
@@ -934,7 +1043,7 @@ class SandboxContainer implements Container {
   }
 
   async #stopAll(): Promise<void> {
-    await killUntilGone(this.matcher(), KILL_TIMEOUT_MS);
+    await killUntilGone(this.selector(), KILL_TIMEOUT_MS);
   }
 
   stop(graceMs = 2000): Promise<void> {
@@ -943,11 +1052,11 @@ class SandboxContainer implements Container {
       if (main && !this.#mainGone && graceMs > 0) {
         this.#stopping = true;
         signalSession(main.pid, 'SIGTERM');
-        await Promise.race([main.processExit, delay(graceMs)]);
+        await Promise.race([main.processExit, timeout(graceMs)]);
       }
       this.#stopping = true;
       await this.#stopAll();
-      if (main) await Promise.race([main.done, delay(KILL_TIMEOUT_MS)]);
+      if (main) await Promise.race([main.done, timeout(KILL_TIMEOUT_MS)]);
     })());
   }
 }
