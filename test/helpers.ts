@@ -81,3 +81,45 @@ export function alive(pid: number): boolean {
 }
 
 export { readlinkSync };
+
+export interface SandboxProcess {
+  readonly pid: number;
+  readonly url: string;
+  readonly kubeconfig: string;
+  /** SIGTERM and wait for the exit. */
+  stop(): Promise<void>;
+  readonly child: import('node:child_process').ChildProcess;
+}
+
+/** `podshell sandbox` in its own process (so its memory and its death are its own). */
+export async function spawnSandbox(kubeconfig: string, args: string[] = []): Promise<SandboxProcess> {
+  const bin = new URL('../bin/podshell', import.meta.url).pathname;
+  const child = spawn(bin, ['sandbox', '--kubeconfig', kubeconfig, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr!.on('data', (c) => (stderr += c));
+  const exited = new Promise<void>((resolve) => child.on('exit', () => resolve()));
+  const url = await new Promise<string>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (c) => {
+      out += c;
+      const m = /^sandbox ready (\S+) /.exec(out);
+      if (m) resolve(m[1]!);
+    });
+    child.on('exit', (code) => reject(new Error(`sandbox exited ${code}: ${stderr}`)));
+  });
+  return {
+    pid: child.pid!,
+    url,
+    kubeconfig,
+    child,
+    async stop() {
+      if (child.exitCode === null && child.signalCode === null) {
+        try {
+          process.kill(child.pid!, 'SIGCONT');
+        } catch {}
+        child.kill('SIGTERM');
+      }
+      await exited;
+    },
+  };
+}
