@@ -1,6 +1,7 @@
 // Frames of the channel protocols (PROTOCOL.md §2): binary `[channel][payload]`, or in the base64
 // protocols a text message `'0'+channel` followed by padded standard base64 of the payload.
 
+import { PodshellError } from './errors.ts';
 import { decodeBase64, encodeBase64 } from './base64.ts';
 import { Channel } from './channel.ts';
 
@@ -9,12 +10,10 @@ export interface Frame {
   readonly payload: Uint8Array;
 }
 
-export class FrameError extends Error {
-  readonly code: string;
+export class FrameError extends PodshellError {
   constructor(code: string, message: string) {
-    super(message);
+    super(code, message);
     this.name = 'FrameError';
-    this.code = code;
   }
 }
 

@@ -1,3 +1,4 @@
+export * from './errors.ts';
 export * from './base64.ts';
 export * from './channel.ts';
 export * from './frame.ts';

@@ -1,5 +1,6 @@
 // Terminal size messages on channel 4 (PROTOCOL.md §4).
 
+import { PodshellError } from './errors.ts';
 export interface TerminalSize {
   readonly width: number;
   readonly height: number;
@@ -12,10 +13,9 @@ export function encodeResize(size: TerminalSize): Uint8Array {
   return encoder.encode(`{"Width":${size.width},"Height":${size.height}}\n`);
 }
 
-export class ResizeError extends Error {
-  readonly code = 'ERR_RESIZE_JSON';
+export class ResizeError extends PodshellError {
   constructor(message: string) {
-    super(message);
+    super('ERR_RESIZE_JSON', message);
     this.name = 'ResizeError';
   }
 }

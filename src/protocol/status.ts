@@ -1,6 +1,7 @@
 // The Status written on channel 3 (PROTOCOL.md §3). Key order is Go's (metav1.Status), because
 // the sandbox must write what a cluster writes byte for byte.
 
+import { PodshellError } from './errors.ts';
 export interface StatusCause {
   reason?: string;
   message?: string;
@@ -101,10 +102,9 @@ export type StatusOutcome =
   | { readonly kind: 'exit'; readonly code: number }
   | { readonly kind: 'error'; readonly message: string };
 
-export class StatusError extends Error {
-  readonly code = 'ERR_STATUS_PROTOCOL';
+export class StatusError extends PodshellError {
   constructor(message: string) {
-    super(message);
+    super('ERR_STATUS_PROTOCOL', message);
     this.name = 'StatusError';
   }
 }
