@@ -337,6 +337,9 @@ class StreamSession {
     this._finished = true;
     if (this._caps.statusJson) this._send(Channel.Error, encodeStatus(status));
     else if (status.status !== 'Success') this._send(Channel.Error, Buffer.from(status.message ?? ''));
+    // Reading may be paused for a stdin that will never drain now: the client's answer to the
+    // close frame must still be read.
+    this._ws.resume();
     this._ws.close(1000);
     // A client that never completes the closing handshake must not hold the process's resources.
     setTimeout(() => this._ws.terminate(), 10_000).unref();

@@ -1,0 +1,509 @@
+// An exec or attach session over a WebSocket: negotiation, Node streams with backpressure both
+// ways, resize, stdin half-close, keepalive, the exit status, and one typed error for every way a
+// session can fail. Output is never silently truncated: `exit` rejects unless the server's
+// status arrived after all output.
+
+import { Readable, Writable } from 'node:stream';
+import WebSocket from 'ws';
+import {
+  buildStreamUrl,
+  capabilitiesOf,
+  Channel,
+  decodeFrame,
+  decodeStatus,
+  encodeCloseMessage,
+  encodeFrame,
+  encodeResize,
+  isSubprotocol,
+  statusOutcome,
+  V4,
+  V5,
+  type Capabilities,
+  type Status,
+  type Subprotocol,
+} from '../protocol/index.ts';
+import { apiStatusError, type KubeClient, type Target } from '../kube/index.ts';
+import { AbortError, ConnectionLostError, ProtocolError, RemoteError, StdinCloseUnsupportedError, TimeoutError, UsageError } from './errors.ts';
+
+export interface KeepaliveOptions {
+  /** How often to ping the server. [default 5000 ms, as client-go] */
+  intervalMs?: number;
+  /** Declare the connection lost when no pong arrived for this long. [default 61000 ms, as client-go] */
+  timeoutMs?: number;
+}
+
+export interface SessionOptions {
+  /** A pod name, `TYPE/NAME` (deploy/web: kubectl's most active pod), or `{ pod }`. */
+  target: Target;
+  /** Default: the kubeconfig context's namespace. */
+  namespace?: string;
+  /** Default: the `kubectl.kubernetes.io/default-container` annotation, else the first container. */
+  container?: string;
+  /** Open a stdin stream. [default false] */
+  stdin?: boolean;
+  /** Deliver stdout. [default true] */
+  stdout?: boolean;
+  /** Deliver stderr. [default true unless tty: a terminal merges it into stdout] */
+  stderr?: boolean;
+  /** Run on a terminal in the pod. [default false] */
+  tty?: boolean;
+  /** Initial terminal size, sent as soon as the session opens (tty only). */
+  size?: { cols: number; rows: number };
+  /** Subprotocols to offer, in order. [default v5.channel.k8s.io, v4.channel.k8s.io] */
+  protocols?: readonly Subprotocol[];
+  keepalive?: KeepaliveOptions;
+  /** Give up when the upgrade has not completed after this long. [default 30000 ms] */
+  handshakeTimeoutMs?: number;
+  /** Aborting ends the session: the socket closes, which ends the remote process, and `exit` rejects with AbortError. */
+  signal?: AbortSignal;
+}
+
+export interface ExecOptions extends SessionOptions {
+  /** argv; never passed through a shell. */
+  command: readonly string[];
+}
+
+export interface ExitStatus {
+  /** The command's exit code: 0 on success. Always 0 for attach. */
+  readonly code: number;
+  /** The Status the server sent (a synthesised Success for v1 protocols, which send none on success). */
+  readonly status: Status;
+}
+
+export interface Opened {
+  readonly protocol: Subprotocol;
+  readonly namespace: string;
+  readonly pod: string;
+  readonly container: string;
+  /** kubectl's `Defaulted container …` notice, when the container was defaulted among several. */
+  readonly defaultedNotice?: string;
+}
+
+export const defaultProtocols: readonly Subprotocol[] = [V5, V4];
+/** Stdin bytes queued on the socket before writes wait (the Writable buffers the rest). */
+const stdinHighWater = 1024 * 1024;
+/** Largest stdin frame sent: well under the 32 MiB servers accept. */
+const maxStdinFrame = 1024 * 1024;
+
+type Kind = 'exec' | 'attach';
+
+/**
+ * One exec or attach. Constructed by `exec()`/`attach()`; it resolves the target, connects, and
+ * then streams until the server's status arrives.
+ */
+export class ExecSession {
+  /** Present when `stdin: true`. Ending it half-closes stdin (v5), or sends ^D on a terminal. */
+  readonly stdin: Writable | null;
+  readonly stdout: Readable | null;
+  readonly stderr: Readable | null;
+  /** Resolves once the WebSocket is open; rejects with the handshake's error. */
+  readonly opened: Promise<Opened>;
+  /** Settles after all output was delivered and the status arrived. Rejects on any failure. */
+  readonly exit: Promise<ExitStatus>;
+
+  private readonly _tty: boolean;
+  private _ws: WebSocket | null = null;
+  private _caps: Capabilities | null = null;
+  private _protocol: Subprotocol | null = null;
+  private readonly _statusBytes: Buffer[] = [];
+  private _settled = false;
+  private _resolveExit!: (status: ExitStatus) => void;
+  private _rejectExit!: (err: Error) => void;
+  private _pendingSize: { cols: number; rows: number } | null = null;
+  private _stdinWaiter: (() => void) | null = null;
+  private _stdinQueued = 0;
+  private _readersWaiting = 0;
+  private _keepaliveTimer: NodeJS.Timeout | null = null;
+  private _lastPong = 0;
+  private readonly _cleanup: (() => void)[] = [];
+  private _failure: Error | null = null;
+
+  constructor(client: KubeClient, kind: Kind, options: ExecOptions | SessionOptions) {
+    this._tty = options.tty ?? false;
+    const wantStdout = options.stdout ?? true;
+    const wantStderr = options.stderr ?? !this._tty;
+    this.stdout = wantStdout ? this._readable() : null;
+    this.stderr = wantStderr && !this._tty ? this._readable() : null;
+    this.stdin = options.stdin ? this._writable() : null;
+    if (options.size) this._pendingSize = options.size;
+    this.exit = new Promise<ExitStatus>((resolve, reject) => {
+      this._resolveExit = resolve;
+      this._rejectExit = reject;
+    });
+    this.opened = this._open(client, kind, options, wantStdout, wantStderr);
+    // Callers may await only one of the two; neither should crash the process as unhandled.
+    this.opened.catch(() => {});
+    this.exit.catch(() => {});
+  }
+
+  /** The negotiated subprotocol, once open. */
+  get protocol(): Subprotocol | null {
+    return this._protocol;
+  }
+
+  /** Change the terminal size (tty sessions only). Before the session opens, the last size wins. */
+  resize(cols: number, rows: number): void {
+    if (!this._tty) throw new UsageError('resize() needs a session opened with tty: true');
+    if (!Number.isInteger(cols) || !Number.isInteger(rows) || cols < 1 || rows < 1 || cols > 65535 || rows > 65535) {
+      throw new UsageError(`invalid terminal size ${cols}x${rows}: columns and rows must be integers from 1 to 65535`);
+    }
+    if (!this._caps) {
+      this._pendingSize = { cols, rows };
+      return;
+    }
+    this._sendFrame(Channel.Resize, encodeResize({ width: cols, height: rows }));
+  }
+
+  /** End stdin: the same as `stdin.end()`. */
+  closeStdin(): void {
+    if (!this.stdin) throw new UsageError('closeStdin() needs a session opened with stdin: true');
+    this.stdin.end();
+  }
+
+  /** End the session now; `exit` rejects with AbortError. */
+  abort(reason?: unknown): void {
+    this._fail(new AbortError(reason));
+  }
+
+  private async _open(client: KubeClient, kind: Kind, options: ExecOptions | SessionOptions, wantStdout: boolean, wantStderr: boolean): Promise<Opened> {
+    const signal = options.signal;
+    try {
+      if (signal?.aborted) throw new AbortError(signal.reason);
+      if (signal) {
+        const onAbort = () => this.abort(signal.reason);
+        signal.addEventListener('abort', onAbort, { once: true });
+        this._cleanup.push(() => signal.removeEventListener('abort', onAbort));
+      }
+      if (kind === 'exec' && (!('command' in options) || options.command.length === 0)) {
+        throw new UsageError('exec needs a command: at least one argv element');
+      }
+      if (!wantStdout && !wantStderr && !options.stdin) throw new UsageError('at least one of stdin, stdout and stderr must be requested');
+      const protocols = options.protocols ?? defaultProtocols;
+      for (const p of protocols) if (!isSubprotocol(p) || p === '') throw new UsageError(`unknown subprotocol "${p}"`);
+      const [target] = await client.resolveTargets(options.target, {
+        ...(options.namespace ? { namespace: options.namespace } : {}),
+        ...(options.container ? { container: options.container } : {}),
+        ...(signal ? { signal } : {}),
+      });
+      if (!target) throw new UsageError('the target matched no pod');
+      this._throwIfFailed();
+      const url = buildStreamUrl(client.server, {
+        kind,
+        namespace: target.namespace,
+        pod: target.pod,
+        ...(kind === 'exec' ? { command: (options as ExecOptions).command } : {}),
+        container: target.container,
+        stdin: options.stdin ?? false,
+        stdout: wantStdout,
+        stderr: wantStderr && !this._tty,
+        tty: this._tty,
+      });
+      const connect = await client.connectOptions();
+      this._throwIfFailed();
+      const protocol = await this._connect(url, protocols, connect, options);
+      return {
+        protocol,
+        namespace: target.namespace,
+        pod: target.pod,
+        container: target.container,
+        ...(target.defaultedNotice ? { defaultedNotice: target.defaultedNotice } : {}),
+      };
+    } catch (err) {
+      this._fail(err as Error);
+      throw this._failure ?? err;
+    }
+  }
+
+  private _throwIfFailed(): void {
+    if (this._failure) throw this._failure;
+  }
+
+  private _connect(url: URL, protocols: readonly Subprotocol[], connect: Awaited<ReturnType<KubeClient['connectOptions']>>, options: SessionOptions): Promise<Subprotocol> {
+    return new Promise((resolve, reject) => {
+      const ws = new WebSocket(url, [...protocols], {
+        headers: connect.headers,
+        ...(connect.ca ? { ca: connect.ca } : {}),
+        ...(connect.cert ? { cert: connect.cert } : {}),
+        ...(connect.key ? { key: connect.key } : {}),
+        ...(connect.servername ? { servername: connect.servername } : {}),
+        ...(connect.agent ? { agent: connect.agent } : {}),
+        rejectUnauthorized: connect.rejectUnauthorized,
+        perMessageDeflate: false,
+        followRedirects: false,
+        ALPNProtocols: ['http/1.1'],
+        handshakeTimeout: options.handshakeTimeoutMs ?? 30_000,
+      } as WebSocket.ClientOptions);
+      this._ws = ws;
+      let opened = false;
+      ws.on('unexpected-response', (_req, res) => {
+        const chunks: Buffer[] = [];
+        let size = 0;
+        res.on('data', (chunk: Buffer) => {
+          if (size < 65536) chunks.push(chunk);
+          size += chunk.length;
+        });
+        res.on('end', () => {
+          const err = apiStatusError(res.statusCode ?? 0, Buffer.concat(chunks).subarray(0, 65536).toString('utf8'));
+          this._fail(err);
+          reject(err);
+        });
+        res.on('error', (e) => {
+          this._fail(new ConnectionLostError(`the connection broke while reading the server's ${res.statusCode} answer: ${e.message}`, { cause: e }));
+          reject(this._failure);
+        });
+      });
+      ws.on('open', () => {
+        opened = true;
+        const protocol = ws.protocol;
+        if (!isSubprotocol(protocol) || !protocols.includes(protocol)) {
+          const err = new ProtocolError(`the server chose subprotocol "${protocol}", which was not offered (offered: ${protocols.join(', ')})`);
+          this._fail(err);
+          reject(err);
+          return;
+        }
+        this._protocol = protocol;
+        this._caps = capabilitiesOf(protocol);
+        this._startKeepalive(options.keepalive);
+        if (this._pendingSize && this._tty) {
+          const size = this._pendingSize;
+          this._pendingSize = null;
+          this.resize(size.cols, size.rows);
+        }
+        if (this._stdinWaiter) this._stdinWaiter();
+        resolve(protocol);
+      });
+      ws.on('message', (data: Buffer, isBinary: boolean) => this._onMessage(data, isBinary));
+      ws.on('pong', () => (this._lastPong = Date.now()));
+      ws.on('close', (code, reason) => this._onClose(code, reason.toString()));
+      ws.on('error', (err: Error & { code?: string }) => {
+        if (this._failure || this._settled) return;
+        const failure = opened
+          ? new ConnectionLostError(`the connection to the pod broke: ${err.message}`, { cause: err })
+          : /timed out/i.test(err.message)
+            ? new TimeoutError(`no answer to the upgrade request within ${options.handshakeTimeoutMs ?? 30_000} ms`)
+            : new ConnectionLostError(`cannot open the session at ${url.host}: ${err.message}`, { cause: err });
+        this._fail(failure);
+        reject(failure);
+      });
+    });
+  }
+
+  private _startKeepalive(options: KeepaliveOptions | undefined): void {
+    const interval = options?.intervalMs ?? 5000;
+    const timeout = options?.timeoutMs ?? 61_000;
+    this._lastPong = Date.now();
+    this._keepaliveTimer = setInterval(() => {
+      if (Date.now() - this._lastPong > timeout) {
+        this._fail(new ConnectionLostError(`the connection was lost: no answer to keepalive pings for ${timeout} ms`));
+        return;
+      }
+      try {
+        this._ws?.ping();
+      } catch {
+        // the close handler reports it
+      }
+    }, Math.min(interval, timeout));
+    this._keepaliveTimer.unref();
+  }
+
+  private _readable(): Readable {
+    return new Readable({
+      highWaterMark: 1024 * 1024,
+      read: () => {
+        // A consumer asks for more: resume the socket if it was paused for this reader.
+        if (this._readersWaiting > 0) {
+          this._readersWaiting = 0;
+          this._ws?.resume();
+        }
+      },
+    });
+  }
+
+  private _writable(): Writable {
+    return new Writable({
+      highWaterMark: 1024 * 1024,
+      write: (chunk: Buffer, _encoding, callback) => {
+        this._whenOpen(() => this._writeStdin(chunk, callback), callback);
+      },
+      final: (callback) => {
+        this._whenOpen(() => this._endStdin(callback), callback);
+      },
+      destroy: (err, callback) => callback(err),
+    });
+  }
+
+  private _whenOpen(action: () => void, callback: (err?: Error | null) => void): void {
+    if (this._failure) return callback(this._failure);
+    if (this._caps) return action();
+    this._stdinWaiter = () => {
+      this._stdinWaiter = null;
+      action();
+    };
+    this.opened.catch((err: Error) => {
+      if (this._stdinWaiter) {
+        this._stdinWaiter = null;
+        callback(err);
+      }
+    });
+  }
+
+  private _writeStdin(chunk: Buffer, callback: (err?: Error | null) => void): void {
+    if (this._failure) return callback(this._failure);
+    if (this._settled) return callback();
+    let pending: ((err?: Error | null) => void) | null = null;
+    for (let offset = 0; offset < chunk.length; offset += maxStdinFrame) {
+      const part = chunk.subarray(offset, offset + maxStdinFrame);
+      this._stdinQueued += part.length;
+      this._sendFrame(Channel.Stdin, part, () => {
+        this._stdinQueued -= part.length;
+        if (this._stdinQueued < stdinHighWater && pending) {
+          const cb = pending;
+          pending = null;
+          cb();
+        }
+      });
+    }
+    if (this._stdinQueued < stdinHighWater) callback();
+    else pending = callback;
+  }
+
+  private _endStdin(callback: (err?: Error | null) => void): void {
+    if (this._failure) return callback(this._failure);
+    if (this._settled) return callback();
+    if (this._caps!.canHalfClose) {
+      this._ws!.send(encodeCloseMessage(Channel.Stdin), () => callback());
+    } else if (this._tty) {
+      // A terminal's line discipline turns ^D into end of input.
+      this._sendFrame(Channel.Stdin, Buffer.from([4]), () => callback());
+    } else {
+      const err = new StdinCloseUnsupportedError(this._protocol!);
+      this._fail(err);
+      callback(err);
+    }
+  }
+
+  private _sendFrame(channel: number, payload: Uint8Array, done?: () => void): void {
+    const ws = this._ws;
+    if (!ws || ws.readyState !== WebSocket.OPEN) {
+      done?.();
+      return;
+    }
+    ws.send(encodeFrame(this._caps!.base64, channel, payload), { binary: !this._caps!.base64 }, () => done?.());
+  }
+
+  private _onMessage(data: Buffer, isBinary: boolean): void {
+    if (this._settled || !this._caps) return;
+    if (isBinary === this._caps.base64) {
+      return this._fail(new ProtocolError(`expected ${this._caps.base64 ? 'text' : 'binary'} messages for ${this._protocol}, got a ${isBinary ? 'binary' : 'text'} one`));
+    }
+    let frame;
+    try {
+      frame = decodeFrame(data, this._caps.base64);
+    } catch (err) {
+      return this._fail(new ProtocolError(`unreadable frame: ${(err as Error).message}`, { cause: err }));
+    }
+    if (!frame || frame.payload.length === 0) return;
+    const payload = Buffer.from(frame.payload.buffer, frame.payload.byteOffset, frame.payload.length);
+    switch (frame.channel) {
+      case Channel.Stdout:
+      case Channel.Stderr: {
+        const stream = frame.channel === Channel.Stdout ? this.stdout : this.stderr;
+        if (!stream) return this._fail(new ProtocolError(`the server sent data on channel ${frame.channel}, which was not requested`));
+        if (!stream.push(payload)) {
+          this._readersWaiting++;
+          this._ws?.pause();
+        }
+        return;
+      }
+      case Channel.Error:
+        this._statusBytes.push(payload);
+        return;
+      default:
+        return this._fail(new ProtocolError(`the server sent a frame on unknown channel ${frame.channel}`));
+    }
+  }
+
+  private _onClose(code: number, reason: string): void {
+    if (this._settled) return;
+    if (code !== 1000) {
+      const lost = code === 1006 ? 'the connection to the pod was lost' : `the server closed the session with code ${code}${reason ? ` (${reason})` : ''}`;
+      this._fail(new ConnectionLostError(`${lost} before the command's exit status arrived; output may be incomplete`));
+      return;
+    }
+    let result: ExitStatus;
+    try {
+      result = this._exitStatus();
+    } catch (err) {
+      this._fail(err as Error);
+      return;
+    }
+    this._finish(result);
+  }
+
+  private _exitStatus(): ExitStatus {
+    const bytes = Buffer.concat(this._statusBytes);
+    if (this._caps!.statusJson) {
+      if (bytes.length === 0) throw new ProtocolError(`the server closed the session without an exit status (${this._protocol})`);
+      let status: Status;
+      let outcome;
+      try {
+        status = decodeStatus(bytes);
+        outcome = statusOutcome(status);
+      } catch (err) {
+        throw new ProtocolError((err as Error).message, { cause: err });
+      }
+      if (outcome.kind === 'error') throw new RemoteError(outcome.message, status);
+      return { code: outcome.kind === 'exit' ? outcome.code : 0, status };
+    }
+    // v1-style protocols write nothing on success and the message text on failure.
+    if (bytes.length === 0) return { code: 0, status: { metadata: {}, status: 'Success' } };
+    const text = bytes.toString('utf8');
+    const exit = /exit code (\d{1,3})$/.exec(text);
+    if (exit && Number(exit[1]) <= 255) {
+      const code = Number(exit[1]);
+      return { code, status: { status: 'Failure', message: text, reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: String(code) }] } } };
+    }
+    throw new RemoteError(text);
+  }
+
+  private _finish(result: ExitStatus): void {
+    this._settled = true;
+    this._stop();
+    const streams = [this.stdout, this.stderr].filter((s): s is Readable => s !== null);
+    // Settle only once the consumer has read every byte.
+    let pending = streams.length;
+    const done = () => {
+      if (--pending <= 0) this._resolveExit(result);
+    };
+    if (pending === 0) this._resolveExit(result);
+    for (const stream of streams) {
+      stream.once('end', done);
+      stream.once('close', done);
+      stream.push(null);
+    }
+    this.stdin?.destroy();
+  }
+
+  private _fail(err: Error): void {
+    if (this._settled) return;
+    this._settled = true;
+    this._failure = err;
+    this._stop();
+    const ws = this._ws;
+    if (ws && ws.readyState !== WebSocket.CLOSED) ws.terminate();
+    for (const stream of [this.stdout, this.stderr, this.stdin]) {
+      if (!stream || stream.destroyed) continue;
+      // Never an unhandled 'error' event: consumers that listen see the cause; the others see a
+      // stream that closed without ending, and `exit` rejecting.
+      if (stream.listenerCount('error') > 0) stream.destroy(err);
+      else stream.destroy();
+    }
+    this._rejectExit(err);
+  }
+
+  private _stop(): void {
+    if (this._keepaliveTimer) clearInterval(this._keepaliveTimer);
+    this._keepaliveTimer = null;
+    for (const fn of this._cleanup.splice(0)) fn();
+  }
+}
