@@ -1,18 +1,12 @@
 // The `podshell` command line. Each command: parse → validate → run; every failure ends here as a
 // `podshell: …` line on stderr and a documented exit code (docs/errors.md).
 
-import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { Command, InvalidArgumentError, Option } from 'commander';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { startSandbox, SandboxError } from '../sandbox/server.ts';
-import { ManifestError } from '../sandbox/manifest.ts';
-
-export const ExitCode = {
-  /** Something failed that has no more specific code. */
-  Failure: 1,
-  /** The command line was wrong. */
-  Usage: 2,
-} as const;
+import { startSandbox } from '../sandbox/server.ts';
+import { reportError } from './errors.ts';
+import { execCommand } from './exec.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -78,26 +72,27 @@ function conventions(command: Command): Command {
     .configureOutput({ outputError: (text, write) => write(`podshell: ${text.replace(/^error: /, '')}`) });
 }
 
-export function buildProgram(): Command {
+/**
+ * The program. `command` is what followed the first `--` on the command line (null when there
+ * was none): exec needs to know, as kubectl does, which words came before it.
+ */
+export function buildProgram(command: string[] | null): Command {
   const program = conventions(new Command('podshell'))
     .description('Run commands, interactive shells and file copies in Kubernetes pods.')
     .version(process.env.npm_package_version ?? '0.1.0', '--version');
+  program.addCommand(conventions(execCommand(() => command)));
   program.addCommand(conventions(sandboxCommand()));
   return program;
 }
 
 export async function main(argv: string[]): Promise<number> {
+  const dash = argv.indexOf('--');
+  const [head, command] = dash >= 0 ? [argv.slice(0, dash), argv.slice(dash + 1)] : [argv, null];
   try {
-    await buildProgram().parseAsync(argv, { from: 'user' });
+    await buildProgram(command).parseAsync(head, { from: 'user' });
     return 0;
   } catch (err) {
-    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : ExitCode.Usage;
-    if (err instanceof SandboxError || err instanceof ManifestError) {
-      process.stderr.write(`podshell: ${err.message}\n`);
-      return ExitCode.Failure;
-    }
-    process.stderr.write(`podshell: ${(err as Error)?.message ?? String(err)}\n`);
-    return ExitCode.Failure;
+    return reportError(err, process.stderr);
   }
 }
 

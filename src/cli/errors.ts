@@ -1,0 +1,46 @@
+// Every failure of a command ends here: one line on stderr, one exit code (docs/errors.md).
+
+import { CommanderError } from 'commander';
+import { PodshellError } from '../protocol/index.ts';
+
+export const ExitCode = {
+  /** Something failed: the cluster refused, the pod was not found, the command could not run. Matches kubectl. */
+  Failure: 1,
+  /** The command line was wrong. */
+  Usage: 2,
+} as const;
+
+/** A wrong command line, reported with a pointer to --help. */
+export class CliUsageError extends PodshellError {
+  constructor(message: string) {
+    super('ERR_CLI_USAGE', message);
+    this.name = 'CliUsageError';
+  }
+}
+
+/** The remote command's own exit status, which becomes podshell's. */
+export class RemoteExit extends Error {
+  readonly exitCode: number;
+  /** Already reported (e.g. the summary of a run in many pods): print nothing more. */
+  readonly reported: boolean;
+  constructor(exitCode: number, reported = false) {
+    super(`command terminated with exit code ${exitCode}`);
+    this.exitCode = exitCode;
+    this.reported = reported;
+  }
+}
+
+export function reportError(err: unknown, stderr: NodeJS.WritableStream): number {
+  if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : ExitCode.Usage;
+  if (err instanceof RemoteExit) {
+    if (!err.reported) stderr.write(`${err.message}\n`);
+    return err.exitCode;
+  }
+  if (err instanceof CliUsageError) {
+    stderr.write(`podshell: ${err.message}\n(run with --help for usage)\n`);
+    return ExitCode.Usage;
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  stderr.write(`podshell: ${message}\n`);
+  return ExitCode.Failure;
+}

@@ -1,0 +1,184 @@
+// `podshell exec`: kubectl exec's flags, forms, messages and exit codes, plus running one command
+// in many pods at once (-l SELECTOR, --all-pods).
+
+import { Command, InvalidArgumentError } from 'commander';
+import type { ReadStream, WriteStream } from 'node:tty';
+import { pipeline } from 'node:stream/promises';
+import type { Cluster, ExecSession, Target } from '../lib/index.ts';
+import { CliUsageError, RemoteExit } from './errors.ts';
+import { addKubeFlags, clusterFrom, type KubeFlags } from './kubeflags.ts';
+import { LinePrefixer, prefixLabel } from './prefix.ts';
+import { enterRawMode, terminalSize, watchResize } from './terminal.ts';
+
+export interface ExecFlags extends KubeFlags {
+  container?: string;
+  stdin?: boolean;
+  tty?: boolean;
+  quiet?: boolean;
+  selector?: string;
+  allPods?: boolean;
+  maxParallel: number;
+  prefix: boolean;
+}
+
+export interface Stdio {
+  stdin: NodeJS.ReadableStream & Partial<ReadStream>;
+  stdout: NodeJS.WritableStream & Partial<WriteStream>;
+  stderr: NodeJS.WritableStream & Partial<WriteStream>;
+}
+
+/** What to run where, once the command line has been understood (kubectl's Complete/Validate). */
+export interface ExecPlan {
+  target: Target;
+  command: string[];
+  many: boolean;
+  tty: boolean;
+  stdin: boolean;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1.');
+  return n;
+}
+
+/**
+ * kubectl's rules: `exec POD -- CMD`; the old `exec POD CMD` form is refused; -t without -i is
+ * silently dropped; -i -t without a terminal warns and continues without one.
+ */
+export function planExec(positionals: string[], command: string[] | null, flags: ExecFlags, stdio: Stdio): ExecPlan {
+  if (positionals.length > 1) {
+    throw new CliUsageError('exec [POD] [COMMAND] is not supported anymore. Use exec [POD] -- [COMMAND] instead');
+  }
+  const [name] = positionals;
+  if (flags.selector && name && !flags.allPods) throw new CliUsageError('name cannot be provided when a selector is specified');
+  if (flags.allPods && !name) throw new CliUsageError('--all-pods needs TYPE/NAME, e.g. deploy/web');
+  if (!name && !flags.selector) throw new CliUsageError('pod, type/name or -l/--selector must be specified');
+  if (!command || command.length === 0) throw new CliUsageError('you must specify at least one command for the container');
+  const many = Boolean(flags.selector || flags.allPods);
+  const target: Target = flags.selector ? { selector: flags.selector, allPods: true } : flags.allPods ? { workload: name!, allPods: true } : name!;
+  if (many && flags.stdin) throw new CliUsageError('-i/--stdin cannot be used when running in several pods');
+  let tty = Boolean(flags.tty && flags.stdin);
+  if (tty && !stdio.stdin.isTTY) {
+    if (!flags.quiet) stdio.stderr.write('Unable to use a TTY - input is not a terminal or the right kind of file\n');
+    tty = false;
+  }
+  return { target, command, many, tty, stdin: Boolean(flags.stdin) };
+}
+
+async function runOne(cluster: Cluster, plan: ExecPlan, flags: ExecFlags, stdio: Stdio): Promise<number> {
+  const session = cluster.exec({
+    target: plan.target,
+    command: plan.command,
+    ...(flags.namespace ? { namespace: flags.namespace } : {}),
+    ...(flags.container ? { container: flags.container } : {}),
+    stdin: plan.stdin,
+    tty: plan.tty,
+    ...(plan.tty ? { size: terminalSize(stdio.stdout as WriteStream) } : {}),
+    ...(flags.requestTimeout ? { handshakeTimeoutMs: flags.requestTimeout } : {}),
+  });
+  const cleanups: (() => void)[] = [];
+  try {
+    const opened = await session.opened;
+    if (opened.defaultedNotice && !flags.quiet) stdio.stderr.write(`${opened.defaultedNotice}\n`);
+    if (plan.tty) {
+      cleanups.push(enterRawMode(stdio.stdin as ReadStream));
+      cleanups.push(watchResize(stdio.stdout as WriteStream, (size) => session.resize(size.cols, size.rows)));
+    }
+    if (plan.stdin && session.stdin) {
+      const input = session.stdin;
+      input.on('error', () => {});
+      stdio.stdin.pipe(input);
+      cleanups.push(() => stdio.stdin.unpipe(input));
+    }
+    const copies = [
+      session.stdout ? pipeline(session.stdout, stdio.stdout, { end: false }) : undefined,
+      session.stderr ? pipeline(session.stderr, stdio.stderr, { end: false }) : undefined,
+    ];
+    const [status] = await Promise.all([session.exit, ...copies.map((c) => c?.catch(() => {}))]);
+    return status.code;
+  } finally {
+    for (const fn of cleanups.reverse()) fn();
+    stdio.stdin.pause?.();
+  }
+}
+
+interface PodResult {
+  label: string;
+  code?: number;
+  error?: Error;
+}
+
+async function runMany(cluster: Cluster, plan: ExecPlan, flags: ExecFlags, stdio: Stdio): Promise<number> {
+  const targets = await cluster.client.resolveTargets(plan.target, {
+    ...(flags.namespace ? { namespace: flags.namespace } : {}),
+    ...(flags.container ? { container: flags.container } : {}),
+  });
+  const colour = Boolean(stdio.stdout.isTTY) && !process.env.NO_COLOR;
+  const results: PodResult[] = [];
+  let next = 0;
+  const worker = async () => {
+    while (next < targets.length) {
+      const index = next++;
+      const t = targets[index]!;
+      const label = `${t.pod}/${t.container}`;
+      const session: ExecSession = cluster.exec({ target: { pod: t.pod }, namespace: t.namespace, container: t.container, command: plan.command });
+      const copy = (from: NodeJS.ReadableStream | null, to: NodeJS.WritableStream, colourOn: boolean) => {
+        if (!from) return Promise.resolve();
+        const transform = flags.prefix ? new LinePrefixer(prefixLabel(label, index, colourOn)) : null;
+        return (transform ? pipeline(from, transform, to, { end: false }) : pipeline(from, to, { end: false })).catch(() => {});
+      };
+      const copies = Promise.all([copy(session.stdout, stdio.stdout, colour), copy(session.stderr, stdio.stderr, Boolean(stdio.stderr.isTTY) && !process.env.NO_COLOR)]);
+      try {
+        const status = await session.exit;
+        await copies;
+        results[index] = { label, code: status.code };
+      } catch (err) {
+        await copies;
+        results[index] = { label, error: err as Error };
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(flags.maxParallel, targets.length) }, worker));
+  const failed = results.filter((r) => r.error || r.code !== 0);
+  if (failed.length) {
+    stdio.stderr.write(`podshell: ${failed.length} of ${results.length} pods failed:\n`);
+    for (const r of failed) stdio.stderr.write(`  ${r.label}: ${r.error ? r.error.message : `exit code ${r.code}`}\n`);
+  }
+  return failed.reduce((max, r) => Math.max(max, r.error ? 1 : r.code!), 0);
+}
+
+export function execCommand(getCommand: () => string[] | null, stdio: Stdio = process as unknown as Stdio): Command {
+  const command = new Command('exec')
+    .description('Run a command in a container, or in every pod matching a selector.')
+    .usage('[options] (POD | TYPE/NAME | -l SELECTOR) -- COMMAND [args...]')
+    .argument('[target...]', 'POD or TYPE/NAME (deploy/web, sts/db, svc/api, …: kubectl\'s most active pod)')
+    .option('-c, --container <name>', 'container name (default: the kubectl.kubernetes.io/default-container annotation, else the first)')
+    .option('-i, --stdin', 'pass stdin to the container')
+    .option('-t, --tty', 'stdin is a TTY (with -i: raw mode, window size follows resizes)')
+    .option('-q, --quiet', 'only print output from the remote session')
+    .option('-l, --selector <selector>', 'run in EVERY pod matching this label selector, concurrently')
+    .option('--all-pods', 'with TYPE/NAME: run in every pod of it, concurrently')
+    .option('--max-parallel <n>', 'pods to run in at once with -l/--all-pods', positiveInt, 10)
+    .option('--prefix <bool>', 'with -l/--all-pods: prefix each line with [pod/container]', (v) => v !== 'false', true);
+  addKubeFlags(command)
+    .addHelpText(
+      'after',
+      '\nExamples:\n' +
+        '  podshell exec demo -- date\n' +
+        '  podshell exec -it demo -- sh\n' +
+        '  podshell exec deploy/web -c sidecar -- cat /etc/hostname\n' +
+        '  podshell exec -l app=web -- hostname                # every web pod, lines prefixed [pod/container]\n' +
+        '  podshell exec deploy/web --all-pods --prefix=false -- uptime\n' +
+        '\nExit status: the remote command\'s (with "command terminated with exit code N" on stderr, as\n' +
+        'kubectl); with several pods, 0 when all succeeded, else the highest exit code, after a summary.\n' +
+        '1 when podshell itself fails, 2 for a wrong command line.',
+    )
+    .action(async (positionals: string[], flags: ExecFlags) => {
+      const plan = planExec(positionals, getCommand(), flags, stdio);
+      const cluster = clusterFrom(flags);
+      const code = plan.many ? await runMany(cluster, plan, flags, stdio) : await runOne(cluster, plan, flags, stdio);
+      if (code !== 0) throw new RemoteExit(code, plan.many);
+    });
+  return command;
+}

@@ -1,0 +1,45 @@
+// The kubectl flags that say which cluster, as whom and where: shared by every cluster command.
+
+import { InvalidArgumentError, type Command } from 'commander';
+import { Cluster } from '../lib/index.ts';
+
+export interface KubeFlags {
+  kubeconfig?: string;
+  context?: string;
+  namespace?: string;
+  as?: string;
+  asGroup?: string[];
+  requestTimeout?: number;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+/** kubectl's --request-timeout: `0` (none), a bare number of seconds, or a duration like `30s`, `1m`, `1h`. */
+export function parseDuration(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('expected a duration such as 0, 30, 30s, 1m or 1h.');
+  const n = Number(m[1]);
+  const unit = m[2] ?? 's';
+  return n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!;
+}
+
+export function addKubeFlags(command: Command): Command {
+  return command
+    .option('--kubeconfig <file>', 'path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)')
+    .option('--context <name>', 'the kubeconfig context to use')
+    .option('-n, --namespace <ns>', 'the namespace (default: the context\'s)')
+    .option('--as <user>', 'user to impersonate')
+    .option('--as-group <group>', 'group to impersonate (repeatable)', collect)
+    .option('--request-timeout <duration>', 'give up on a request after this long (0 = never), e.g. 30s', parseDuration);
+}
+
+export function clusterFrom(flags: KubeFlags): Cluster {
+  const impersonate = flags.as || flags.asGroup ? { ...(flags.as ? { user: flags.as } : {}), ...(flags.asGroup ? { groups: flags.asGroup } : {}) } : undefined;
+  return Cluster.fromKubeconfig({
+    ...(flags.kubeconfig ? { path: flags.kubeconfig } : {}),
+    ...(flags.context ? { context: flags.context } : {}),
+    ...(flags.namespace ? { namespace: flags.namespace } : {}),
+    ...(impersonate ? { impersonate } : {}),
+    warn: (message) => process.stderr.write(`podshell: warning: ${message}\n`),
+  });
+}

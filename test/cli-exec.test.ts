@@ -1,0 +1,138 @@
+// `podshell exec` side by side with the machine's kubectl 1.33: same stdout, same exit code, and
+// the same stderr except where podshell's is listed as clearer.
+
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { startSandbox, type Sandbox } from '../src/sandbox/server.ts';
+import { run, websocketKubectls } from './helpers.ts';
+
+const bin = new URL('../bin/podshell', import.meta.url).pathname;
+let sandbox: Sandbox;
+let work: string;
+let webPods: string[];
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), 'podshell-cli-exec-'));
+  sandbox = await startSandbox({ kubeconfigPath: join(work, 'kubeconfig') });
+  const r = await run(kubectl, ['--kubeconfig', sandbox.kubeconfigPath, '--cache-dir', join(work, 'cache'), 'get', 'pods', '-l', 'app=web', '-o', 'name']);
+  webPods = r.stdout.toString().trim().split('\n').map((l) => l.replace('pod/', ''));
+});
+after(async () => {
+  await sandbox?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+const kubectl = websocketKubectls().find((k) => k.version === '1.33')!.path;
+const env = () => ({ ...process.env, KUBECONFIG: sandbox.kubeconfigPath, NO_COLOR: '1' });
+const podshell = (args: string[], input?: string) => run(bin, args, { env: env(), ...(input !== undefined ? { input } : {}) });
+const kube = (args: string[], input?: string) => run(kubectl, ['--cache-dir', join(work, 'cache'), ...args], { env: env(), ...(input !== undefined ? { input } : {}) });
+
+interface Case {
+  name: string;
+  args: () => string[];
+  /** podshell's stderr where it deliberately differs from kubectl's (clearer), else undefined = identical. */
+  clearer?: (kubectlStderr: string) => RegExp;
+}
+
+const cases: Case[] = [
+  { name: 'echo', args: () => ['exec', 'demo', '--', 'echo', 'hi'] },
+  { name: 'stderr only', args: () => ['exec', 'demo', '--', 'sh', '-c', 'echo oops >&2'] },
+  { name: 'exit 0', args: () => ['exec', 'demo', '--', 'true'] },
+  { name: 'exit 7', args: () => ['exec', 'demo', '--', 'sh', '-c', 'echo out; exit 7'] },
+  { name: 'exit 255', args: () => ['exec', 'demo', '--', 'sh', '-c', 'exit 255'] },
+  // kubectl: `error: Internal error occurred: Internal error occurred: error executing command in container: …`
+  { name: 'missing command', args: () => ['exec', 'demo', '--', 'nosuch'], clearer: () => /^podshell: .*exec: "nosuch": executable file not found in \$PATH.*\n$/ },
+  // kubectl: `Error from server (NotFound): pods "nope" not found`
+  { name: 'unknown pod', args: () => ['exec', 'nope', '--', 'true'], clearer: () => /^podshell: pods "nope" not found\n$/ },
+  // kubectl: `error: container nope is not valid for pod web-… out of: app, sidecar`
+  { name: 'bad container', args: () => ['exec', webPods[0]!, '-c', 'nope', '--', 'true'], clearer: () => new RegExp(`^podshell: container nope is not valid for pod ${webPods[0]} out of: app, sidecar\\n$`) },
+  // kubectl: `Error from server (Forbidden): pods "demo" is forbidden: User "viewer" cannot create resource …` (after its SPDY retry)
+  { name: 'forbidden user', args: () => ['--context', 'podshell-sandbox-viewer', 'exec', 'demo', '--', 'true'], clearer: () => /^podshell: pods "demo" is forbidden: User "viewer" cannot get resource "pods\/exec" in API group "" in the namespace "default"\n$/ },
+  { name: 'deploy/web', args: () => ['exec', 'deploy/web', '--', 'sh', '-c', 'echo $(hostname | cut -c1-4)'] },
+  { name: 'old form without --', args: () => ['exec', 'demo', 'echo', 'hi'], clearer: () => /^podshell: exec \[POD\] \[COMMAND\] is not supported anymore\. Use exec \[POD\] -- \[COMMAND\] instead\n\(run with --help for usage\)\n$/ },
+];
+
+describe('podshell exec matches kubectl exec', () => {
+  for (const c of cases) {
+    test(c.name, async () => {
+      const args = c.args();
+      // kubectl takes global flags anywhere; podshell takes them after the subcommand.
+      const podshellArgs = args[0] === '--context' ? [args[2]!, args[0], args[1]!, ...args.slice(3)] : args;
+      const [k, p] = await Promise.all([kube(args), podshell(podshellArgs)]);
+      assert.equal(p.stdout.toString(), k.stdout.toString(), 'stdout');
+      if (c.name === 'old form without --') {
+        assert.equal(k.code, 1);
+        assert.equal(p.code, 2, 'a usage error');
+      } else assert.equal(p.code, k.code, `exit code (kubectl stderr: ${k.stderr})`);
+      if (c.clearer) assert.match(p.stderr, c.clearer(k.stderr));
+      else assert.equal(p.stderr, k.stderr, 'stderr');
+    });
+  }
+});
+
+test('-i passes stdin and forwards its end; -t without a terminal warns like kubectl', async () => {
+  const r = await podshell(['exec', '-i', 'demo', '--', 'wc', '-c'], 'x'.repeat(4321));
+  assert.equal(r.stdout.toString().trim(), '4321');
+  const t = await podshell(['exec', '-i', '-t', 'demo', '--', 'cat'], 'hello\n');
+  const k = await kube(['exec', '-i', '-t', 'demo', '--', 'cat'], 'hello\n');
+  assert.equal(t.stderr, k.stderr);
+  assert.equal(t.stdout.toString(), 'hello\n');
+  assert.equal(t.code, 0);
+});
+
+describe('many pods at once', () => {
+  test('exec -l app=web -- hostname prints three prefixed lines', async () => {
+    const r = await podshell(['exec', '-l', 'app=web', '--', 'hostname']);
+    assert.equal(r.code, 0, r.stderr);
+    const lines = r.stdout.toString().trim().split('\n').sort();
+    assert.deepEqual(lines, webPods.map((p) => `[${p}/app] ${p}`).sort());
+  });
+
+  test('one pod failing gives its exit code and a summary', async () => {
+    const failing = webPods[1]!;
+    const r = await podshell(['exec', 'deploy/web', '--all-pods', '--', 'sh', '-c', `[ "$(hostname)" != ${failing} ] || exit 3; echo fine`]);
+    assert.equal(r.code, 3);
+    assert.equal(r.stdout.toString().split('\n').filter((l) => l.endsWith('] fine')).length, 2);
+    assert.equal(r.stderr, `podshell: 1 of 3 pods failed:\n  ${failing}/app: exit code 3\n`);
+    const plain = await podshell(['exec', '-l', 'app=web', '--prefix=false', '--', 'echo', 'x']);
+    assert.equal(plain.stdout.toString(), 'x\nx\nx\n');
+  });
+});
+
+test('-it under tmux: a prompt, resize follows, and the terminal settings come back unchanged', async (t) => {
+  const session = `podshell-cli-${process.pid}`;
+  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', session, ...args], { encoding: 'utf8' });
+  const sttyFile = join(work, 'stty');
+  // Record the terminal settings before and after podshell, in the same shell.
+  const script = `stty -g > ${sttyFile}.before; KUBECONFIG=${sandbox.kubeconfigPath} ${bin} exec -it demo -- sh; stty -g > ${sttyFile}.after; echo DONE; sleep 30`;
+  tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', 'sh', '-c', script);
+  t.after(() => {
+    try {
+      tmux('kill-server');
+    } catch {}
+  });
+  const screen = () => tmux('capture-pane', '-p', '-t', session);
+  const waitFor = async (pattern: RegExp) => {
+    for (let i = 0; i < 100; i++) {
+      if (pattern.test(screen())) return;
+      await sleep(100);
+    }
+    assert.fail(`screen never matched ${pattern}:\n${screen()}`);
+  };
+  await waitFor(/^# ?$/m);
+  tmux('send-keys', '-t', session, 'stty size', 'Enter');
+  await waitFor(/^30 100$/m);
+  tmux('resize-window', '-t', session, '-x', '120', '-y', '40');
+  await sleep(300);
+  tmux('send-keys', '-t', session, 'clear; stty size', 'Enter');
+  await waitFor(/^40 120$/m);
+  tmux('send-keys', '-t', session, 'exit', 'Enter');
+  await waitFor(/^DONE$/m);
+  const { readFileSync } = await import('node:fs');
+  assert.equal(readFileSync(`${sttyFile}.after`, 'utf8'), readFileSync(`${sttyFile}.before`, 'utf8'));
+});
