@@ -77,15 +77,25 @@ async function runOne(cluster: Cluster, plan: ExecPlan, flags: ExecFlags, stdio:
     ...(plan.tty ? { size: terminalSize(stdio.stdout as WriteStream) } : {}),
     ...(flags.requestTimeout ? { handshakeTimeoutMs: flags.requestTimeout } : {}),
   });
+  return interact(session, { tty: plan.tty, stdin: plan.stdin, quiet: Boolean(flags.quiet) }, stdio);
+}
+
+/**
+ * Connect a session to the local terminal or pipes until it ends: raw mode and resizes with a
+ * TTY, stdin forwarded (its end half-closes the remote stdin), output copied with backpressure.
+ * Resolves with the remote exit code.
+ */
+export async function interact(session: ExecSession, opts: { tty: boolean; stdin: boolean; quiet: boolean; onOpen?: () => void }, stdio: Stdio): Promise<number> {
   const cleanups: (() => void)[] = [];
   try {
     const opened = await session.opened;
-    if (opened.defaultedNotice && !flags.quiet) stdio.stderr.write(`${opened.defaultedNotice}\n`);
-    if (plan.tty) {
+    if (opened.defaultedNotice && !opts.quiet) stdio.stderr.write(`${opened.defaultedNotice}\n`);
+    opts.onOpen?.();
+    if (opts.tty) {
       cleanups.push(enterRawMode(stdio.stdin as ReadStream));
       cleanups.push(watchResize(stdio.stdout as WriteStream, (size) => session.resize(size.cols, size.rows)));
     }
-    if (plan.stdin && session.stdin) {
+    if (opts.stdin && session.stdin) {
       const input = session.stdin;
       input.on('error', () => {});
       stdio.stdin.pipe(input);

@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { startSandbox } from '../sandbox/server.ts';
 import { reportError } from './errors.ts';
+import { attachCommand } from './attach.ts';
 import { execCommand } from './exec.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -81,6 +82,7 @@ export function buildProgram(command: string[] | null): Command {
     .description('Run commands, interactive shells and file copies in Kubernetes pods.')
     .version(process.env.npm_package_version ?? '0.1.0', '--version');
   program.addCommand(conventions(execCommand(() => command)));
+  program.addCommand(conventions(attachCommand()));
   program.addCommand(conventions(sandboxCommand()));
   return program;
 }
