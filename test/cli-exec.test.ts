@@ -46,7 +46,7 @@ const cases: Case[] = [
   { name: 'exit 7', args: () => ['exec', 'demo', '--', 'sh', '-c', 'echo out; exit 7'] },
   { name: 'exit 255', args: () => ['exec', 'demo', '--', 'sh', '-c', 'exit 255'] },
   // kubectl: `error: Internal error occurred: Internal error occurred: error executing command in container: …`
-  { name: 'missing command', args: () => ['exec', 'demo', '--', 'nosuch'], clearer: () => /^podshell: .*exec: "nosuch": executable file not found in \$PATH.*\n$/ },
+  { name: 'missing command', args: () => ['exec', 'demo', '--', 'nosuch'], clearer: () => /^podshell: error executing command in container: .*exec: "nosuch": executable file not found in \$PATH: unknown\n$/ },
   // kubectl: `Error from server (NotFound): pods "nope" not found`
   { name: 'unknown pod', args: () => ['exec', 'nope', '--', 'true'], clearer: () => /^podshell: pods "nope" not found\n$/ },
   // kubectl: `error: container nope is not valid for pod web-… out of: app, sidecar`

@@ -40,7 +40,10 @@ export function reportError(err: unknown, stderr: NodeJS.WritableStream): number
     stderr.write(`podshell: ${err.message}\n(run with --help for usage)\n`);
     return ExitCode.Usage;
   }
-  const message = err instanceof Error ? err.message : String(err);
+  let message = err instanceof Error ? err.message : String(err);
+  // The API server wraps a runtime's error in "Internal error occurred: " once per hop; the
+  // runtime's own words are what a reader needs.
+  if (err instanceof PodshellError && err.code === 'ERR_REMOTE') message = message.replace(/^(Internal error occurred: )+/, '');
   stderr.write(`podshell: ${message}\n`);
   return ExitCode.Failure;
 }
