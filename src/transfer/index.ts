@@ -1,0 +1,9 @@
+// File copies to and from containers: kubectl cp's file specs and semantics, tar streamed both
+// ways, a no-tar fallback for single files, a path-guarded untar, resumable downloads, integrity
+// checks and progress events.
+
+export { copyFromPod, copyToPod, isMissingExecutable, type CopyOptions, type CopyResult } from './copy.ts';
+export { IntegrityError, TransferError, type TransferErrorCode } from './errors.ts';
+export { defaultLimits, type ExtractLimits } from './extract.ts';
+export { parseFileSpec, type FileSpec, type RemoteSpec } from './filespec.ts';
+export type { CopyProgress } from './progress.ts';
