@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { startSandbox } from '../sandbox/server.ts';
 import { reportError } from './errors.ts';
 import { attachCommand } from './attach.ts';
+import { cpCommand } from './cp.ts';
 import { execCommand } from './exec.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
@@ -83,6 +84,7 @@ export function buildProgram(command: string[] | null): Command {
     .version(process.env.npm_package_version ?? '0.1.0', '--version');
   program.addCommand(conventions(execCommand(() => command)));
   program.addCommand(conventions(attachCommand()));
+  program.addCommand(conventions(cpCommand()));
   program.addCommand(conventions(sandboxCommand()));
   return program;
 }

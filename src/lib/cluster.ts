@@ -2,6 +2,7 @@
 
 import { KubeClient, type InClusterOptions, type KubeconfigOptions } from '../kube/index.ts';
 import { attach, exec, run, type ExecOptions, type ExecSession, type RunOptions, type RunResult, type SessionOptions } from '../exec/index.ts';
+import { copyFromPod, copyToPod, type CopyOptions, type CopyResult, type RemoteSpec } from '../transfer/index.ts';
 
 export class Cluster {
   /** Credentials, TLS, proxy and REST calls for this cluster. */
@@ -56,5 +57,25 @@ export class Cluster {
   /** Connect to a container's main process (its output from now on, and its stdin). */
   attach(options: SessionOptions): ExecSession {
     return attach(this.client, options);
+  }
+
+  /**
+   * Copy a local file or directory into a container. Verified with sha256 (sizes when the
+   * container lacks sha256sum); a single file lands atomically.
+   * @example
+   * await cluster.copyTo('./config.json', { pod: 'demo', path: '/tmp/config.json' });
+   */
+  copyTo(localPath: string, remote: RemoteSpec, options?: CopyOptions): Promise<CopyResult> {
+    return copyToPod(this.client, localPath, remote, options);
+  }
+
+  /**
+   * Copy a file or directory out of a container. Pod output is untrusted: nothing is written
+   * outside `localPath`; links and special files are skipped. `retries` resumes broken downloads.
+   * @example
+   * await cluster.copyFrom({ pod: 'demo', path: '/etc/hostname' }, './hostname');
+   */
+  copyFrom(remote: RemoteSpec, localPath: string, options?: CopyOptions): Promise<CopyResult> {
+    return copyFromPod(this.client, remote, localPath, options);
   }
 }

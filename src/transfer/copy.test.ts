@@ -3,10 +3,10 @@
 // connection cut mid-download (a TCP proxy between client and sandbox drops it), hostile names,
 // and a v4-only cluster.
 
+import { FaultProxy } from '../../test/fault-proxy.ts';
 import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -33,61 +33,6 @@ spec:
 `;
 
 /** Cuts the next connections that carry more than `after` bytes towards the client. */
-class FaultProxy {
-  readonly server: Server;
-  private readonly _sockets = new Set<Socket>();
-  private _cuts: number[] = [];
-  cutCount = 0;
-
-  constructor(targetPort: number) {
-    this.server = createServer((client) => {
-      const upstream = connect(targetPort, '127.0.0.1');
-      this._sockets.add(client).add(upstream);
-      let sent = 0;
-      let threshold: number | undefined;
-      client.pipe(upstream);
-      upstream.on('data', (chunk: Buffer) => {
-        sent += chunk.length;
-        threshold ??= this._cuts[0];
-        if (threshold !== undefined && sent > threshold && this._cuts[0] === threshold) {
-          this._cuts.shift();
-          this.cutCount++;
-          client.destroy();
-          upstream.destroy();
-          return;
-        }
-        if (!client.write(chunk)) {
-          upstream.pause();
-          client.once('drain', () => upstream.resume());
-        }
-      });
-      upstream.on('end', () => client.end());
-      for (const s of [client, upstream]) {
-        s.on('error', () => {});
-        s.on('close', () => {
-          this._sockets.delete(s);
-          client.destroy();
-          upstream.destroy();
-        });
-      }
-    });
-  }
-
-  /** Cut one connection after `bytes` bytes, once per call. */
-  cut(bytes: number): void {
-    this._cuts.push(bytes);
-  }
-
-  get port(): number {
-    return (this.server.address() as { port: number }).port;
-  }
-
-  async close(): Promise<void> {
-    for (const s of this._sockets) s.destroy();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-}
-
 async function archive(members: { name: string; type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device'; data?: string; mode?: number; linkname?: string }[]): Promise<Buffer> {
   const p = pack();
   const out: Buffer[] = [];
