@@ -33,6 +33,7 @@ const expected: Record<string, RegExp> = {
   'give up after a second': /^ERR_ABORTED\n$/,
   'run and collect': /^\{ stdout: 'web-[a-z0-9]+-[a-z0-9]{5}\\n', stderr: 'oops\\n', exitCode: 3 \}\n$/,
   'stdin from a string, output as bytes': /^2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824  -\n\n$/,
+  'copy a file in and out, verified': /^sha256 hello from the docs\n$/,
   "the server's own words": /^ERR_FORBIDDEN 403 pods "demo" is forbidden: User "viewer" cannot get resource "pods\/exec" in API group "" in the namespace "default"\n$/,
 };
 
