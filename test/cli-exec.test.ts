@@ -2,14 +2,13 @@
 // the same stderr except where podshell's is listed as clearer.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startSandbox, type Sandbox } from '../src/sandbox/server.ts';
-import { run, websocketKubectls } from './helpers.ts';
+import { run, TmuxSession, websocketKubectls } from './helpers.ts';
 
 const bin = new URL('../bin/podshell', import.meta.url).pathname;
 let sandbox: Sandbox;
@@ -105,34 +104,19 @@ describe('many pods at once', () => {
 });
 
 test('-it under tmux: a prompt, resize follows, and the terminal settings come back unchanged', async (t) => {
-  const session = `podshell-cli-${process.pid}`;
-  const tmux = (...args: string[]) => execFileSync('tmux', ['-L', session, ...args], { encoding: 'utf8' });
   const sttyFile = join(work, 'stty');
   // Record the terminal settings before and after podshell, in the same shell.
   const script = `stty -g > ${sttyFile}.before; KUBECONFIG=${sandbox.kubeconfigPath} ${bin} exec -it demo -- sh; stty -g > ${sttyFile}.after; echo DONE; sleep 30`;
-  tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', 'sh', '-c', script);
-  t.after(() => {
-    try {
-      tmux('kill-server');
-    } catch {}
-  });
-  const screen = () => tmux('capture-pane', '-p', '-t', session);
-  const waitFor = async (pattern: RegExp) => {
-    for (let i = 0; i < 100; i++) {
-      if (pattern.test(screen())) return;
-      await sleep(100);
-    }
-    assert.fail(`screen never matched ${pattern}:\n${screen()}`);
-  };
-  await waitFor(/^# ?$/m);
-  tmux('send-keys', '-t', session, 'stty size', 'Enter');
-  await waitFor(/^30 100$/m);
-  tmux('resize-window', '-t', session, '-x', '120', '-y', '40');
+  const tmux = new TmuxSession('podshell-cli', ['sh', '-c', script]);
+  t.after(() => tmux.kill());
+  await tmux.waitFor(/^# ?$/m);
+  tmux.type('stty size');
+  await tmux.waitFor(/^30 100$/m);
+  tmux.resize(120, 40);
   await sleep(300);
-  tmux('send-keys', '-t', session, 'clear; stty size', 'Enter');
-  await waitFor(/^40 120$/m);
-  tmux('send-keys', '-t', session, 'exit', 'Enter');
-  await waitFor(/^DONE$/m);
-  const { readFileSync } = await import('node:fs');
+  tmux.type('clear; stty size');
+  await tmux.waitFor(/^40 120$/m);
+  tmux.type('exit');
+  await tmux.waitFor(/^DONE$/m);
   assert.equal(readFileSync(`${sttyFile}.after`, 'utf8'), readFileSync(`${sttyFile}.before`, 'utf8'));
 });

@@ -123,3 +123,47 @@ export async function spawnSandbox(kubeconfig: string, args: string[] = []): Pro
     },
   };
 }
+
+/** A detached tmux session (its own server) running `command` in a 100x30 window: a real terminal. */
+export class TmuxSession {
+  private readonly _name: string;
+
+  constructor(name: string, command: string[], size = { cols: 100, rows: 30 }) {
+    this._name = `${name}-${process.pid}`;
+    this._tmux('new-session', '-d', '-s', this._name, '-x', String(size.cols), '-y', String(size.rows), ...command);
+  }
+
+  private _tmux(...args: string[]): string {
+    return execFileSync('tmux', ['-L', this._name, ...args], { encoding: 'utf8' });
+  }
+
+  screen(): string {
+    return this._tmux('capture-pane', '-p', '-t', this._name);
+  }
+
+  /** Wait up to 10 s for the screen to match. */
+  async waitFor(pattern: RegExp): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      if (pattern.test(this.screen())) return;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    throw new Error(`screen never matched ${pattern}:\n${this.screen()}`);
+  }
+
+  /** Type a line and press Enter. */
+  type(line: string): void {
+    this._tmux('send-keys', '-t', this._name, line, 'Enter');
+  }
+
+  resize(cols: number, rows: number): void {
+    this._tmux('resize-window', '-t', this._name, '-x', String(cols), '-y', String(rows));
+  }
+
+  kill(): void {
+    try {
+      this._tmux('kill-server');
+    } catch {
+      // already gone
+    }
+  }
+}

@@ -2,7 +2,6 @@
 // how it exits must be what it prints and how it exits against a cluster.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -10,7 +9,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startSandbox, type Sandbox } from '../src/sandbox/server.ts';
-import { run, sha256, websocketKubectls } from './helpers.ts';
+import { run, sha256, TmuxSession, websocketKubectls } from './helpers.ts';
 
 let sandbox: Sandbox;
 let work: string;
@@ -117,31 +116,16 @@ for (const { version, path } of kubectls) {
     });
 
     test('exec -it demo -- sh under tmux: a prompt, and stty size follows a resize', async (t) => {
-      const session = `podshell-${version.replace('.', '-')}-${process.pid}`;
-      const tmux = (...args: string[]) => execFileSync('tmux', ['-L', session, ...args], { encoding: 'utf8' });
-      const command = `${path} --kubeconfig ${sandbox.kubeconfigPath} --cache-dir ${join(work, `cache-${version}`)} exec -it demo -- sh`;
-      tmux('new-session', '-d', '-s', session, '-x', '100', '-y', '30', command);
-      t.after(() => {
-        try {
-          tmux('kill-server');
-        } catch {}
-      });
-      const screen = () => tmux('capture-pane', '-p', '-t', session);
-      const waitFor = async (pattern: RegExp) => {
-        for (let i = 0; i < 100; i++) {
-          if (pattern.test(screen())) return;
-          await sleep(100);
-        }
-        assert.fail(`screen never matched ${pattern}:\n${screen()}`);
-      };
-      await waitFor(/^# ?$/m);
-      tmux('send-keys', '-t', session, 'stty size', 'Enter');
-      await waitFor(/^30 100$/m);
-      tmux('resize-window', '-t', session, '-x', '120', '-y', '40');
+      const tmux = new TmuxSession(`podshell-${version.replace('.', '-')}`, [path, '--kubeconfig', sandbox.kubeconfigPath, '--cache-dir', join(work, `cache-${version}`), 'exec', '-it', 'demo', '--', 'sh']);
+      t.after(() => tmux.kill());
+      await tmux.waitFor(/^# ?$/m);
+      tmux.type('stty size');
+      await tmux.waitFor(/^30 100$/m);
+      tmux.resize(120, 40);
       await sleep(300);
-      tmux('send-keys', '-t', session, 'clear; stty size', 'Enter');
-      await waitFor(/^40 120$/m);
-      tmux('send-keys', '-t', session, 'exit', 'Enter');
+      tmux.type('clear; stty size');
+      await tmux.waitFor(/^40 120$/m);
+      tmux.type('exit');
     });
   });
 }

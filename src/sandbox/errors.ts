@@ -1,20 +1,9 @@
 // API errors as kube-apiserver writes them: a JSON `Status` with "kind" and "apiVersion", in Go's
 // field order (PROTOCOL.md §5.3). Handlers throw ApiError; the server turns it into the response.
 
-export interface StatusCause {
-  reason?: string;
-  message?: string;
-  field?: string;
-}
+import type { StatusCause, StatusDetails } from '../protocol/index.ts';
 
-export interface StatusDetails {
-  name?: string;
-  group?: string;
-  kind?: string;
-  uid?: string;
-  causes?: StatusCause[];
-  retryAfterSeconds?: number;
-}
+export type { StatusCause, StatusDetails };
 
 export interface StatusBody {
   kind: 'Status';
