@@ -105,16 +105,18 @@ describe('a cluster older than 1.30 (v4 only)', () => {
 });
 
 test('resize() reaches the pty', async () => {
-  const session = cluster.exec({ target: 'demo', command: ['sh', '-c', 'stty size; read x; stty size'], stdin: true, tty: true, size: { cols: 91, rows: 27 } });
+  // The command waits for a line before each `stty size`: the initial size (sent when the session
+  // opens) and the later resize both travel ahead of that line on the same socket.
+  const session = cluster.exec({ target: 'demo', command: ['sh', '-c', 'read x; stty size; read y; stty size'], stdin: true, tty: true, size: { cols: 91, rows: 27 } });
   let out = '';
   session.stdout!.on('data', (c) => (out += c));
   await session.opened;
-  for (let i = 0; i < 50 && !out.includes('27 91'); i++) await sleep(20);
+  session.stdin!.write('\r');
+  for (let i = 0; i < 250 && !out.includes('27 91'); i++) await sleep(20);
   session.resize(150, 50);
-  await sleep(100);
   session.stdin!.write('\r');
   await session.exit;
-  assert.match(out, /^27 91\r\n/);
+  assert.match(out, /27 91\r\n/);
   assert.match(out, /50 150\r\n$/);
   assert.throws(() => cluster.exec({ target: 'demo', command: ['true'] }).resize(1, 1), { code: 'ERR_USAGE' });
 });

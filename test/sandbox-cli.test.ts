@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { alive, descendants, run, websocketKubectls } from './helpers.ts';
+import { alive, cmdline, descendants, run, websocketKubectls } from './helpers.ts';
 
 const bin = new URL('../bin/podshell', import.meta.url).pathname;
 
@@ -44,8 +44,10 @@ test('podshell sandbox prints the ready line, serves kubectl, and leaves no proc
   child.kill('SIGTERM');
   assert.equal(await exited, 0, stderr);
   assert.notEqual(await longExit, 0, 'the exec was cut off by the shutdown');
-  const left = started.filter(alive);
-  assert.deepEqual(left, [], `processes left behind: ${left.join(' ')}`);
+  // Give processes that were told to go a moment to be reaped; anything still there is a leak.
+  for (let i = 0; i < 50 && started.some(alive); i++) await sleep(100);
+  const left = started.filter(alive).map((pid) => `${pid} ${cmdline(pid)}`);
+  assert.deepEqual(left, [], `processes left behind:\n${left.join('\n')}`);
 });
 
 test('podshell sandbox names a bad manifest, its document and field, and exits non-zero', async (t) => {

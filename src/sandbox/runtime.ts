@@ -185,8 +185,13 @@ function markerOf(pid: number): string | null {
 interface Selector {
   readonly pids: Set<number>;
   readonly sessions: Set<number>;
-  /** Mount namespaces (readlink of /proc/<pid>/ns/mnt). */
+  /**
+   * Mount namespaces (readlink of /proc/<pid>/ns/mnt). The kernel reuses a namespace's number as
+   * soon as it is freed, so a match counts only for a process chrooted under one of `roots`.
+   */
   readonly ns: Set<string>;
+  /** Container root directories, for the namespace check. */
+  readonly roots: Set<string>;
   /** Values of the plain-process marker variable. */
   readonly markers: Set<string>;
 }
@@ -196,6 +201,7 @@ function mergeSelectors(list: readonly Selector[]): Selector {
     pids: new Set(list.flatMap((s) => [...s.pids])),
     sessions: new Set(list.flatMap((s) => [...s.sessions])),
     ns: new Set(list.flatMap((s) => [...s.ns])),
+    roots: new Set(list.flatMap((s) => [...s.roots])),
     markers: new Set(list.flatMap((s) => [...s.markers])),
   };
 }
@@ -204,12 +210,23 @@ function selects(sel: Selector, p: ProcInfo): boolean {
   if (sel.pids.has(p.pid) || sel.sessions.has(p.sid)) return true;
   if (sel.ns.size > 0) {
     const ns = mntNs(p.pid);
-    if (ns !== null && sel.ns.has(ns)) return true;
+    if (ns !== null && sel.ns.has(ns) && chrootedUnder(p.pid, sel.roots)) return true;
   }
   if (sel.markers.size > 0) {
     const m = markerOf(p.pid);
     if (m !== null && sel.markers.has(m)) return true;
   }
+  return false;
+}
+
+function chrootedUnder(pid: number, roots: Set<string>): boolean {
+  let root: string;
+  try {
+    root = readlinkSync(`/proc/${pid}/root`);
+  } catch {
+    return false;
+  }
+  for (const r of roots) if (root === r || root.startsWith(`${r}/`)) return true;
   return false;
 }
 
@@ -827,6 +844,8 @@ class SandboxContainer implements Container {
   #holder: ChildProcess | null;
   #holderPid = 0;
   #ns: string | null;
+  /** The container's root directory once its holder is inside it (namespace isolation). */
+  #root: string | null = null;
   #marker: string | null;
   #main: Launched | null = null;
   #mainGone = false;
@@ -894,6 +913,7 @@ class SandboxContainer implements Container {
     const ns = mntNs(this.#holderPid);
     if (!ns || ns === hostNs) throw new Error(`cannot start container "${this.name}": no mount namespace of its own`);
     this.#ns = ns;
+    this.#root = root;
     this.#lookupRoot = `/proc/${this.#holderPid}/root`;
     holder.stderr!.destroy();
     holder.once('exit', () => {
@@ -1033,6 +1053,7 @@ class SandboxContainer implements Container {
       pids,
       sessions,
       ns: new Set(this.#ns === null ? [] : [this.#ns]),
+      roots: new Set(this.#root === null ? [] : [this.#root]),
       markers: new Set(this.#marker === null ? [] : [this.#marker]),
     };
   }
