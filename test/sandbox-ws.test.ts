@@ -290,3 +290,41 @@ async function fetchJson(s: Sandbox, path: string, user = 'admin') {
     req.end();
   });
 }
+
+describe('pods/log', () => {
+  test('follow=true streams what the main process writes from then on', async () => {
+    const { request } = await import('node:https');
+    const chunks: string[] = [];
+    const req = request(`${sandbox.url}/api/v1/namespaces/default/pods/demo/log?follow=true`, { ca: sandbox.caPem, headers: { Authorization: `Bearer ${sandbox.users.admin!.token}` } });
+    const done = new Promise<void>((resolve, reject) => {
+      req.on('response', (res) => {
+        assert.equal(res.statusCode, 200);
+        res.setEncoding('utf8');
+        res.on('data', (c: string) => {
+          chunks.push(c);
+          if (chunks.join('').includes('followed line')) resolve();
+        });
+      });
+      req.on('error', reject);
+    });
+    req.end();
+    // demo's main process echoes what an attached client types; its output is the log.
+    await session(open(sandbox, execUrl(sandbox.url, 'stdout=true&stdin=true', 'demo', 'attach'), ['v5.channel.k8s.io']), (ws) => {
+      ws.send(Buffer.concat([Buffer.from([0]), Buffer.from('followed line\n')]));
+      ws.on('message', (m: Buffer) => {
+        if (m.subarray(1).toString().includes('followed line')) ws.close();
+      });
+    });
+    await done;
+    req.destroy();
+    assert.match(chunks.join(''), /^podshell sandbox: pod demo is running\n(.*\n)*followed line\n$/);
+  });
+
+  test('tailLines and limitBytes cut the log as the apiserver does', async () => {
+    const tail = await fetchJson(sandbox, '/api/v1/namespaces/default/pods/demo/log?tailLines=1');
+    assert.equal(tail.status, 200);
+    assert.equal(tail.body.split('\n').length, 2);
+    const limited = await fetchJson(sandbox, '/api/v1/namespaces/default/pods/demo/log?limitBytes=8');
+    assert.equal(limited.body, 'podshell');
+  });
+});
