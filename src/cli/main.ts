@@ -2,7 +2,9 @@
 // `podshell: …` line on stderr and a documented exit code (docs/errors.md).
 
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { readFileSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
 import { startSandbox } from '../sandbox/server.ts';
 import { reportError } from './errors.ts';
@@ -66,6 +68,11 @@ function sandboxCommand(): Command {
     });
 }
 
+/** The version in package.json (two folders up from src/cli and dist/cli alike). */
+function packageVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 /** Every command reports usage errors the same way: `podshell: …` and a hint, exit code 2. */
 function conventions(command: Command): Command {
   return command
@@ -81,7 +88,7 @@ function conventions(command: Command): Command {
 export function buildProgram(command: string[] | null): Command {
   const program = conventions(new Command('podshell'))
     .description('Run commands, interactive shells and file copies in Kubernetes pods.')
-    .version(process.env.npm_package_version ?? '0.1.0', '--version');
+    .version(packageVersion(), '--version');
   program.addCommand(conventions(execCommand(() => command)));
   program.addCommand(conventions(attachCommand()));
   program.addCommand(conventions(cpCommand()));
@@ -100,6 +107,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
+// Run when started as a program (`import.meta.main` needs Node 24; users may have 22.19+).
+if (process.argv[1] && realpathSync(process.argv[1]) === fileURLToPath(import.meta.url)) {
   process.exitCode = await main(process.argv.slice(2));
 }
