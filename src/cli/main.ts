@@ -6,7 +6,6 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { startSandbox } from '../sandbox/server.ts';
 import { reportError } from './errors.ts';
 import { attachCommand } from './attach.ts';
 import { cpCommand } from './cp.ts';
@@ -45,6 +44,8 @@ function sandboxCommand(): Command {
         'Every process it started is killed when it stops.',
     )
     .action(async (opts: { kubeconfig: string; port: number; manifest?: string[]; protocols?: string; isolation: 'auto' | 'namespaces' | 'none' }) => {
+      // Loaded here, not at start-up: the sandbox (node-pty, the API server) is no cost to other commands.
+      const { startSandbox } = await import('../sandbox/server.ts');
       const sandbox = await startSandbox({
         kubeconfigPath: opts.kubeconfig,
         port: opts.port,

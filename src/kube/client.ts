@@ -1,15 +1,18 @@
 // KubeClient: one cluster, reached as kubectl reaches it. Configuration and every authentication
 // method (tokens, client certificates, exec credential plugins, OIDC, basic auth, in-cluster
-// service accounts) go through @kubernetes/client-node's KubeConfig; this file adds what
-// kubectl does and client-node does not (kubeconfig merging rules, `tokenFile` and in-cluster
-// token rotation, the full set of impersonation headers, env proxies with NO_PROXY, CONNECT
-// tunnels for proxied WebSockets) and the small REST calls podshell needs.
+// service accounts) follow @kubernetes/client-node's KubeConfig (config.ts: its own entry parsers
+// and plain credentials without its package index; KubeConfig itself, loaded on first use, for
+// credential plugins); this file adds what kubectl does and client-node does not (kubeconfig
+// merging rules, `tokenFile` and in-cluster token rotation, the full set of impersonation
+// headers, env proxies with NO_PROXY, CONNECT tunnels for proxied WebSockets) and the small REST
+// calls podshell needs.
 
 import { readFileSync } from 'node:fs';
-import http from 'node:http';
+import type http from 'node:http';
 import https from 'node:https';
-import { KubeConfig, type Cluster } from '@kubernetes/client-node';
 import { PodshellError } from '../protocol/errors.ts';
+import { Kubeconfig, type Cluster } from './config.ts';
+import { http as httpModule } from './node-http.ts';
 import { ConfigError, TargetError, apiStatusError, connectError } from './errors.ts';
 import { loadKubeconfig, selectContext, type UserExtras } from './kubeconfig.ts';
 import { HttpTunnelAgent, HttpsTunnelAgent, parseProxyUrl, proxyFromEnvironment, redactUrl } from './proxy.ts';
@@ -116,7 +119,7 @@ const USER_AGENT = `podshell (${process.platform}/${process.arch}) node/${proces
 type ProxyChoice = { kind: 'none' } | { kind: 'tunnel'; url: URL } | { kind: 'client-node' };
 
 interface ClientConfig {
-  kc: KubeConfig;
+  kc: Kubeconfig;
   server: URL;
   namespace: string;
   context?: string;
@@ -242,7 +245,7 @@ export class KubeClient {
   readonly namespace: string;
   readonly context?: string;
 
-  private readonly _kc: KubeConfig;
+  private readonly _kc: Kubeconfig;
   private readonly _serverUrl: URL;
   private readonly _tokenFile: string | undefined;
   private readonly _impersonate: Impersonation | undefined;
@@ -317,8 +320,7 @@ export class KubeClient {
         throw new ConfigError('ERR_NOT_IN_CLUSTER', `not running with a service account: cannot read ${dir}/${file}: ${code === 'ENOENT' ? 'no such file' : (err as Error).message}`, { cause: err });
       }
     }
-    const kc = new KubeConfig();
-    kc.loadFromCluster(root);
+    const kc = Kubeconfig.inCluster(root, host, port);
     const cluster = kc.getCurrentCluster()!;
     const server = parseServer(cluster.server, 'KUBERNETES_SERVICE_HOST/KUBERNETES_SERVICE_PORT');
     const fileNamespace = kc.getContexts()[0]?.namespace?.trim();
@@ -342,7 +344,8 @@ export class KubeClient {
     const cluster = this._kc.getCurrentCluster();
     const user = this._kc.getCurrentUser();
     try {
-      await this._kc.applyToHTTPSOptions(opts);
+      if (this._kc.needsClientNode() || this._proxy.kind === 'client-node') await (await this._kc.clientNode()).applyToHTTPSOptions(opts);
+      else this._kc.applyToHTTPSOptions(opts);
     } catch (err) {
       // client-node refuses http:// servers unless insecure-skip-tls-verify is set, after it has
       // filled in everything else; kubectl talks to them (e.g. `kubectl proxy`).
@@ -477,7 +480,7 @@ export class KubeClient {
       };
       let req: http.ClientRequest;
       try {
-        req = (url.protocol === 'https:' ? https : http).request(url, options);
+        req = (url.protocol === 'https:' ? https : httpModule).request(url, options);
       } catch (err) {
         settle(err);
         return;

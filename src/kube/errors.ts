@@ -1,7 +1,7 @@
 // Errors of the kube layer: reaching a cluster and asking it things. Match on `code`, not on the
 // message (docs/errors.md lists every code). No message ever carries a credential.
 
-import { STATUS_CODES } from 'node:http';
+import { http } from './node-http.ts';
 import { PodshellError } from '../protocol/errors.ts';
 import type { Status } from '../protocol/status.ts';
 
@@ -48,7 +48,7 @@ export class ApiStatusError extends PodshellError {
 }
 
 function statusLine(statusCode: number): string {
-  const text = STATUS_CODES[statusCode];
+  const text = http.STATUS_CODES[statusCode];
   return text ? `${statusCode} ${text}` : `HTTP status ${statusCode}`;
 }
 

@@ -1,9 +1,10 @@
-// Loading kubeconfig files into @kubernetes/client-node's KubeConfig, the way kubectl reads them
-// (client-go tools/clientcmd loader.go):
+// Loading kubeconfig files, the way kubectl reads them (client-go tools/clientcmd loader.go), into
+// the entries @kubernetes/client-node's KubeConfig works with (see config.ts for why not into a
+// KubeConfig itself):
 // - KUBECONFIG lists files (':' on Unix); missing ones are skipped; for clusters, users and
 //   contexts the first file to define a name wins, and so does the first current-context.
 //   (KubeConfig.loadFromDefault throws on duplicate names and lets the *last* current-context
-//   win, so the merge is done here, one KubeConfig.loadFromFile per file.)
+//   win, so the merge is done here, one file at a time, each read as KubeConfig.loadFromFile reads it.)
 // - Relative paths resolve against the file that holds them (loadFromFile does it for
 //   certificate files; here also for `tokenFile` and for an exec plugin command containing '/').
 // - User fields client-node does not read are taken from the YAML here: `tokenFile` (kubectl's
@@ -13,8 +14,8 @@
 import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
-import { KubeConfig, type Cluster, type Context, type User } from '@kubernetes/client-node';
 import { parse as parseYaml } from 'yaml';
+import { Kubeconfig, parseEntries, type Cluster, type Context, type User } from './config.ts';
 import { ConfigError } from './errors.ts';
 
 /** What client-node's User lacks, from the same kubeconfig entry. */
@@ -30,7 +31,7 @@ export interface UserExtras {
 }
 
 export interface LoadedKubeconfig {
-  kc: KubeConfig;
+  kc: Kubeconfig;
   /** The files that were read, in order. */
   files: string[];
   /** How messages name the configuration: a path, or several joined with the path delimiter. */
@@ -89,7 +90,8 @@ interface OneFile {
 function loadOne(file: string, text: string): OneFile {
   let raw: unknown;
   try {
-    raw = parseYaml(text);
+    // `<<` merge keys as js-yaml (client-node) and Go's YAML read them.
+    raw = parseYaml(text, { merge: true });
   } catch (err) {
     throw new ConfigError('ERR_KUBECONFIG', `invalid kubeconfig ${file}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
   }
@@ -97,21 +99,21 @@ function loadOne(file: string, text: string): OneFile {
   if (raw === null || raw === undefined) return empty;
   if (!isObj(raw)) throw new ConfigError('ERR_KUBECONFIG', `invalid kubeconfig ${file}: expected a mapping with clusters, users and contexts, found ${Array.isArray(raw) ? 'a list' : typeof raw}`);
 
-  const kc = new KubeConfig();
+  const dir = dirname(file);
+  let entries: ReturnType<typeof parseEntries>;
   try {
     // FILTER: a broken entry this command does not use must not stop it (kubectl only
     // validates what the chosen context needs).
-    kc.loadFromFile(file, { onInvalidEntry: 'filter' });
+    entries = parseEntries(raw, dir);
   } catch (err) {
     throw new ConfigError('ERR_KUBECONFIG', `invalid kubeconfig ${file}: ${(err as Error).message}`, { cause: err });
   }
-  const dir = dirname(file);
   const extras = new Map<string, UserExtras>();
   for (const entry of Array.isArray(raw['users']) ? raw['users'] : []) {
     if (!isObj(entry) || typeof entry['name'] !== 'string' || !isObj(entry['user'])) continue;
     if (!extras.has(entry['name'])) extras.set(entry['name'], userExtras(entry['user'], dir));
   }
-  for (const user of kc.getUsers()) {
+  for (const user of entries.users) {
     const exec = user.exec as { command?: unknown; apiVersion?: unknown; env?: unknown } | undefined;
     if (!exec) continue;
     // client-go resolves an exec command holding a path separator against the kubeconfig's folder.
@@ -124,16 +126,16 @@ function loadOne(file: string, text: string): OneFile {
     }
   }
   const invalidClusters = new Map<string, string>();
-  const valid = new Set(kc.getClusters().map((c) => c.name));
+  const valid = new Set(entries.clusters.map((c) => c.name));
   for (const entry of Array.isArray(raw['clusters']) ? raw['clusters'] : []) {
     if (!isObj(entry) || typeof entry['name'] !== 'string' || valid.has(entry['name'])) continue;
     invalidClusters.set(entry['name'], isObj(entry['cluster']) ? 'it has no server' : 'it has no cluster entry');
   }
   const current = raw['current-context'];
   return {
-    clusters: kc.getClusters(),
-    users: kc.getUsers(),
-    contexts: kc.getContexts(),
+    clusters: entries.clusters,
+    users: entries.users,
+    contexts: entries.contexts,
     ...(typeof current === 'string' && current ? { currentContext: current } : {}),
     extras,
     invalidClusters,
@@ -185,8 +187,7 @@ export function loadKubeconfig(path: string | undefined, vars: NodeJS.ProcessEnv
   if (files.length === 0) {
     throw new ConfigError('ERR_KUBECONFIG', `cannot read kubeconfig: none of the files in KUBECONFIG exists (${source})`);
   }
-  const kc = new KubeConfig();
-  kc.loadFromOptions({ clusters: merged.clusters, users: merged.users, contexts: merged.contexts, currentContext: merged.currentContext });
+  const kc = new Kubeconfig(merged.clusters, merged.users, merged.contexts, merged.currentContext);
   return { kc, files, source, users: merged.extras, invalidClusters: merged.invalidClusters };
 }
 

@@ -4,11 +4,12 @@
 // proxies are reached with CONNECT tunnels, so the same agent carries plain requests and
 // WebSocket upgrades (wss) alike.
 
-import http from 'node:http';
+import type http from 'node:http';
 import https from 'node:https';
 import net from 'node:net';
 import tls from 'node:tls';
 import type { Duplex } from 'node:stream';
+import { http as httpModule } from './node-http.ts';
 
 /** A proxy URL with its credentials removed, for messages. */
 export function redactUrl(url: URL): string {
@@ -141,7 +142,7 @@ function openTunnel(proxy: URL, host: string, port: number, callback: (err: Erro
     headers['Proxy-Authorization'] = `Basic ${Buffer.from(credentials).toString('base64')}`;
   }
   const secure = proxy.protocol === 'https:';
-  const request = (secure ? https : http).request({
+  const request = (secure ? https : httpModule).request({
     host: proxy.hostname.replace(/^\[|\]$/g, ''),
     port: proxy.port || (secure ? 443 : 80),
     method: 'CONNECT',
@@ -202,7 +203,7 @@ export class HttpsTunnelAgent extends https.Agent {
 }
 
 /** The plain-HTTP counterpart of HttpsTunnelAgent, for http:// servers behind a proxy. */
-export class HttpTunnelAgent extends http.Agent {
+export class HttpTunnelAgent extends httpModule.Agent {
   readonly proxy: URL;
 
   constructor(proxy: URL, options: http.AgentOptions = {}) {

@@ -1,0 +1,75 @@
+// What every in-process contender shares: the task it was given, the sandbox it talks to, a
+// zero-byte source, and one JSON result line on stdout. Nothing heavy is imported here, so each
+// contender process loads only its own client library and its peak RSS is its own.
+
+import { Readable } from 'node:stream';
+
+export type Task =
+  /** Sequential execs of `true`, each awaited to its exit status. */
+  | { kind: 'rate'; count: number }
+  /** `head -c BYTES /dev/zero` in the pod, read to a local sink. */
+  | { kind: 'stdout'; bytes: number }
+  /** BYTES of zeros into `wc -c` in the pod; its answer must be BYTES. */
+  | { kind: 'stdin'; bytes: number }
+  /** STREAMS concurrent `head -c BYTES /dev/zero`. */
+  | { kind: 'fanin'; streams: number; bytes: number };
+
+export interface SandboxInfo {
+  url: string;
+  kubeconfig: string;
+  caPem: string;
+  token: string;
+}
+
+export interface TaskResult {
+  /** Wall time of the measured work, in seconds (module loading and kubeconfig reading excluded). */
+  seconds: number;
+  /** Bytes moved (checked against the task). */
+  bytes?: number;
+  /** One latency per exec, in milliseconds (rate tasks). */
+  latenciesMs?: number[];
+}
+
+export const POD = { namespace: 'default', pod: 'demo', container: 'main' } as const;
+/** Chunk size of the in-process stdin sources: what a pipe delivers to `podshell exec -i`. */
+export const SOURCE_CHUNK = 64 * 1024;
+
+export function readArgs(): { task: Task; sandbox: SandboxInfo } {
+  const [task, sandbox] = process.argv.slice(2);
+  if (!task || !sandbox) throw new Error('usage: CONTENDER.ts TASK_JSON SANDBOX_JSON');
+  return { task: JSON.parse(task) as Task, sandbox: JSON.parse(sandbox) as SandboxInfo };
+}
+
+/** `bytes` zeros, SOURCE_CHUNK at a time, with backpressure (like a pipe from `head -c`). */
+export function zeros(bytes: number): Readable {
+  const chunk = Buffer.alloc(SOURCE_CHUNK);
+  let left = bytes;
+  return new Readable({
+    highWaterMark: SOURCE_CHUNK,
+    read() {
+      if (left <= 0) return void this.push(null);
+      const n = Math.min(left, SOURCE_CHUNK);
+      left -= n;
+      // A fresh Buffer per push: a consumer may keep the one it was given.
+      this.push(n === SOURCE_CHUNK ? Buffer.from(chunk) : Buffer.alloc(n));
+    },
+  });
+}
+
+export function expectBytes(what: string, got: number, want: number): void {
+  if (got !== want) throw new Error(`${what}: moved ${got} bytes, expected ${want}`);
+}
+
+export function expectWcCount(text: string, want: number): void {
+  if (text.trim() !== String(want)) throw new Error(`wc -c in the pod counted ${JSON.stringify(text.trim())}, expected ${want}`);
+}
+
+export async function main(run: (task: Task, sandbox: SandboxInfo) => Promise<TaskResult>): Promise<void> {
+  const { task, sandbox } = readArgs();
+  const result = await run(task, sandbox);
+  process.stdout.write(`${JSON.stringify(result)}\n`);
+  // Keepalive timers and pooled sockets must not hold the process open.
+  process.exit(0);
+}
+
+export const headCommand = (bytes: number): string[] => ['head', '-c', String(bytes), '/dev/zero'];

@@ -1,0 +1,72 @@
+// What a row of the benchmark produces. Shared by the runner and the report.
+
+export type ContenderId = 'podshell-cli' | 'podshell-src' | 'podshell-baseline' | 'podshell-lib' | 'kubectl' | 'client-node' | 'thin';
+
+export interface Sample {
+  /** In the row's unit. */
+  value: number;
+  /** Peak RSS of the contender's process(es), KiB. */
+  rssKiB: number | null;
+}
+
+export interface ContenderResult {
+  id: ContenderId;
+  label: string;
+  /** The podshell contender this one is paired with for ratios (null for podshell itself). */
+  ref: ContenderId | null;
+  /** One entry per round; null where the round failed. */
+  samples: (Sample | null)[];
+  /** Extra values worth reporting (e.g. the median latency of an exec-rate round). */
+  extra: Record<string, number[]>;
+  /** Why rounds failed, or why the contender was not run. */
+  errors: string[];
+}
+
+export interface RowResult {
+  id: string;
+  title: string;
+  /** What one sample is, e.g. "1 GiB from head -c". */
+  workload: string;
+  unit: string;
+  better: 'higher' | 'lower';
+  rounds: number;
+  contenders: ContenderResult[];
+  notes: string[];
+}
+
+export interface CeilingResult {
+  name: string;
+  workload: string;
+  mibPerSecond: number[];
+  rssKiB: number | null;
+  error?: string;
+}
+
+export interface MachineInfo {
+  cpus: string;
+  cores: number;
+  memory: string;
+  os: string;
+  node: string;
+  kubectl: string;
+  clientNode: string;
+  podshell: string;
+  /** How the podshell CLI contender was started. */
+  podshellCli: string;
+  /** The baseline checkout, when one was given. */
+  baseline: string | null;
+  isolation: string;
+  rssMethod: string;
+}
+
+export interface BenchReport {
+  date: string;
+  command: string;
+  mode: string;
+  durationSeconds: number;
+  machine: MachineInfo;
+  rows: RowResult[];
+  ceilings: CeilingResult[];
+  /** Rows that could not run at all. */
+  failures: string[];
+}

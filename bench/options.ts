@@ -1,0 +1,160 @@
+// The harness's command line and the three sizes it runs at. Pure.
+
+export type Mode = 'full' | 'quick' | 'tiny';
+
+export const MiB = 1024 * 1024;
+export const GiB = 1024 * MiB;
+
+/** How much each row does in a mode. */
+export interface Plan {
+  mode: Mode;
+  /** One-shot CLI exec: podshell/kubectl pairs. */
+  oneShotPairs: number;
+  /** In-process exec rate: rounds (one child process per contender per round) × execs per round. */
+  rateRounds: number;
+  ratePerRound: number;
+  /** Stdout and stdin throughput: bytes per transfer, rounds. */
+  streamBytes: number;
+  streamRounds: number;
+  /** cp: file size, rounds (each round: up and down for each contender). */
+  cpBytes: number;
+  cpRounds: number;
+  /** Fan-in: concurrent execs × bytes each, rounds. */
+  fanInStreams: number;
+  fanInBytes: number;
+  fanInRounds: number;
+  /** Ceilings: bytes through the local pipe and the bare ws loopback. */
+  ceilingBytes: number;
+}
+
+export const plans: Record<Mode, Plan> = {
+  // The issue's sizes; about 8–9 minutes on 2 cores.
+  full: {
+    mode: 'full',
+    oneShotPairs: 30,
+    rateRounds: 4,
+    ratePerRound: 50,
+    streamBytes: GiB,
+    streamRounds: 2,
+    cpBytes: 512 * MiB,
+    cpRounds: 1,
+    fanInStreams: 50,
+    fanInBytes: 20 * MiB,
+    fanInRounds: 1,
+    ceilingBytes: GiB,
+  },
+  // Every row, smaller: about a minute.
+  quick: {
+    mode: 'quick',
+    oneShotPairs: 6,
+    rateRounds: 2,
+    ratePerRound: 20,
+    streamBytes: 128 * MiB,
+    streamRounds: 1,
+    cpBytes: 64 * MiB,
+    cpRounds: 1,
+    fanInStreams: 50,
+    fanInBytes: 2 * MiB,
+    fanInRounds: 1,
+    ceilingBytes: 256 * MiB,
+  },
+  // For `npm test`: proves every row still runs; the numbers mean nothing.
+  tiny: {
+    mode: 'tiny',
+    oneShotPairs: 2,
+    rateRounds: 2,
+    ratePerRound: 3,
+    streamBytes: 4 * MiB,
+    streamRounds: 2,
+    cpBytes: 2 * MiB,
+    cpRounds: 2,
+    fanInStreams: 4,
+    fanInBytes: MiB,
+    fanInRounds: 2,
+    ceilingBytes: 8 * MiB,
+  },
+};
+
+export const rowIds = ['oneshot', 'rate', 'stdout', 'stdin', 'cp', 'fanin', 'ceilings'] as const;
+export type RowId = (typeof rowIds)[number];
+
+export interface Options {
+  plan: Plan;
+  /** Where the report goes; the generated block replaces the one between the markers. */
+  out: string | null;
+  /** Also write every sample as JSON here. */
+  json: string | null;
+  /** Rows to run (default: all). */
+  only: RowId[];
+  /** Another podshell checkout (e.g. of the previous commit), its CLI run as "podshell CLI (baseline)". */
+  baseline: string | null;
+  /** The kubectl to compare with (default: kubectl.1.33 next to the machine's kubectl). */
+  kubectl: string | null;
+}
+
+export class UsageError extends Error {
+  override name = 'UsageError';
+}
+
+export const usage = `usage: node bench/run.ts [--quick | --tiny] [--out FILE] [--json FILE] [--only ROW,…]
+                         [--baseline CHECKOUT] [--kubectl KUBECTL]
+  (no mode)   the full run: 1 GiB streams, 512 MiB cp, 30 one-shot pairs, 200 execs each (~9 min on 2 cores)
+  --quick     every row, smaller (~1 min)
+  --tiny      a few MiB and 2 pairs per row: proves the harness runs (npm test)
+  --out FILE  report file (default: bench/RESULTS.md for a full run, bench/RESULTS-quick.md for
+              --quick, stdout only for --tiny); only the block between the bench markers is replaced
+  --only      rows: ${rowIds.join(', ')}
+  --baseline  another podshell checkout (dist/ built with tsc -b) to add to the one-shot row
+  --kubectl   the kubectl to compare with (default: kubectl.1.33 next to the machine's kubectl)`;
+
+export function parseArgs(argv: readonly string[]): Options {
+  let mode: Mode = 'full';
+  let out: string | null | undefined;
+  let json: string | null = null;
+  let only: RowId[] = [...rowIds];
+  let baseline: string | null = null;
+  let kubectl: string | null = null;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    const value = (): string => {
+      const v = argv[++i];
+      if (v === undefined || v.startsWith('--')) throw new UsageError(`${arg} needs a value`);
+      return v;
+    };
+    switch (arg) {
+      case '--quick':
+      case '--tiny':
+      case '--full': {
+        const next = arg.slice(2) as Mode;
+        if (mode !== 'full' && next !== mode) throw new UsageError(`--${mode} and ${arg} cannot be combined`);
+        mode = next;
+        break;
+      }
+      case '--out':
+        out = value();
+        break;
+      case '--json':
+        json = value();
+        break;
+      case '--only': {
+        const ids = value().split(',').map((s) => s.trim()).filter(Boolean);
+        for (const id of ids) if (!(rowIds as readonly string[]).includes(id)) throw new UsageError(`unknown row "${id}": expected some of ${rowIds.join(', ')}`);
+        only = ids as RowId[];
+        break;
+      }
+      case '--baseline':
+        baseline = value();
+        break;
+      case '--kubectl':
+        kubectl = value();
+        break;
+      case '-h':
+      case '--help':
+        throw new UsageError(usage);
+      default:
+        throw new UsageError(`unknown argument "${arg}"\n${usage}`);
+    }
+  }
+  const defaultOut = mode === 'full' ? 'bench/RESULTS.md' : mode === 'quick' ? 'bench/RESULTS-quick.md' : null;
+  return { plan: plans[mode], out: out === undefined ? defaultOut : out, json, only, baseline, kubectl };
+}
