@@ -6,7 +6,6 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startSandbox, type Sandbox } from '../src/sandbox/server.ts';
 import { run, TmuxSession, websocketKubectls } from './helpers.ts';
 
@@ -109,13 +108,7 @@ test('-it under tmux: a prompt, resize follows, and the terminal settings come b
   const script = `stty -g > ${sttyFile}.before; KUBECONFIG=${sandbox.kubeconfigPath} ${bin} exec -it demo -- sh; stty -g > ${sttyFile}.after; echo DONE; sleep 30`;
   const tmux = new TmuxSession('podshell-cli', ['sh', '-c', script]);
   t.after(() => tmux.kill());
-  await tmux.waitFor(/^# ?$/m);
-  tmux.type('stty size');
-  await tmux.waitFor(/^30 100$/m);
-  tmux.resize(120, 40);
-  await sleep(300);
-  tmux.type('clear; stty size');
-  await tmux.waitFor(/^40 120$/m);
+  await tmux.shellFollowsResize();
   tmux.type('exit');
   await tmux.waitFor(/^DONE$/m);
   assert.equal(readFileSync(`${sttyFile}.after`, 'utf8'), readFileSync(`${sttyFile}.before`, 'utf8'));

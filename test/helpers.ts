@@ -159,6 +159,20 @@ export class TmuxSession {
     this._tmux('resize-window', '-t', this._name, '-x', String(cols), '-y', String(rows));
   }
 
+  /**
+   * With a shell prompt on screen (in a 100x30 window): `stty size` says 30 100, and after the
+   * window becomes 120x40 it says 40 120 — the size reached the remote terminal both times.
+   */
+  async shellFollowsResize(): Promise<void> {
+    await this.waitFor(/^# ?$/m);
+    this.type('stty size');
+    await this.waitFor(/^30 100$/m);
+    this.resize(120, 40);
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    this.type('clear; stty size');
+    await this.waitFor(/^40 120$/m);
+  }
+
   kill(): void {
     try {
       this._tmux('kill-server');

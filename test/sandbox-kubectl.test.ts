@@ -7,7 +7,6 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { startSandbox, type Sandbox } from '../src/sandbox/server.ts';
 import { run, sha256, TmuxSession, websocketKubectls } from './helpers.ts';
 
@@ -118,13 +117,7 @@ for (const { version, path } of kubectls) {
     test('exec -it demo -- sh under tmux: a prompt, and stty size follows a resize', async (t) => {
       const tmux = new TmuxSession(`podshell-${version.replace('.', '-')}`, [path, '--kubeconfig', sandbox.kubeconfigPath, '--cache-dir', join(work, `cache-${version}`), 'exec', '-it', 'demo', '--', 'sh']);
       t.after(() => tmux.kill());
-      await tmux.waitFor(/^# ?$/m);
-      tmux.type('stty size');
-      await tmux.waitFor(/^30 100$/m);
-      tmux.resize(120, 40);
-      await sleep(300);
-      tmux.type('clear; stty size');
-      await tmux.waitFor(/^40 120$/m);
+      await tmux.shellFollowsResize();
       tmux.type('exit');
     });
   });
