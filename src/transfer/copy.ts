@@ -178,7 +178,11 @@ interface VerifyItem {
 }
 
 /** Compares checksums (or sizes) in the container with the ones computed while streaming. */
-async function verifyRemote(ctx: Ctx, items: readonly VerifyItem[], progress: ProgressReporter): Promise<CopyResult['verified']> {
+/**
+ * Compare each item's local checksum with the container's. `early`: the container's answer for a
+ * single item, started while the bytes were still travelling.
+ */
+async function verifyRemote(ctx: Ctx, items: readonly VerifyItem[], progress: ProgressReporter, early?: Promise<RunResult<string>>): Promise<CopyResult['verified']> {
   progress.phase('verify', items.reduce((n, i) => n + i.size, 0));
   progress.flush();
   let method: CopyResult['verified'] = items.length === 0 ? 'sha256' : 'none';
@@ -188,7 +192,7 @@ async function verifyRemote(ctx: Ctx, items: readonly VerifyItem[], progress: Pr
     offset += batch.length;
     let r: RunResult<string>;
     try {
-      r = await runIn(ctx, cmd.verifyFiles(batch));
+      r = await (early && items.length === 1 ? early : runIn(ctx, cmd.verifyFiles(batch)));
     } catch (err) {
       if (!isMissingExecutable(err)) throw err;
       ctx.warn(`warning: cannot verify the copy: ${ctx.where} has no shell`);
@@ -497,6 +501,10 @@ export async function copyFromPod(client: KubeClient, remote: RemoteSpec, localP
   if (info?.type === 'file') progress.totalBytes = info.size;
   const dest = await canonicalDestination(localPath);
 
+  // A single file's checksum is computed in the container while its bytes travel, not after.
+  const early = verify && info?.type === 'file' ? runIn(ctx, cmd.verifyFiles([remotePath])) : undefined;
+  early?.catch(noop);
+
   // Ends the remote command when the untar fails first (an unsafe member, a cap).
   const stop = new AbortController();
   const streamCtx = { ...ctx, signal: ctx.signal ? AbortSignal.any([ctx.signal, stop.signal]) : stop.signal };
@@ -536,7 +544,7 @@ export async function copyFromPod(client: KubeClient, remote: RemoteSpec, localP
     });
     let verified: CopyResult['verified'];
     try {
-      verified = await verifyRemote(ctx, items, progress);
+      verified = await verifyRemote(ctx, items, progress, items.length === 1 && items[0]!.remote === remotePath ? early : undefined);
     } catch (err) {
       await result.discard();
       // A directory's file with the wrong bytes goes (a single file was never renamed into place).
