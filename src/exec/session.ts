@@ -33,7 +33,11 @@ export interface KeepaliveOptions {
 }
 
 export interface SessionOptions {
-  /** A pod name, `TYPE/NAME` (deploy/web: kubectl's most active pod), or `{ pod }`. */
+  /**
+   * A pod name, `TYPE/NAME` (deploy/web: kubectl's most active pod), or `{ pod }`. A name or
+   * TYPE/NAME is looked up first, as kubectl does (defaulting the container, refusing completed
+   * pods); `{ pod }` with `container` goes straight to the upgrade.
+   */
   target: Target;
   /** Default: the kubeconfig context's namespace. */
   namespace?: string;
@@ -180,11 +184,16 @@ export class ExecSession {
       if (!wantStdout && !wantStderr && !options.stdin) throw new UsageError('at least one of stdin, stdout and stderr must be requested');
       const protocols = options.protocols ?? defaultProtocols;
       for (const p of protocols) if (!isSubprotocol(p) || p === '') throw new UsageError(`unknown subprotocol "${p}"`);
-      const [target] = await client.resolveTargets(options.target, {
-        ...(options.namespace ? { namespace: options.namespace } : {}),
-        ...(options.container ? { container: options.container } : {}),
-        ...(signal ? { signal } : {}),
-      });
+      // `{ pod }` with a container named: nothing to look up, so no GET before the upgrade (the
+      // server itself refuses an unknown container or a pod that is not running).
+      const direct = typeof options.target === 'object' && 'pod' in options.target && options.container;
+      const [target] = direct
+        ? [{ namespace: options.namespace ?? client.namespace, pod: (options.target as { pod: string }).pod, container: options.container! }]
+        : await client.resolveTargets(options.target, {
+            ...(options.namespace ? { namespace: options.namespace } : {}),
+            ...(options.container ? { container: options.container } : {}),
+            ...(signal ? { signal } : {}),
+          });
       if (!target) throw new UsageError('the target matched no pod');
       this._throwIfFailed();
       const url = buildStreamUrl(client.server, {
