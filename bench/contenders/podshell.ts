@@ -22,7 +22,8 @@ async function run(task: Task, sandbox: SandboxInfo): Promise<TaskResult> {
       const latenciesMs: number[] = [];
       for (let i = 0; i < task.count; i++) {
         const t = performance.now();
-        const { exitCode } = await cluster.run({ target: 'demo', command: ['true'] });
+        // Pod and container named, as the client-node contender names them: no lookup first.
+        const { exitCode } = await cluster.run({ target: { pod: 'demo' }, container: 'main', command: ['true'] });
         if (exitCode !== 0) throw new Error(`true exited ${exitCode}`);
         latenciesMs.push(performance.now() - t);
       }
