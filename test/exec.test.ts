@@ -194,3 +194,28 @@ describe('who runs the command', () => {
     assert.equal(sha256(r.stdout), sha256(data));
   });
 });
+
+test('an unread stderr holds the socket even while stdout is read: memory stays bounded, nothing is lost', async () => {
+  const session = cluster.exec({ target: 'demo', command: ['sh', '-c', 'echo start; head -c 30000000 /dev/zero >&2; echo end'] });
+  let out = '';
+  session.stdout!.on('data', (c) => (out += c));
+  await session.opened;
+  await sleep(1500);
+  // stderr is read by nobody: at most its buffer (1 MiB) and a frame or two may wait in memory.
+  assert.ok(session.stderr!.readableLength <= 2 * 1024 * 1024, `stderr buffered ${session.stderr!.readableLength} bytes`);
+  let errBytes = 0;
+  session.stderr!.on('data', (c: Buffer) => (errBytes += c.length));
+  assert.equal((await session.exit).code, 0);
+  assert.equal(errBytes, 30_000_000);
+  assert.equal(out, 'start\nend\n');
+});
+
+test('a consumer that stops reading for longer than the keepalive deadline is not taken for a dead server', async () => {
+  const session = cluster.exec({ target: 'demo', command: ['head', '-c', '20000000', '/dev/zero'], keepalive: { intervalMs: 100, timeoutMs: 1000 } });
+  await session.opened;
+  await sleep(2500); // nobody reads: the socket is paused, pongs wait unread
+  let bytes = 0;
+  session.stdout!.on('data', (c: Buffer) => (bytes += c.length));
+  assert.equal((await session.exit).code, 0);
+  assert.equal(bytes, 20_000_000);
+});

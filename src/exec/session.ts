@@ -116,7 +116,8 @@ export class ExecSession {
   private _pendingSize: { cols: number; rows: number } | null = null;
   private _stdinWaiter: (() => void) | null = null;
   private _stdinQueued = 0;
-  private _readersWaiting = 0;
+  /** Reading the socket is paused because a stream's buffer is full. */
+  private _paused = false;
   private _keepaliveTimer: NodeJS.Timeout | null = null;
   private _lastPong = 0;
   private readonly _cleanup: (() => void)[] = [];
@@ -302,7 +303,10 @@ export class ExecSession {
     const timeout = options?.timeoutMs ?? 61_000;
     this._lastPong = Date.now();
     this._keepaliveTimer = setInterval(() => {
-      if (Date.now() - this._lastPong > timeout) {
+      // While reading is paused for a slow consumer, pongs wait unread in the socket too: the
+      // deadline runs only while podshell reads (and restarts when it resumes).
+      if (this._paused) this._lastPong = Date.now();
+      else if (Date.now() - this._lastPong > timeout) {
         this._fail(new ConnectionLostError(`the connection was lost: no answer to keepalive pings for ${timeout} ms`));
         return;
       }
@@ -316,16 +320,21 @@ export class ExecSession {
   }
 
   private _readable(): Readable {
-    return new Readable({
+    const stream: Readable = new Readable({
       highWaterMark: 1024 * 1024,
       read: () => {
-        // A consumer asks for more: resume the socket if it was paused for this reader.
-        if (this._readersWaiting > 0) {
-          this._readersWaiting = 0;
+        // This stream's consumer asks for more. One socket feeds both streams: resume only when
+        // the other one is not full too, or a reader of stdout alone would let unread stderr grow
+        // without bound. (Node calls this before handing out what is buffered, so this stream's
+        // own buffer is not the measure.)
+        const otherFull = [this.stdout, this.stderr].some((s) => s && s !== stream && s.readableLength >= s.readableHighWaterMark);
+        if (this._paused && !otherFull) {
+          this._paused = false;
           this._ws?.resume();
         }
       },
     });
+    return stream;
   }
 
   private _writable(): Writable {
@@ -419,7 +428,7 @@ export class ExecSession {
         const stream = frame.channel === Channel.Stdout ? this.stdout : this.stderr;
         if (!stream) return this._fail(new ProtocolError(`the server sent data on channel ${frame.channel}, which was not requested`));
         if (!stream.push(payload)) {
-          this._readersWaiting++;
+          this._paused = true;
           this._ws?.pause();
         }
         return;
