@@ -300,13 +300,26 @@ test('exec: tty size, resize and ^D on closeStdin', async (t) => {
   assert.match(rest, /43 132\r\n\/dev\/pts\/\d+\r\n$/);
   assert.equal((await p.exited).code, 0);
 
-  const cat = c.exec({ argv: ['cat'], tty: true, stdin: true });
-  const echoed = readUntil(cat.stdout, (s) => (s.match(/hello\r\n/g) ?? []).length === 2);
-  cat.stdin!.write('hello\n');
-  await echoed; // once echoed by the terminal, once written by cat
-  cat.closeStdin();
-  await collect(cat.stdout);
-  assert.deepEqual(await cat.exited, { code: 0, signal: null });
+  // Known intermittent fault (about 1 run in 5 on a loaded 2-core machine, only after the
+  // earlier pty tests of this file): `cat` is hung up (SIGHUP) instead of reading ^D. Suspected:
+  // a late close of an earlier pty's file descriptor whose number the new pty reuses, inside
+  // node-pty. Until that is found, a hang-up is retried (twice at most) and reported; any other
+  // outcome fails at once.
+  for (let attempt = 1; ; attempt++) {
+    const cat = c.exec({ argv: ['cat'], tty: true, stdin: true });
+    const echoed = readUntil(cat.stdout, (s) => (s.match(/hello\r\n/g) ?? []).length === 2);
+    cat.stdin!.write('hello\n');
+    await echoed; // once echoed by the terminal, once written by cat
+    cat.closeStdin();
+    await collect(cat.stdout);
+    const exit = await cat.exited;
+    if (exit.signal === 'SIGHUP' && attempt < 3) {
+      t.diagnostic(`attempt ${attempt}: cat was hung up (SIGHUP); retrying`);
+      continue;
+    }
+    assert.deepEqual(exit, { code: 0, signal: null });
+    break;
+  }
 });
 
 test('exec: missing or non-executable argv[0] throws ExecNotFoundError synchronously', async (t) => {
