@@ -219,3 +219,10 @@ test('a consumer that stops reading for longer than the keepalive deadline is no
   assert.equal((await session.exit).code, 0);
   assert.equal(bytes, 20_000_000);
 });
+
+test('run() refuses output beyond maxBuffer with ERR_MAX_BUFFER', async () => {
+  await assert.rejects(cluster.run({ target: 'demo', command: ['head', '-c', '5000', '/dev/zero'], maxBuffer: 1000 }), {
+    code: 'ERR_MAX_BUFFER',
+    message: 'stdout exceeded maxBuffer (1000 bytes); use exec() and stream the output instead',
+  });
+});

@@ -3,7 +3,7 @@
 
 import { Writable } from 'node:stream';
 import { Exec, KubeConfig, type V1Status } from '@kubernetes/client-node';
-import { expectBytes, expectWcCount, headCommand, main, POD, zeros, type SandboxInfo, type Task, type TaskResult } from './common.ts';
+import { headCommand, main, POD, zeros } from './common.ts';
 
 /** A sink that counts (or collects) what it is given. */
 function sink(collect: boolean): Writable & { bytes: number; text: string } {
@@ -35,43 +35,23 @@ function checkSuccess(status: V1Status, what: string): void {
   if (status.status !== 'Success') throw new Error(`${what}: ${status.message ?? JSON.stringify(status)}`);
 }
 
-async function stdoutOnce(exec: Exec, bytes: number): Promise<number> {
-  const out = sink(false);
-  checkSuccess(await execOnce(exec, headCommand(bytes), out, null, null), 'head');
-  expectBytes('client-node exec stdout', out.bytes, bytes);
-  return out.bytes;
-}
-
-async function run(task: Task, sandbox: SandboxInfo): Promise<TaskResult> {
+await main((sandbox) => {
   const kc = new KubeConfig();
   kc.loadFromFile(sandbox.kubeconfig);
   const exec = new Exec(kc);
-  const start = performance.now();
-  switch (task.kind) {
-    case 'rate': {
-      const latenciesMs: number[] = [];
-      for (let i = 0; i < task.count; i++) {
-        const t = performance.now();
-        checkSuccess(await execOnce(exec, ['true'], sink(true), sink(true), null), 'true');
-        latenciesMs.push(performance.now() - t);
-      }
-      return { seconds: (performance.now() - start) / 1000, latenciesMs };
-    }
-    case 'stdout': {
-      const bytes = await stdoutOnce(exec, task.bytes);
-      return { seconds: (performance.now() - start) / 1000, bytes };
-    }
-    case 'fanin': {
-      const counts = await Promise.all(Array.from({ length: task.streams }, () => stdoutOnce(exec, task.bytes)));
-      return { seconds: (performance.now() - start) / 1000, bytes: counts.reduce((a, b) => a + b, 0) };
-    }
-    case 'stdin': {
+  return {
+    async execTrue() {
+      checkSuccess(await execOnce(exec, ['true'], sink(true), sink(true), null), 'true');
+    },
+    async stdout(bytes) {
+      const out = sink(false);
+      checkSuccess(await execOnce(exec, headCommand(bytes), out, null, null), 'head');
+      return out.bytes;
+    },
+    async stdin(bytes) {
       const out = sink(true);
-      checkSuccess(await execOnce(exec, ['wc', '-c'], out, null, zeros(task.bytes)), 'wc');
-      expectWcCount(out.text, task.bytes);
-      return { seconds: (performance.now() - start) / 1000, bytes: task.bytes };
-    }
-  }
-}
-
-await main(run);
+      checkSuccess(await execOnce(exec, ['wc', '-c'], out, null, zeros(bytes)), 'wc');
+      return out.text;
+    },
+  };
+});

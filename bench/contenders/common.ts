@@ -64,9 +64,51 @@ export function expectWcCount(text: string, want: number): void {
   if (text.trim() !== String(want)) throw new Error(`wc -c in the pod counted ${JSON.stringify(text.trim())}, expected ${want}`);
 }
 
-export async function main(run: (task: Task, sandbox: SandboxInfo) => Promise<TaskResult>): Promise<void> {
+/** What a contender can do; runTask times it and checks every byte count. */
+export interface Client {
+  /** One exec of `true`, awaited to its exit status. */
+  execTrue(): Promise<void>;
+  /** `head -c BYTES /dev/zero` in the pod, read to a sink: the bytes received. */
+  stdout(bytes: number): Promise<number>;
+  /** BYTES of zeros into `wc -c` in the pod: what wc printed. */
+  stdin(bytes: number): Promise<string>;
+}
+
+export async function runTask(task: Task, client: Client): Promise<TaskResult> {
+  const start = performance.now();
+  const seconds = () => (performance.now() - start) / 1000;
+  switch (task.kind) {
+    case 'rate': {
+      const latenciesMs: number[] = [];
+      for (let i = 0; i < task.count; i++) {
+        const t = performance.now();
+        await client.execTrue();
+        latenciesMs.push(performance.now() - t);
+      }
+      return { seconds: seconds(), latenciesMs };
+    }
+    case 'stdout': {
+      const bytes = await client.stdout(task.bytes);
+      expectBytes('stdout', bytes, task.bytes);
+      return { seconds: seconds(), bytes };
+    }
+    case 'fanin': {
+      const counts = await Promise.all(Array.from({ length: task.streams }, () => client.stdout(task.bytes)));
+      const bytes = counts.reduce((a, b) => a + b, 0);
+      expectBytes('fan-in', bytes, task.streams * task.bytes);
+      return { seconds: seconds(), bytes };
+    }
+    case 'stdin': {
+      expectWcCount(await client.stdin(task.bytes), task.bytes);
+      return { seconds: seconds(), bytes: task.bytes };
+    }
+  }
+}
+
+/** Read the task, make the contender's client (not timed), run the task, print the result. */
+export async function main(makeClient: (sandbox: SandboxInfo) => Client): Promise<void> {
   const { task, sandbox } = readArgs();
-  const result = await run(task, sandbox);
+  const result = await runTask(task, makeClient(sandbox));
   process.stdout.write(`${JSON.stringify(result)}\n`);
   // Keepalive timers and pooled sockets must not hold the process open.
   process.exit(0);

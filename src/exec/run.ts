@@ -3,7 +3,7 @@
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { KubeClient } from '../kube/index.ts';
-import { UsageError } from './errors.ts';
+import { PodshellError } from '../protocol/index.ts';
 import { ExecSession, type ExecOptions, type SessionOptions } from './session.ts';
 
 export function exec(client: KubeClient, options: ExecOptions): ExecSession {
@@ -29,10 +29,9 @@ export interface RunResult<T extends string | Buffer = string> {
   readonly exitCode: number;
 }
 
-export class MaxBufferError extends UsageError {
+export class MaxBufferError extends PodshellError {
   constructor(stream: string, limit: number) {
-    super(`${stream} exceeded maxBuffer (${limit} bytes); use exec() and stream the output instead`);
-    Object.defineProperty(this, 'code', { value: 'ERR_MAX_BUFFER' });
+    super('ERR_MAX_BUFFER', `${stream} exceeded maxBuffer (${limit} bytes); use exec() and stream the output instead`);
     this.name = 'MaxBufferError';
   }
 }
