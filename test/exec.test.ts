@@ -226,3 +226,11 @@ test('run() refuses output beyond maxBuffer with ERR_MAX_BUFFER', async () => {
     message: 'stdout exceeded maxBuffer (1000 bytes); use exec() and stream the output instead',
   });
 });
+
+test('a target that matches several pods is refused: a session runs in one pod', async () => {
+  await assert.rejects(cluster.run({ target: { selector: 'app=web' }, command: ['true'] }), (err: Error & { code?: string }) => {
+    assert.equal(err.code, 'ERR_USAGE');
+    assert.match(err.message, /^a session runs in one pod, and the target matched 3 \(web-/);
+    return true;
+  });
+});

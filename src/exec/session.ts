@@ -188,14 +188,19 @@ export class ExecSession {
       // `{ pod }` with a container named: nothing to look up, so no GET before the upgrade (the
       // server itself refuses an unknown container or a pod that is not running).
       const direct = typeof options.target === 'object' && 'pod' in options.target && options.container;
-      const [target] = direct
+      const targets = direct
         ? [{ namespace: options.namespace ?? client.namespace, pod: (options.target as { pod: string }).pod, container: options.container! }]
         : await client.resolveTargets(options.target, {
             ...(options.namespace ? { namespace: options.namespace } : {}),
             ...(options.container ? { container: options.container } : {}),
+            ...(kind === 'attach' ? { verb: 'attach' as const } : {}),
             ...(signal ? { signal } : {}),
           });
+      const [target] = targets;
       if (!target) throw new UsageError('the target matched no pod');
+      if (targets.length > 1) {
+        throw new UsageError(`a session runs in one pod, and the target matched ${targets.length} (${targets.map((t) => t.pod).join(', ')}): resolve them with cluster.client.resolveTargets() and start one session per pod`);
+      }
       this._throwIfFailed();
       const url = buildStreamUrl(client.server, {
         kind,
