@@ -113,3 +113,10 @@ test('-it under tmux: a prompt, resize follows, and the terminal settings come b
   await tmux.waitFor(/^DONE$/m);
   assert.equal(readFileSync(`${sttyFile}.after`, 'utf8'), readFileSync(`${sttyFile}.before`, 'utf8'));
 });
+
+test('with no kubeconfig at all, podshell says so and points at the sandbox', async () => {
+  const home = join(work, 'empty-home');
+  const r = await run(bin, ['exec', 'demo', '--', 'true'], { env: { ...process.env, HOME: home, KUBECONFIG: '' } });
+  assert.equal(r.code, 1);
+  assert.equal(r.stderr, `podshell: cannot read kubeconfig ${home}/.kube/config: no such file\n(no cluster configured: \`podshell sandbox\` starts a local one and writes a kubeconfig for it)\n`);
+});

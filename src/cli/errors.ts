@@ -45,5 +45,9 @@ export function reportError(err: unknown, stderr: NodeJS.WritableStream): number
   // runtime's own words are what a reader needs.
   if (err instanceof PodshellError && err.code === 'ERR_REMOTE') message = message.replace(/^(Internal error occurred: )+/, '');
   stderr.write(`podshell: ${message}\n`);
+  // No cluster configured at all: say how to try podshell without one.
+  if (err instanceof PodshellError && err.code === 'ERR_KUBECONFIG' && /no such file/.test(message) && !process.env.KUBECONFIG) {
+    stderr.write('(no cluster configured: `podshell sandbox` starts a local one and writes a kubeconfig for it)\n');
+  }
   return ExitCode.Failure;
 }
