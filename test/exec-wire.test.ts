@@ -17,6 +17,7 @@ let server: Server;
 let work: string;
 let script: Script = () => {};
 let upgradeRequests: string[] = [];
+const upgraded = new Set<Duplex>();
 let onUpgrade: ((req: IncomingMessage, socket: Duplex, head: Buffer) => boolean) | null = null;
 
 const pod = { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'p', namespace: 'default' }, spec: { containers: [{ name: 'c' }] }, status: { phase: 'Running' } };
@@ -33,6 +34,7 @@ before(async () => {
     res.writeHead(404).end();
   });
   server.on('upgrade', (req, socket, head) => {
+    upgraded.add(socket);
     upgradeRequests.push(req.url ?? '');
     if (onUpgrade?.(req, socket, head)) return;
     wss.handleUpgrade(req, socket, head, (ws) => script(ws, req));
@@ -45,6 +47,9 @@ before(async () => {
   );
 });
 after(async () => {
+  // Upgraded sockets are no longer the HTTP server's: some scripts left theirs open on purpose.
+  for (const socket of upgraded) socket.destroy();
+  server.closeAllConnections();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   rmSync(work, { recursive: true, force: true });
 });

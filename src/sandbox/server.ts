@@ -106,7 +106,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     for (const fn of cleanups.reverse()) await fn();
   };
   try {
-    const runtime = await Runtime.create({ stateDir: join(stateDir, 'runtime'), isolation: options.isolation ?? 'auto', warn });
+    const runtime = await Runtime.create({ stateDir, isolation: options.isolation ?? 'auto', warn });
     cleanups.push(() => runtime.close());
 
     const store = new Store(world, bootstrapPolicy());
