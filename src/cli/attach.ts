@@ -3,7 +3,7 @@
 import { Command } from 'commander';
 import type { WriteStream } from 'node:tty';
 import { CliUsageError } from './errors.ts';
-import { interact, type Stdio } from './exec.ts';
+import { interact, useTty, type Stdio } from './exec.ts';
 import { addKubeFlags, clusterFrom, type KubeFlags } from './kubeflags.ts';
 import { terminalSize } from './terminal.ts';
 
@@ -36,11 +36,7 @@ export function attachCommand(stdio: Stdio = process as unknown as Stdio): Comma
     .action(async (positionals: string[], flags: AttachFlags) => {
       if (positionals.length === 0) throw new CliUsageError('expected POD or TYPE/NAME to be specified for attach');
       if (positionals.length > 1) throw new CliUsageError(`expected a single argument: POD or TYPE/NAME, saw ${positionals.length}: [${positionals.join(' ')}]`);
-      let tty = Boolean(flags.tty && flags.stdin);
-      if (tty && !stdio.stdin.isTTY) {
-        if (!flags.quiet) stdio.stderr.write('Unable to use a TTY - input is not a terminal or the right kind of file\n');
-        tty = false;
-      }
+      const tty = useTty(flags, stdio);
       const session = clusterFrom(flags).attach({
         target: positionals[0]!,
         ...(flags.namespace ? { namespace: flags.namespace } : {}),

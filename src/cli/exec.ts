@@ -43,6 +43,17 @@ function positiveInt(value: string): number {
 }
 
 /**
+ * kubectl's TTY rule for exec and attach: -t without -i is dropped silently; -i -t with stdin that
+ * is not a terminal warns (unless -q) and goes on without one.
+ */
+export function useTty(flags: { tty?: boolean; stdin?: boolean; quiet?: boolean }, stdio: Stdio): boolean {
+  if (!flags.tty || !flags.stdin) return false;
+  if (stdio.stdin.isTTY) return true;
+  if (!flags.quiet) stdio.stderr.write('Unable to use a TTY - input is not a terminal or the right kind of file\n');
+  return false;
+}
+
+/**
  * kubectl's rules: `exec POD -- CMD`; the old `exec POD CMD` form is refused; -t without -i is
  * silently dropped; -i -t without a terminal warns and continues without one.
  */
@@ -58,12 +69,7 @@ export function planExec(positionals: string[], command: string[] | null, flags:
   const many = Boolean(flags.selector || flags.allPods);
   const target: Target = flags.selector ? { selector: flags.selector, allPods: true } : flags.allPods ? { workload: name!, allPods: true } : name!;
   if (many && flags.stdin) throw new CliUsageError('-i/--stdin cannot be used when running in several pods');
-  let tty = Boolean(flags.tty && flags.stdin);
-  if (tty && !stdio.stdin.isTTY) {
-    if (!flags.quiet) stdio.stderr.write('Unable to use a TTY - input is not a terminal or the right kind of file\n');
-    tty = false;
-  }
-  return { target, command, many, tty, stdin: Boolean(flags.stdin) };
+  return { target, command, many, tty: useTty(flags, stdio), stdin: Boolean(flags.stdin) };
 }
 
 async function runOne(cluster: Cluster, plan: ExecPlan, flags: ExecFlags, stdio: Stdio): Promise<number> {

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import type { Socket } from 'node:net';
 import { stringify } from 'yaml';
-import { allSubprotocols, isSubprotocol, type Subprotocol } from '../protocol/index.ts';
+import { allSubprotocols, isSubprotocol, PodshellError, type Subprotocol } from '../protocol/index.ts';
 import { handleRequest, type ApiContext } from './api.ts';
 import { Authenticator } from './authn.ts';
 import { parseManifests } from './manifest.ts';
@@ -54,12 +54,10 @@ export interface Sandbox {
   close(): Promise<void>;
 }
 
-export class SandboxError extends Error {
-  readonly code: string;
+export class SandboxError extends PodshellError {
   constructor(code: string, message: string) {
-    super(message);
+    super(code, message);
     this.name = 'SandboxError';
-    this.code = code;
   }
 }
 
