@@ -9,7 +9,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { spawn as spawnChild, spawnSync, type ChildProcess } from 'node:child_process';
-import { readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
+import { closeSync, constants as fsConstants, openSync, readdirSync, readFileSync, readlinkSync, statSync } from 'node:fs';
 import { mkdir, realpath, rm, writeFile } from 'node:fs/promises';
 import { constants as osConstants } from 'node:os';
 import type { Socket } from 'node:net';
@@ -395,7 +395,48 @@ function launchPipes(spec: LaunchSpec): Launched {
   };
 }
 
-type PtyWithEvents = pty.IPty & { on(event: 'error', listener: (err: Error) => void): void };
+type PtyWithEvents = pty.IPty & { on(event: 'error', listener: (err: Error) => void): void; readonly ptsName?: string };
+
+// Reaping, seen from outside. node-pty's own thread waitpid()s each pty process at once; all we
+// can observe is the pid disappearing, so a single timer checks the pids of live pty sessions.
+const REAP_POLL_MS = 10;
+const awaitingReap = new Map<number, () => void>();
+let reapTimer: NodeJS.Timeout | undefined;
+
+function whenReaped(pid: number, then: () => void): void {
+  awaitingReap.set(pid, then);
+  reapTimer ??= setInterval(() => {
+    for (const [p, cb] of awaitingReap) {
+      try {
+        process.kill(p, 0);
+      } catch {
+        awaitingReap.delete(p);
+        cb();
+      }
+    }
+    if (awaitingReap.size === 0) {
+      clearInterval(reapTimer);
+      reapTimer = undefined;
+    }
+  }, REAP_POLL_MS);
+}
+
+/**
+ * Opens the pty's terminal side for the runtime itself, so the terminal stays up until the process
+ * has been reaped. Without it a process that finishes normally can still die of SIGHUP: once it
+ * has closed its last terminal descriptor, node-pty's read of the other side fails with EIO and
+ * node-pty closes it, and the kernel hangs up the terminal, signalling the session leader — which
+ * may not have reached exit() yet. A cluster's runtime keeps its side open until the process is
+ * gone; this does the same.
+ */
+function holdTerminal(p: PtyWithEvents): number | undefined {
+  if (!p.ptsName) return undefined;
+  try {
+    return openSync(p.ptsName, fsConstants.O_RDWR | fsConstants.O_NOCTTY);
+  } catch {
+    return undefined;
+  }
+}
 
 function launchPty(spec: LaunchSpec): Launched {
   const p = pty.spawn(spec.file, [...spec.args], {
@@ -409,18 +450,29 @@ function launchPty(spec: LaunchSpec): Launched {
   // node-pty throws read errors other than EIO unless someone else listens.
   p.on('error', () => {});
   const pid = p.pid;
-  let gone = false; // the process has exited: never pause again, drain what is left
+  let held = holdTerminal(p);
+  let gone = false; // the process has been reaped: never pause again, drain what is left
   let paused = false;
   let discard = false;
-  let watch: NodeJS.Timeout | undefined;
   const unpause = (): void => {
-    if (watch) clearInterval(watch);
-    watch = undefined;
     if (paused) {
       paused = false;
       p.resume();
     }
   };
+  const release = (): void => {
+    if (held !== undefined) closeSync(held);
+    held = undefined;
+  };
+  const reaped = (): void => {
+    // node-pty closes the pty 200 ms after the process exits, whatever is still unread: drain
+    // the remainder now (at most the kernel's pty buffer), then let the terminal side go, so
+    // the read ends with EIO once every other holder (background processes) is gone too.
+    gone = true;
+    unpause();
+    release();
+  };
+  whenReaped(pid, reaped);
   const stdout = new Readable({
     highWaterMark: OUTPUT_HWM,
     read() {
@@ -435,28 +487,19 @@ function launchPty(spec: LaunchSpec): Launched {
     if (discard) return;
     const chunk = data as unknown as Buffer;
     if (!stdout.push(chunk) && !gone && !paused) {
-      // Backpressure: stop reading the pty, so the process blocks on its writes. node-pty closes
-      // the pty 200 ms after the process exits, whatever is still unread, so while paused we
-      // watch the process and drain the remainder (at most the kernel's pty buffer) as soon
-      // as it is gone.
+      // Backpressure: stop reading the pty, so the process blocks on its writes.
       paused = true;
       p.pause();
-      watch = setInterval(() => {
-        try {
-          process.kill(pid, 0);
-        } catch {
-          gone = true;
-          unpause();
-        }
-      }, 10);
     }
   });
   let resolveExit!: (e: RawExit) => void;
   const processExit = new Promise<RawExit>((res) => (resolveExit = res));
   p.onExit(({ exitCode, signal: sig }) => {
     // node-pty reports exit after the pty has closed: every byte has been through onData.
+    if (awaitingReap.get(pid) === reaped) awaitingReap.delete(pid);
     gone = true;
     unpause();
+    release();
     stdout.push(null);
     resolveExit(sig ? { code: null, signal: signalName(sig) } : { code: exitCode, signal: null });
   });
