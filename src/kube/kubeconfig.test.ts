@@ -1,5 +1,5 @@
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startSandbox, type Sandbox } from '../sandbox/server.ts';
@@ -66,6 +66,36 @@ test('KUBECONFIG files are merged as kubectl merges them: first name and first c
   const dup = KubeClient.fromKubeconfig({ env, context: 'dup' });
   assert.equal(dup.namespace, 'from-b');
   assert.equal(await whoami(dup), 'dev');
+});
+
+test('YAML anchors and `<<` merge keys are read, as kubectl reads them', async () => {
+  const config = sandboxKubeconfig(sandbox);
+  const file = join(tmp.dir, 'merge-keys.yaml');
+  writeFileSync(
+    file,
+    [
+      'apiVersion: v1',
+      'kind: Config',
+      `clusters: ${JSON.stringify(config.clusters)}`,
+      `users: ${JSON.stringify(config.users)}`,
+      'contexts:',
+      '- name: base',
+      '  context: &base',
+      '    cluster: podshell-sandbox',
+      '    user: podshell-sandbox-dev',
+      '    namespace: from-anchor',
+      '- name: merged',
+      '  context:',
+      '    <<: *base',
+      '    namespace: overridden',
+      'current-context: merged',
+      '',
+    ].join('\n'),
+  );
+  const client = KubeClient.fromKubeconfig({ path: file });
+  assert.equal(client.context, 'merged');
+  assert.equal(client.namespace, 'overridden');
+  assert.equal(await whoami(client), 'dev');
 });
 
 test('without path or KUBECONFIG, ~/.kube/config is read', async () => {

@@ -14,7 +14,7 @@
 import { readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { delimiter, dirname, isAbsolute, join, resolve } from 'node:path';
-import { parse as parseYaml } from 'yaml';
+import { CORE_SCHEMA, load as loadYaml, mergeTag } from 'js-yaml';
 import { Kubeconfig, parseEntries, type Cluster, type Context, type User } from './config.ts';
 import { ConfigError } from './errors.ts';
 
@@ -40,6 +40,8 @@ export interface LoadedKubeconfig {
   /** Clusters that were dropped as invalid (e.g. no server), by name. */
   invalidClusters: Map<string, string>;
 }
+
+const KUBECONFIG_SCHEMA = CORE_SCHEMA.withTags(mergeTag);
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -90,8 +92,9 @@ interface OneFile {
 function loadOne(file: string, text: string): OneFile {
   let raw: unknown;
   try {
-    // `<<` merge keys as js-yaml (client-node) and Go's YAML read them.
-    raw = parseYaml(text, { merge: true });
+    // js-yaml, the parser client-node's loadFromFile uses, plus `<<` merge keys, which Go's YAML
+    // (kubectl) reads and js-yaml's default schema leaves out.
+    raw = loadYaml(text, { schema: KUBECONFIG_SCHEMA });
   } catch (err) {
     throw new ConfigError('ERR_KUBECONFIG', `invalid kubeconfig ${file}: ${(err as Error).message.split('\n')[0]}`, { cause: err });
   }
