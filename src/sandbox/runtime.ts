@@ -403,7 +403,8 @@ const REAP_POLL_MS = 10;
 const awaitingReap = new Map<number, () => void>();
 let reapTimer: NodeJS.Timeout | undefined;
 
-function whenReaped(pid: number, then: () => void): void {
+/** Calls `then` once `pid` has been reaped; the returned function stops watching. */
+function whenReaped(pid: number, then: () => void): () => void {
   awaitingReap.set(pid, then);
   reapTimer ??= setInterval(() => {
     for (const [p, cb] of awaitingReap) {
@@ -419,6 +420,9 @@ function whenReaped(pid: number, then: () => void): void {
       reapTimer = undefined;
     }
   }, REAP_POLL_MS);
+  return () => {
+    if (awaitingReap.get(pid) === then) awaitingReap.delete(pid);
+  };
 }
 
 /**
@@ -472,7 +476,7 @@ function launchPty(spec: LaunchSpec): Launched {
     unpause();
     release();
   };
-  whenReaped(pid, reaped);
+  const unwatch = whenReaped(pid, reaped);
   const stdout = new Readable({
     highWaterMark: OUTPUT_HWM,
     read() {
@@ -496,10 +500,8 @@ function launchPty(spec: LaunchSpec): Launched {
   const processExit = new Promise<RawExit>((res) => (resolveExit = res));
   p.onExit(({ exitCode, signal: sig }) => {
     // node-pty reports exit after the pty has closed: every byte has been through onData.
-    if (awaitingReap.get(pid) === reaped) awaitingReap.delete(pid);
-    gone = true;
-    unpause();
-    release();
+    unwatch();
+    reaped();
     stdout.push(null);
     resolveExit(sig ? { code: null, signal: signalName(sig) } : { code: exitCode, signal: null });
   });
