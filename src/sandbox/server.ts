@@ -1,10 +1,11 @@
 // startSandbox(): the whole local cluster — certificates, the world of objects, one real process
 // environment per container, and the HTTPS server speaking the Kubernetes API.
 
-import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Socket } from 'node:net';
 import { stringify } from 'yaml';
 import { allSubprotocols, isSubprotocol, PodshellError, type Subprotocol } from '../protocol/index.ts';
@@ -164,8 +165,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     }
     const kubeconfig = kubeconfigYaml(url, pki.ca.certPem, users);
     const kubeconfigPath = options.kubeconfigPath ?? join(stateDir, 'kubeconfig');
-    await mkdir(dirname(kubeconfigPath), { recursive: true });
-    await writeFile(kubeconfigPath, kubeconfig, { mode: 0o600 });
+    await writeKubeconfig(kubeconfigPath, kubeconfig);
 
     let closing: Promise<void> | undefined;
     return {
@@ -180,6 +180,23 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   } catch (err) {
     await cleanup();
     throw err;
+  }
+}
+
+/**
+ * The kubeconfig holds the admin's client key, so it is readable by its owner only — also when a
+ * file is already there (writeFile's mode applies only to a file it creates): write a fresh 0600
+ * file next to it, then rename it into place.
+ */
+async function writeKubeconfig(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await writeFile(temp, text, { mode: 0o600, flag: 'wx' });
+    await rename(temp, path);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw new SandboxError('ERR_SANDBOX_KUBECONFIG', `cannot write the kubeconfig ${path}: ${(err as Error).message}`);
   }
 }
 
