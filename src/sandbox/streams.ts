@@ -26,7 +26,7 @@ import {
   type StreamRequest,
   type Subprotocol,
 } from '../protocol/index.ts';
-import { authorize, identify, parseResourcePath, resolveContainer, type ApiContext } from './api.ts';
+import { authorize, identify, parseResourcePath, requestUrl, resolveContainer, type ApiContext } from './api.ts';
 import { splitProtocolToken } from './authn.ts';
 import { ApiError, badRequest, notFound } from './errors.ts';
 import { forbidden } from './rbac.ts';
@@ -89,7 +89,7 @@ export function createStreamServer(ctx: ApiContext, options: StreamServerOptions
   });
 
   function prepare(req: IncomingMessage): Prepared | { reject: [number, string, string] } {
-    const url = new URL(req.url ?? '/', 'https://sandbox');
+    const url = requestUrl(req);
     const user = identify(ctx, req);
     const p = parseResourcePath(url.pathname);
     if (!p || p.group !== '' || p.version !== 'v1' || p.resource !== 'pods' || !p.name || p.namespace === undefined || (p.subresource !== 'exec' && p.subresource !== 'attach')) {
