@@ -1,5 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { PodshellError } from '../protocol/index.ts';
+import { SandboxError } from './errors.ts';
 import {
   SelectorError,
   fromLabelSelector,
@@ -239,4 +241,8 @@ describe('validation helpers', () => {
     assert.equal(goValue(['a', 'b']), '[]string{"a", "b"}');
     assert.equal(goValue({ b: '2', a: '1' }), 'map[string]string{"a":"1", "b":"2"}');
   });
+});
+
+test('a SelectorError is a PodshellError with code ERR_SANDBOX_SELECTOR', () => {
+  assert.throws(() => parseLabelSelector('a in ('), (err: unknown) => err instanceof SelectorError && err instanceof SandboxError && err instanceof PodshellError && err.code === 'ERR_SANDBOX_SELECTOR');
 });

@@ -2,12 +2,13 @@
 // behaviour and the error wording of k8s.io/apimachinery (labels/selector.go, fields/selector.go,
 // api/validate/content) and of the pod field-label conversion in pkg/apis/core/v1.
 
+import { SandboxError } from './errors.ts';
 import type { LabelSelector, Pod } from './types.ts';
 
 /** A selector that could not be parsed or built. The message is the one Kubernetes gives. */
-export class SelectorError extends Error {
+export class SelectorError extends SandboxError {
   constructor(message: string) {
-    super(message);
+    super('ERR_SANDBOX_SELECTOR', message);
     this.name = 'SelectorError';
   }
 }

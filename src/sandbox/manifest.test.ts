@@ -1,5 +1,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { PodshellError } from '../protocol/index.ts';
+import { SandboxError } from './errors.ts';
 import { ManifestError, describeObject, parseManifests, supportedKinds, validateObject } from './manifest.ts';
 import type { Pod } from './types.ts';
 
@@ -386,4 +388,17 @@ spec: {tokens: [t1, t2], groups: [devs], uid: "1000"}
     );
     assert.equal(validateObject({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ok' } }).resource, 'namespaces');
   });
+});
+
+test('a ManifestError is a PodshellError with code ERR_SANDBOX_MANIFEST', () => {
+  let caught: unknown;
+  try {
+    parseManifests('kind: Pod\n', 'x.yaml');
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof ManifestError);
+  assert.ok(caught instanceof SandboxError);
+  assert.ok(caught instanceof PodshellError);
+  assert.equal(caught.code, 'ERR_SANDBOX_MANIFEST');
 });

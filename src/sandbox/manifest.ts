@@ -3,6 +3,7 @@
 // checks (namespaces, duplicates) and the apiserver's defaulting happen in world.ts.
 
 import { LineCounter, parseAllDocuments } from 'yaml';
+import { SandboxError } from './errors.ts';
 import type { LabelSelector } from './types.ts';
 import type { KubeObject } from './types.ts';
 import {
@@ -21,11 +22,11 @@ import {
  * kind and name when known) and the field path, e.g.
  * `world.yaml: document 3 (Pod "web"): spec.containers[0].name: Required value`.
  */
-export class ManifestError extends Error {
+export class ManifestError extends SandboxError {
   /** The field-level problems, each `<path>: <what>` (empty for syntax and type errors). */
   readonly errors: readonly string[];
   constructor(message: string, errors: readonly string[] = []) {
-    super(message);
+    super('ERR_SANDBOX_MANIFEST', message);
     this.name = 'ManifestError';
     this.errors = errors;
   }

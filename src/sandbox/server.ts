@@ -8,9 +8,10 @@ import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import type { Socket } from 'node:net';
 import { stringify } from 'yaml';
-import { allSubprotocols, isSubprotocol, PodshellError, type Subprotocol } from '../protocol/index.ts';
+import { allSubprotocols, isSubprotocol, type Subprotocol } from '../protocol/index.ts';
 import { handleRequest, type ApiContext } from './api.ts';
 import { Authenticator } from './authn.ts';
+import { SandboxError } from './errors.ts';
 import { parseManifests } from './manifest.ts';
 import { createPki, type CertPair } from './pki.ts';
 import { bootstrapPolicy, RbacAuthorizer } from './rbac.ts';
@@ -18,6 +19,10 @@ import { Runtime, type Container } from './runtime.ts';
 import { Store } from './store.ts';
 import { createStreamServer } from './streams.ts';
 import { buildWorld, builtinManifest } from './world.ts';
+
+export { SandboxError };
+export { ManifestError } from './manifest.ts';
+export { SelectorError } from './labels.ts';
 
 export interface SandboxOptions {
   /** TCP port on 127.0.0.1; 0 (the default) picks a free one. */
@@ -53,13 +58,6 @@ export interface Sandbox {
   readonly users: Readonly<Record<string, UserCredentials>>;
   readonly isolation: 'namespaces' | 'none';
   close(): Promise<void>;
-}
-
-export class SandboxError extends PodshellError {
-  constructor(code: string, message: string) {
-    super(code, message);
-    this.name = 'SandboxError';
-  }
 }
 
 function acceptedProtocols(names: string[] | undefined): Subprotocol[] {
