@@ -177,11 +177,19 @@ describe('streams', () => {
 
   test('resize on channel 4 reaches the pty; tty drops stderr', async () => {
     const r = await session(
-      open(sandbox, execUrl(sandbox.url, 'command=sh&command=-c&command=read%20x%3B%20stty%20size%3B%20echo%20e%20%3E%262&stdin=true&stdout=true&stderr=true&tty=true'), ['v4.channel.k8s.io']),
+      open(sandbox, execUrl(sandbox.url, 'command=sh&command=-c&command=echo%20ready%3B%20read%20x%3B%20stty%20size%3B%20echo%20e%20%3E%262&stdin=true&stdout=true&stderr=true&tty=true'), ['v4.channel.k8s.io']),
       (ws) => {
         ws.send(Buffer.concat([Buffer.from([4]), Buffer.from('{"Width":132,"Hei')]));
         ws.send(Buffer.concat([Buffer.from([4]), Buffer.from('ght":43}\n')]));
-        setTimeout(() => ws.send(Buffer.from('\x00go\r')), 200);
+        // The shell is waiting at `read` once it has said so; the resize went before on the same socket.
+        let seen = '';
+        const onMessage = (m: Buffer) => {
+          if (m[0] === 1) seen += m.subarray(1).toString();
+          if (!seen.includes('ready')) return;
+          ws.off('message', onMessage);
+          ws.send(Buffer.from('\x00go\r'));
+        };
+        ws.on('message', onMessage);
       },
     );
     const out = channel(r, 1).toString();
