@@ -1,7 +1,8 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManifestError, parseManifests } from './manifest.ts';
-import { buildWorld, builtinManifest, builtinUsers, builtinWorld, templateHash, type World } from './world.ts';
+import { templateHash } from './controllers.ts';
+import { buildWorld, builtinManifest, builtinUsers, builtinWorld, type World } from './world.ts';
 import { fromLabelSelector, parsePodFieldSelector } from './labels.ts';
 import type { KubeObject, Pod, Workload } from './types.ts';
 
