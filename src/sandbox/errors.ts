@@ -17,6 +17,14 @@ export class SandboxError extends PodshellError {
   }
 }
 
+/** A label or field selector that could not be parsed or built. The message is the one Kubernetes gives. */
+export class SelectorError extends SandboxError {
+  constructor(message: string) {
+    super('ERR_SANDBOX_SELECTOR', message);
+    this.name = 'SelectorError';
+  }
+}
+
 export interface StatusBody {
   kind: 'Status';
   apiVersion: 'v1';

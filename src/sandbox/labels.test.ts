@@ -1,17 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PodshellError } from '../protocol/index.ts';
-import { SandboxError } from './errors.ts';
-import {
-  SelectorError,
-  fromLabelSelector,
-  goValue,
-  isDNS1123Label,
-  isLabelKey,
-  parseLabelSelector,
-  parsePodFieldSelector,
-  selectorToString,
-} from './labels.ts';
+import { SandboxError, SelectorError } from './errors.ts';
+import { parsePodFieldSelector } from './fields.ts';
+import { goValue } from './goformat.ts';
+import { fromLabelSelector, parseLabelSelector, selectorToString } from './labels.ts';
+import { isDNS1123Label, isLabelKey } from './names.ts';
 import type { LabelSelector, Pod } from './types.ts';
 
 const KEY_REGEX_MSG =

@@ -6,16 +6,9 @@ import { LineCounter, parseAllDocuments } from 'yaml';
 import { SandboxError } from './errors.ts';
 import type { LabelSelector } from './types.ts';
 import type { KubeObject } from './types.ts';
-import {
-  fromLabelSelector,
-  goQuote,
-  goValue,
-  isDNS1123Label,
-  isDNS1123Subdomain,
-  isLabelKey,
-  isLabelValue,
-  isPathSegmentName,
-} from './labels.ts';
+import { goQuote, goValue } from './goformat.ts';
+import { fromLabelSelector } from './labels.ts';
+import { isDNS1123Label, isDNS1123Subdomain, isLabelKey, isLabelValue, isPathSegmentName } from './names.ts';
 
 /**
  * A manifest that cannot be served. The message names the source, the document (1-based, with

@@ -20,9 +20,8 @@ import { Store } from './store.ts';
 import { createStreamServer } from './streams.ts';
 import { buildWorld, builtinManifest } from './world.ts';
 
-export { SandboxError };
+export { SandboxError, SelectorError } from './errors.ts';
 export { ManifestError } from './manifest.ts';
-export { SelectorError } from './labels.ts';
 
 export interface SandboxOptions {
   /** TCP port on 127.0.0.1; 0 (the default) picks a free one. */

@@ -3,7 +3,8 @@ import assert from 'node:assert/strict';
 import { ManifestError, parseManifests } from './manifest.ts';
 import { templateHash } from './controllers.ts';
 import { buildWorld, builtinManifest, builtinUsers, builtinWorld, type World } from './world.ts';
-import { fromLabelSelector, parsePodFieldSelector } from './labels.ts';
+import { parsePodFieldSelector } from './fields.ts';
+import { fromLabelSelector } from './labels.ts';
 import type { KubeObject, Pod, Workload } from './types.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;

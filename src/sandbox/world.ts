@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import type { KubeObject, ObjectMeta, Pod, Role, RoleBinding, SandboxUser, Workload } from './types.ts';
 import { generateName, resourceName, WorldBuilder } from './controllers.ts';
-import { goQuote } from './labels.ts';
+import { goQuote } from './goformat.ts';
 import { ManifestError, describeObject, inheritOrigin, kindInfo, parseManifests, validateObject } from './manifest.ts';
 
 export interface World {
