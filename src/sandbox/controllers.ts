@@ -8,7 +8,8 @@ import { createHash, randomBytes, randomInt, randomUUID } from 'node:crypto';
 import type { ContainerSpec, KubeObject, LabelSelector, ObjectMeta, OwnerReference, Pod, PodSpec, Workload } from './types.ts';
 import { defaultDaemonSet, defaultDeployment, defaultJob, defaultPodOnly, defaultReplicaSet, defaultStatefulSet } from './defaults.ts';
 import { goQuote } from './goformat.ts';
-import { ManifestError, describeObject, inheritOrigin, kindInfo } from './manifest.ts';
+import { kindInfo } from './kinds.ts';
+import { ManifestError, describeObject, inheritOrigin } from './manifest.ts';
 import type { World } from './world.ts';
 
 /** Kubernetes' alphabet for generated names and hashes (k8s.io/apimachinery/pkg/util/rand). */

@@ -2,7 +2,8 @@ import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { PodshellError } from '../protocol/index.ts';
 import { SandboxError } from './errors.ts';
-import { ManifestError, describeObject, parseManifests, supportedKinds, validateObject } from './manifest.ts';
+import { supportedKinds } from './kinds.ts';
+import { ManifestError, describeObject, parseManifests, validateObject } from './manifest.ts';
 import type { Pod } from './types.ts';
 
 const SUBDOMAIN_MSG =

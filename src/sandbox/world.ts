@@ -6,7 +6,8 @@ import { readFileSync } from 'node:fs';
 import type { KubeObject, ObjectMeta, Pod, Role, RoleBinding, SandboxUser, Workload } from './types.ts';
 import { generateName, resourceName, WorldBuilder } from './controllers.ts';
 import { goQuote } from './goformat.ts';
-import { ManifestError, describeObject, inheritOrigin, kindInfo, parseManifests, validateObject } from './manifest.ts';
+import { kindInfo } from './kinds.ts';
+import { ManifestError, describeObject, inheritOrigin, parseManifests, validateObject } from './manifest.ts';
 
 export interface World {
   namespaces: KubeObject[];
