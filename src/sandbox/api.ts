@@ -1,6 +1,7 @@
 // The Kubernetes API a client meets, apart from the exec/attach upgrades (streams.ts): discovery,
 // reads of namespaces, pods, workloads and RBAC objects, pods/log, and SelfSubjectAccessReview.
-// Every error is a Status shaped as kube-apiserver shapes it.
+// Every error is a Status shaped as kube-apiserver shapes it, except a path outside the API: its
+// plain-text `404 page not found`.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authenticator } from './authn.ts';
@@ -274,7 +275,7 @@ function selfSubjectAccessReview(ctx: ApiContext, user: UserInfo, body: unknown)
   };
 }
 
-/** The container a request names, or the pod's only container (STRAT validateContainer). */
+/** The container a request names, or the pod's only container (the pod registry's validateContainer). */
 export function resolveContainer(pod: Pod, requested: string | undefined): string {
   const names = pod.spec.containers.map((c) => c.name);
   const all = [...names, ...(pod.spec.initContainers ?? []).map((c) => c.name)];

@@ -26,7 +26,7 @@ export { ManifestError } from './manifest.ts';
 export interface SandboxOptions {
   /** TCP port on 127.0.0.1; 0 (the default) picks a free one. */
   port?: number;
-  /** Where to write the kubeconfig; default: a file in the sandbox's state folder. */
+  /** Where to write the kubeconfig (mode 0600, replacing any file there); default: a file in the sandbox's state folder. */
   kubeconfigPath?: string;
   /** Manifest files (multi-document YAML); default: the built-in world. */
   manifests?: string[];

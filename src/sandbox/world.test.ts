@@ -38,7 +38,7 @@ const spec = (p: Pod) => p.spec as Record<string, any>;
 describe('the built-in world', () => {
   const w = buildWorld(parseManifests(builtinManifest, 'builtin'));
 
-  test('has the pods DESIGN.md promises', () => {
+  test('has the pods docs/sandbox.md lists', () => {
     const names = w.pods.map((p) => `${p.metadata.namespace}/${p.metadata.name}`);
     assert.deepEqual(
       names.filter((n) => !n.startsWith('default/web-')),

@@ -32,9 +32,10 @@ const isObj = (v: unknown): v is Record<string, unknown> => typeof v === 'object
  * Check objects against each other and expand them into what a real cluster would hold:
  * namespaces (the four system ones always), defaults and apiserver metadata (uid,
  * resourceVersion, creationTimestamp, generation), a ReplicaSet per Deployment and pods per
- * ReplicaSet, StatefulSet, DaemonSet and Job, every pod scheduled on node `sandbox` and Running
- * with an IP of its own in 10.244.0.0/16. The input objects are not changed. Throws ManifestError naming
- * the object (its file and document when it came from parseManifests).
+ * ReplicaSet, StatefulSet, DaemonSet and Job, every pod Running with an IP of its own in
+ * 10.244.0.0/16, on node `sandbox` unless its spec names another. The input objects are not
+ * changed. Throws ManifestError naming the object (its file and document when it came from
+ * parseManifests).
  */
 export function buildWorld(objects: KubeObject[]): World {
   const b = new WorldBuilder();
