@@ -1,0 +1,142 @@
+// Exec credential plugins (a kubeconfig user's `exec:`), run as client-go runs them: the command
+// with its args and env (KUBERNETES_EXEC_INFO included, see kubeconfig.ts), stdin closed, its
+// ExecCredential read from stdout and kept until its expirationTimestamp (for the client's life
+// without one). A plugin that does not answer in time is killed with every process it started
+// (it runs in its own process group), and the request fails naming it.
+
+import { spawn } from 'node:child_process';
+import { ConfigError } from './errors.ts';
+
+/** The `exec:` entry of a kubeconfig user. */
+export interface ExecConfig {
+  command: string;
+  args?: string[] | null;
+  env?: { name: string; value: string }[] | null;
+  apiVersion?: string;
+}
+
+/** What podshell uses of an ExecCredential's status. */
+export interface ExecCredentialStatus {
+  token?: string;
+  clientCertificateData?: string;
+  clientKeyData?: string;
+  /** RFC 3339. */
+  expirationTimestamp?: string;
+}
+
+/** How long a credential plugin may take before it is killed: 30 000 ms. */
+export const DEFAULT_PLUGIN_TIMEOUT_MS = 30_000;
+
+/** Most of a plugin's stdout or stderr podshell keeps: 1 MiB. */
+const MAX_OUTPUT = 1024 * 1024;
+
+/** One user's plugin, with its cached credential. */
+export class ExecPlugin {
+  private readonly _exec: ExecConfig;
+  private readonly _user: string;
+  private readonly _timeoutMs: number;
+  private _cached: { status: ExecCredentialStatus; expires: number } | undefined;
+  private _running: Promise<ExecCredentialStatus> | undefined;
+
+  constructor(exec: ExecConfig, userName: string, timeoutMs = DEFAULT_PLUGIN_TIMEOUT_MS) {
+    this._exec = exec;
+    this._user = userName;
+    this._timeoutMs = timeoutMs;
+  }
+
+  /**
+   * The cached credential while it has not expired, else a fresh one (concurrent callers share
+   * one run).
+   * @throws ConfigError ERR_CREDENTIALS
+   */
+  credential(): Promise<ExecCredentialStatus> {
+    if (this._cached && this._cached.expires > Date.now()) return Promise.resolve(this._cached.status);
+    this._running ??= this._run().finally(() => (this._running = undefined));
+    return this._running;
+  }
+
+  private _fail(reason: string): ConfigError {
+    return new ConfigError('ERR_CREDENTIALS', `cannot get credentials for user "${this._user}": ${reason}`);
+  }
+
+  private async _run(): Promise<ExecCredentialStatus> {
+    const output = await this._spawn();
+    const status = this._parse(output);
+    const expires = status.expirationTimestamp ? Date.parse(status.expirationTimestamp) : Infinity;
+    this._cached = { status, expires: Number.isNaN(expires) ? 0 : expires };
+    return status;
+  }
+
+  private _spawn(): Promise<string> {
+    const { command } = this._exec;
+    if (!command) return Promise.reject(this._fail('the exec plugin has no command'));
+    const env = { ...process.env };
+    for (const e of this._exec.env ?? []) env[e.name] = e.value;
+    return new Promise<string>((resolve, reject) => {
+      const child = spawn(command, this._exec.args ?? [], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
+      let stdout = '';
+      let stderr = '';
+      let done = false;
+      const finish = (err: Error | undefined, value?: string) => {
+        if (done) return;
+        done = true;
+        clearTimeout(timer);
+        if (err) reject(err);
+        else resolve(value!);
+      };
+      const timer = setTimeout(() => {
+        // The whole process group: the plugin and anything it started (a browser login helper,
+        // a sleeping child) that still holds its output open.
+        try {
+          if (child.pid !== undefined) process.kill(-child.pid, 'SIGKILL');
+        } catch {
+          child.kill('SIGKILL');
+        }
+        finish(this._fail(`the exec plugin "${command}" did not answer within ${this._timeoutMs} ms and was stopped`));
+      }, this._timeoutMs);
+      child.stdout.setEncoding('utf8');
+      child.stderr.setEncoding('utf8');
+      child.stdout.on('data', (data: string) => {
+        if (stdout.length < MAX_OUTPUT) stdout += data;
+      });
+      child.stderr.on('data', (data: string) => {
+        if (stderr.length < MAX_OUTPUT) stderr += data;
+      });
+      child.on('error', (err: NodeJS.ErrnoException) => {
+        finish(err.code === 'ENOENT' ? this._fail(`the exec plugin "${command}" was not found`) : this._fail(`cannot run the exec plugin "${command}": ${err.message}`));
+      });
+      child.on('close', (code, signal) => {
+        if (code === 0) return finish(undefined, stdout);
+        const said = stderr.trim().replace(/\s+/g, ' ');
+        const why = said || `the exec plugin "${command}" ${signal ? `was killed by ${signal}` : `exited with code ${code}`}`;
+        finish(this._fail(why.length > 1000 ? `${why.slice(0, 1000)}…` : why));
+      });
+    });
+  }
+
+  private _parse(stdout: string): ExecCredentialStatus {
+    const { command, apiVersion } = this._exec;
+    let value: unknown;
+    try {
+      value = JSON.parse(stdout);
+    } catch {
+      throw this._fail(`the exec plugin "${command}" did not print an ExecCredential (JSON) on its standard output`);
+    }
+    const cred = value as { apiVersion?: unknown; kind?: unknown; status?: unknown } | null;
+    if (typeof cred !== 'object' || cred === null || Array.isArray(cred) || typeof cred.status !== 'object' || cred.status === null) {
+      throw this._fail(`the exec plugin "${command}" printed an ExecCredential without a status`);
+    }
+    if (apiVersion && cred.apiVersion !== undefined && cred.apiVersion !== apiVersion) {
+      throw this._fail(`the exec plugin "${command}" answered with apiVersion ${JSON.stringify(cred.apiVersion)}, but the kubeconfig asks for ${apiVersion}`);
+    }
+    const s = cred.status as Record<string, unknown>;
+    const status: ExecCredentialStatus = {};
+    for (const key of ['token', 'clientCertificateData', 'clientKeyData', 'expirationTimestamp'] as const) {
+      if (typeof s[key] === 'string' && s[key]) status[key] = s[key];
+    }
+    if (!status.token && !(status.clientCertificateData && status.clientKeyData)) {
+      throw this._fail(`the exec plugin "${command}" printed an ExecCredential with neither a token nor a client certificate and key`);
+    }
+    return status;
+  }
+}
