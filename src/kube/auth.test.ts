@@ -183,3 +183,45 @@ test('impersonation the user may not do is the server\'s 403', async () => {
       err.message === 'users "viewer" is forbidden: User "dev" cannot impersonate resource "users" in API group "" at the cluster scope',
   );
 });
+
+/** Whether `pid` is gone (a zombie waiting for its parent to reap it counts as gone). */
+function gone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return true;
+  }
+  try {
+    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+test('a hung exec plugin is killed with the processes it started, and the request fails naming it', async () => {
+  const dir = join(tmp.dir, 'hung');
+  mkdirSync(dir);
+  const plugin = join(dir, 'hung-plugin.sh');
+  // It starts a child that holds its output open, then waits forever itself.
+  writeFileSync(plugin, `#!/bin/sh\nsleep 1000 &\necho $! > "${dir}/child.pid"\necho $$ > "${dir}/plugin.pid"\nsleep 1000\n`);
+  chmodSync(plugin, 0o755);
+  const path = writeYaml(join(dir, 'config.yaml'), oneContextKubeconfig(sandbox, { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin } }));
+  const client = KubeClient.fromKubeconfig({ path, credentialPluginTimeoutMs: 1000 });
+  const started = Date.now();
+  await assert.rejects(client.getPod('default', 'demo'), (err: unknown) => {
+    assert.ok(err instanceof ConfigError, String(err));
+    assert.equal(err.code, 'ERR_CREDENTIALS');
+    assert.equal(err.message, `cannot get credentials for user "test": the exec plugin "${plugin}" did not answer within 1000 ms and was stopped`);
+    return true;
+  });
+  // It failed at the plugin's deadline, not at the request's (30 s).
+  assert.ok(Date.now() - started < 20_000, `${Date.now() - started} ms`);
+  // Both processes were running, and both are gone.
+  const pids = ['plugin.pid', 'child.pid'].map((f) => Number(readFileSync(join(dir, f), 'utf8').trim()));
+  assert.ok(pids.every((pid) => pid > 1), String(pids));
+  const deadline = Date.now() + 20_000;
+  while (!pids.every(gone)) {
+    assert.ok(Date.now() < deadline, `still running: ${pids.filter((p) => !gone(p)).join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+});
