@@ -1,22 +1,26 @@
-// KubeClient: one cluster, reached as kubectl reaches it. Configuration and every authentication
-// method (tokens, client certificates, exec credential plugins, OIDC, basic auth, in-cluster
+// KubeClient: one cluster, reached as kubectl reaches it. It is made from a kubeconfig or the
+// in-cluster service account (client-config.ts reads what they say), computes the connection
+// options of every request and session, and makes the few REST calls podshell needs
+// (transport.ts sends them; targets.ts decides which pod a command runs in).
+// Configuration and authentication (tokens, client certificates, OIDC, basic auth, in-cluster
 // service accounts) follow @kubernetes/client-node's KubeConfig (config.ts: its own entry parsers
 // and plain credentials without its package index; KubeConfig itself, loaded on first use, for
-// credential plugins); this file adds what kubectl does and client-node does not (kubeconfig
+// auth-providers and SOCKS proxies). Exec credential plugins are run here (exec-plugin.ts), so a
+// hung one can be stopped. This file adds what kubectl does and client-node does not (kubeconfig
 // merging rules, `tokenFile` and in-cluster token rotation, the full set of impersonation
-// headers, env proxies with NO_PROXY, CONNECT tunnels for proxied WebSockets) and the small REST
-// calls podshell needs.
+// headers, env proxies with NO_PROXY, CONNECT tunnels for proxied WebSockets, request timeouts).
 
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
 import type https from 'node:https';
 import { PodshellError } from '../protocol/errors.ts';
-import { Kubeconfig, type Cluster } from './config.ts';
+import { chooseProxy, defaultWarn, kubeconfigImpersonation, parseServer, readToken, serverText, timeouts, type ProxyChoice } from './client-config.ts';
+import { Kubeconfig } from './config.ts';
 import { ConfigError, TargetError } from './errors.ts';
 import { DEFAULT_PLUGIN_TIMEOUT_MS, ExecPlugin, type ExecConfig } from './exec-plugin.ts';
 import { checkHeaderValues, impersonationHeaders, type Impersonation } from './headers.ts';
-import { loadKubeconfig, selectContext, type UserExtras } from './kubeconfig.ts';
-import { HttpTunnelAgent, HttpsTunnelAgent, parseProxyUrl, proxyFromEnvironment, redactUrl } from './proxy.ts';
+import { loadKubeconfig, selectContext } from './kubeconfig.ts';
+import { HttpTunnelAgent, HttpsTunnelAgent } from './proxy.ts';
 import { asPod, asPodList, asWorkload } from './shapes.ts';
 import { resolveTargets, type ResolveOptions, type ResolvedTarget, type ResourceKind, type Target } from './targets.ts';
 import { raceAbort, sendJson, type ConnectOptions } from './transport.ts';
@@ -89,7 +93,6 @@ export interface RequestOptions {
 
 const DEFAULT_TIMEOUT_MS = 30_000;
 
-type ProxyChoice = { kind: 'none' } | { kind: 'tunnel'; url: URL } | { kind: 'client-node' };
 
 interface ClientConfig {
   kc: Kubeconfig;
@@ -107,72 +110,6 @@ interface ClientConfig {
 
 const enc = encodeURIComponent;
 
-function parseServer(server: string, where: string): URL {
-  // client-go's DefaultServerURL: a host without a scheme means https.
-  const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(server) ? server : `https://${server}`;
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new ConfigError('ERR_KUBECONFIG', `invalid server URL "${server}" in ${where}: expected https://host[:port][/path]`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new ConfigError('ERR_KUBECONFIG', `invalid server URL "${server}" in ${where}: expected an https:// or http:// URL, found ${url.protocol}`);
-  }
-  if (url.username || url.password) throw new ConfigError('ERR_KUBECONFIG', `invalid server URL in ${where}: it must not carry credentials`);
-  url.search = '';
-  url.hash = '';
-  return url;
-}
-
-function serverText(url: URL): string {
-  return url.href.replace(/\/$/, '');
-}
-
-function chooseProxy(cluster: Cluster, server: URL, vars: NodeJS.ProcessEnv, where: string): ProxyChoice {
-  if (cluster.proxyUrl) {
-    // client-go: a cluster's proxy-url applies to every request, NO_PROXY notwithstanding.
-    if (/^socks/i.test(cluster.proxyUrl)) return { kind: 'client-node' };
-    const url = parseProxyUrl(cluster.proxyUrl);
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      throw new ConfigError('ERR_KUBECONFIG', `invalid proxy-url for cluster "${cluster.name}" in ${where}: expected http://, https:// or socks5:// URL`);
-    }
-    return { kind: 'tunnel', url };
-  }
-  const url = proxyFromEnvironment(server, vars);
-  if (!url) return { kind: 'none' };
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError('ERR_KUBECONFIG', `unsupported proxy ${redactUrl(url)} from the environment: podshell tunnels through http:// and https:// proxies; set proxy-url on the cluster in the kubeconfig for a SOCKS proxy`);
-  }
-  return { kind: 'tunnel', url };
-}
-
-function defaultWarn(message: string): void {
-  process.emitWarning(message, { code: 'PODSHELL_WARNING' });
-}
-
-function kubeconfigImpersonation(asUser: string | undefined, extras: UserExtras | undefined): Impersonation | undefined {
-  const imp: Impersonation = {
-    ...(asUser ? { user: asUser } : {}),
-    ...(extras?.asGroups ? { groups: extras.asGroups } : {}),
-    ...(extras?.asUid ? { uid: extras.asUid } : {}),
-    ...(extras?.asUserExtra ? { extra: extras.asUserExtra } : {}),
-  };
-  return Object.keys(imp).length ? imp : undefined;
-}
-
-function readToken(file: string): string {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError('ERR_CREDENTIALS', `cannot read token file ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`, { cause: err });
-  }
-  const token = text.trim();
-  if (!token) throw new ConfigError('ERR_CREDENTIALS', `token file ${file} is empty`);
-  return token;
-}
 
 export class KubeClient {
   /** https://host:port[/prefix] */
@@ -291,18 +228,19 @@ export class KubeClient {
     const opts: https.RequestOptions = { headers: {} };
     const cluster = this._kc.getCurrentCluster();
     const user = this._kc.getCurrentUser();
-    // Exec credential plugins run here, so that a hung one is killed (client-node never stops it).
-    const exec = user?.exec as ExecConfig | undefined;
+    // Exec credential plugins run here, so that a hung one is killed (client-node never stops
+    // it). First: a SOCKS agent made by client-node takes the plugin's client certificate.
+    const exec = user && !user.authProvider ? (user.exec as ExecConfig | undefined) : undefined;
     try {
-      if (user?.authProvider || this._proxy.kind === 'client-node') await (await this._kc.clientNode()).applyToHTTPSOptions(opts);
-      else this._kc.applyToHTTPSOptions(opts);
-      if (exec && !user?.authProvider && this._proxy.kind !== 'client-node') {
+      if (exec) {
         this._plugin ??= new ExecPlugin(exec, user!.name, this._pluginTimeoutMs);
         const credential = await this._plugin.credential();
         if (credential.clientCertificateData) opts.cert = credential.clientCertificateData;
         if (credential.clientKeyData) opts.key = credential.clientKeyData;
         if (credential.token) (opts.headers as Record<string, string>)['Authorization'] = `Bearer ${credential.token}`;
       }
+      if (this._kc.needsClientNode() || this._proxy.kind === 'client-node') await (await this._kc.clientNode()).applyToHTTPSOptions(opts);
+      else this._kc.applyToHTTPSOptions(opts);
     } catch (err) {
       // client-node refuses http:// servers unless insecure-skip-tls-verify is set, after it has
       // filled in everything else; kubectl talks to them (e.g. `kubectl proxy`).
@@ -461,13 +399,4 @@ export class KubeClient {
     this._agent?.destroy();
     this._agent = undefined;
   }
-}
-
-function timeouts(requestTimeoutMs: number | undefined, pluginTimeoutMs: number | undefined): { requestTimeoutMs?: number; pluginTimeoutMs?: number } {
-  for (const [name, value] of [['requestTimeoutMs', requestTimeoutMs], ['credentialPluginTimeoutMs', pluginTimeoutMs]] as const) {
-    if (value !== undefined && (!Number.isFinite(value) || value < 0)) {
-      throw new PodshellError('ERR_USAGE', `${name} must be a number of milliseconds, 0 or more (0: no limit), not ${value}`);
-    }
-  }
-  return { ...(requestTimeoutMs !== undefined ? { requestTimeoutMs } : {}), ...(pluginTimeoutMs !== undefined ? { pluginTimeoutMs } : {}) };
 }
