@@ -224,7 +224,7 @@ export class KubeClient {
    * @throws ConfigError ERR_CREDENTIALS when a credential source fails (exec plugin, token file);
    * ERR_KUBECONFIG when a header value (e.g. the user to impersonate) cannot be sent in HTTP
    */
-  async connectOptions(): Promise<ConnectOptions> {
+  async connectOptions(signal?: AbortSignal): Promise<ConnectOptions> {
     const opts: https.RequestOptions = { headers: {} };
     const cluster = this._kc.getCurrentCluster();
     const user = this._kc.getCurrentUser();
@@ -234,7 +234,7 @@ export class KubeClient {
     try {
       if (exec) {
         this._plugin ??= new ExecPlugin(exec, user!.name, this._pluginTimeoutMs);
-        const credential = await this._plugin.credential();
+        const credential = await this._plugin.credential(signal);
         if (credential.clientCertificateData) opts.cert = credential.clientCertificateData;
         if (credential.clientKeyData) opts.key = credential.clientKeyData;
         if (credential.token) (opts.headers as Record<string, string>)['Authorization'] = `Bearer ${credential.token}`;
@@ -337,12 +337,19 @@ export class KubeClient {
     const timeoutMs = opts.timeoutMs ?? this._requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
     const what = `${method} ${url.pathname}${url.search}`;
     const control = new AbortController();
-    const timer =
-      timeoutMs > 0 ? setTimeout(() => control.abort(new PodshellError('ERR_TIMEOUT', `${what} at ${this.server} timed out after ${timeoutMs} ms`)), timeoutMs) : undefined;
+    let connecting = true;
+    const timedOut = () => {
+      const plugin = connecting ? this._plugin?.running : undefined;
+      // The abort stops the plugin too, unless another request still waits for it.
+      const why = plugin ? `: the exec plugin "${plugin}" had not answered` : '';
+      return new PodshellError('ERR_TIMEOUT', `${what} at ${this.server} timed out after ${timeoutMs} ms${why}`);
+    };
+    const timer = timeoutMs > 0 ? setTimeout(() => control.abort(timedOut()), timeoutMs) : undefined;
     const onAbort = () => control.abort(opts.signal!.reason);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const connect = await raceAbort(this.connectOptions(), control.signal);
+      const connect = await raceAbort(this.connectOptions(control.signal), control.signal);
+      connecting = false;
       return await sendJson<T>({ url, method, what, server: this.server, body: opts.body, connect, signal: control.signal });
     } finally {
       clearTimeout(timer);

@@ -36,7 +36,7 @@ export class ExecPlugin {
   private readonly _user: string;
   private readonly _timeoutMs: number;
   private _cached: { status: ExecCredentialStatus; expires: number } | undefined;
-  private _running: Promise<ExecCredentialStatus> | undefined;
+  private _running: { promise: Promise<ExecCredentialStatus>; waiters: number; stop: () => void } | undefined;
 
   constructor(exec: ExecConfig, userName: string, timeoutMs = DEFAULT_PLUGIN_TIMEOUT_MS) {
     this._exec = exec;
@@ -44,30 +44,63 @@ export class ExecPlugin {
     this._timeoutMs = timeoutMs;
   }
 
+  /** The plugin's command while it runs (for messages), else undefined. */
+  get running(): string | undefined {
+    return this._running ? this._exec.command : undefined;
+  }
+
   /**
    * The cached credential while it has not expired, else a fresh one (concurrent callers share
-   * one run).
-   * @throws ConfigError ERR_CREDENTIALS
+   * one run). When every caller waiting for a run has aborted, the plugin is stopped.
+   * @throws ConfigError ERR_CREDENTIALS; the signal's reason when it aborts
    */
-  credential(): Promise<ExecCredentialStatus> {
+  credential(signal?: AbortSignal): Promise<ExecCredentialStatus> {
     if (this._cached && this._cached.expires > Date.now()) return Promise.resolve(this._cached.status);
-    this._running ??= this._run().finally(() => (this._running = undefined));
-    return this._running;
+    signal?.throwIfAborted();
+    if (!this._running) {
+      const control = new AbortController();
+      const run = { promise: this._run(control.signal), waiters: 0, stop: () => control.abort() };
+      run.promise.catch(() => {});
+      run.promise.finally(() => {
+        if (this._running === run) this._running = undefined;
+      }).catch(() => {});
+      this._running = run;
+    }
+    const run = this._running;
+    run.waiters++;
+    if (!signal) return run.promise;
+    return new Promise<ExecCredentialStatus>((resolve, reject) => {
+      const onAbort = () => {
+        reject(signal.reason);
+        if (--run.waiters === 0) run.stop();
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      run.promise.then(
+        (value) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(value);
+        },
+        (err: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(err);
+        },
+      );
+    });
   }
 
   private _fail(reason: string): ConfigError {
     return new ConfigError('ERR_CREDENTIALS', `cannot get credentials for user "${this._user}": ${reason}`);
   }
 
-  private async _run(): Promise<ExecCredentialStatus> {
-    const output = await this._spawn();
+  private async _run(stop: AbortSignal): Promise<ExecCredentialStatus> {
+    const output = await this._spawn(stop);
     const status = this._parse(output);
     const expires = status.expirationTimestamp ? Date.parse(status.expirationTimestamp) : Infinity;
     this._cached = { status, expires: Number.isNaN(expires) ? 0 : expires };
     return status;
   }
 
-  private _spawn(): Promise<string> {
+  private _spawn(stop: AbortSignal): Promise<string> {
     const { command } = this._exec;
     if (!command) return Promise.reject(this._fail('the exec plugin has no command'));
     const env = { ...process.env };
@@ -81,10 +114,11 @@ export class ExecPlugin {
         if (done) return;
         done = true;
         clearTimeout(timer);
+        stop.removeEventListener('abort', onStop);
         if (err) reject(err);
         else resolve(value!);
       };
-      const timer = setTimeout(() => {
+      const kill = () => {
         // The whole process group: the plugin and anything it started (a browser login helper,
         // a sleeping child) that still holds its output open.
         try {
@@ -92,8 +126,17 @@ export class ExecPlugin {
         } catch {
           child.kill('SIGKILL');
         }
+      };
+      const timer = setTimeout(() => {
+        kill();
         finish(this._fail(`the exec plugin "${command}" did not answer within ${this._timeoutMs} ms and was stopped`));
       }, this._timeoutMs);
+      // Nobody waits any more (their requests timed out or were aborted).
+      const onStop = () => {
+        kill();
+        finish(this._fail(`the exec plugin "${command}" was stopped: no request waits for it any more`));
+      };
+      stop.addEventListener('abort', onStop, { once: true });
       child.stdout.setEncoding('utf8');
       child.stderr.setEncoding('utf8');
       child.stdout.on('data', (data: string) => {
