@@ -222,3 +222,23 @@ test('an impersonated user with a line break is ERR_KUBECONFIG naming the header
   await assert.rejects(client.connectOptions(), expected);
   assert.deepEqual(server.hits, []);
 });
+
+test('a token with a line break is ERR_CREDENTIALS, and the message does not show it', async (t) => {
+  const server = await startHostile((_req, res) => res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(goodPod)));
+  t.after(() => server.close());
+  const path = writeYaml(join(tmp.dir, 'bad-token.yaml'), {
+    apiVersion: 'v1',
+    kind: 'Config',
+    'current-context': 'test',
+    clusters: [{ name: 'test', cluster: { server: server.url } }],
+    users: [{ name: 'test', user: { token: 'secret\ntoken' } }],
+    contexts: [{ name: 'test', context: { cluster: 'test', user: 'test', namespace: 'default' } }],
+  });
+  await assert.rejects(KubeClient.fromKubeconfig({ path }).getPod('default', 'demo'), (err: unknown) => {
+    assert.ok(err instanceof ConfigError, String(err));
+    assert.equal(err.code, 'ERR_CREDENTIALS');
+    assert.equal(err.message, 'the credentials of user "test" cannot be sent: the Authorization header value holds characters HTTP headers do not allow (a line break or another control character)');
+    return true;
+  });
+  assert.deepEqual(server.hits, []);
+});
