@@ -222,7 +222,9 @@ export class KubeClient {
    * Fresh for every connection: exec plugins, OIDC and token files may rotate credentials.
    * Pass to `https.request` or `new WebSocket(url, protocols, { ...options })`.
    * @throws ConfigError ERR_CREDENTIALS when a credential source fails (exec plugin, token file);
-   * ERR_KUBECONFIG when a header value (e.g. the user to impersonate) cannot be sent in HTTP
+   * ERR_KUBECONFIG when a header value (e.g. the user to impersonate) cannot be sent in HTTP;
+   * the signal's reason when `signal` aborts while an exec plugin runs (which then stops it,
+   * unless another caller still waits for it)
    */
   async connectOptions(signal?: AbortSignal): Promise<ConnectOptions> {
     const opts: https.RequestOptions = { headers: {} };
@@ -242,6 +244,7 @@ export class KubeClient {
       if (this._kc.needsClientNode() || this._proxy.kind === 'client-node') await (await this._kc.clientNode()).applyToHTTPSOptions(opts);
       else this._kc.applyToHTTPSOptions(opts);
     } catch (err) {
+      if (signal?.aborted && err === signal.reason) throw err;
       // client-node refuses http:// servers unless insecure-skip-tls-verify is set, after it has
       // filled in everything else; kubectl talks to them (e.g. `kubectl proxy`).
       const httpRefused = this._serverUrl.protocol === 'http:' && (err as Error).message.startsWith('HTTP protocol is not allowed');
