@@ -22,7 +22,7 @@ import {
   type Status,
   type Subprotocol,
 } from '../protocol/index.ts';
-import { apiStatusError, type KubeClient, type Target } from '../kube/index.ts';
+import { apiStatusError, resolveSessionTarget, tlsOptions, type KubeClient, type Target } from '../kube/index.ts';
 import { AbortError, ConnectionLostError, ProtocolError, RemoteError, StdinCloseUnsupportedError, TimeoutError, UsageError } from './errors.ts';
 
 export interface KeepaliveOptions {
@@ -185,22 +185,12 @@ export class ExecSession {
       if (!wantStdout && !wantStderr && !options.stdin) throw new UsageError('at least one of stdin, stdout and stderr must be requested');
       const protocols = options.protocols ?? defaultProtocols;
       for (const p of protocols) if (!isSubprotocol(p) || p === '') throw new UsageError(`unknown subprotocol "${p}"`);
-      // `{ pod }` with a container named: nothing to look up, so no GET before the upgrade (the
-      // server itself refuses an unknown container or a pod that is not running).
-      const direct = typeof options.target === 'object' && 'pod' in options.target && options.container;
-      const targets = direct
-        ? [{ namespace: options.namespace ?? client.namespace, pod: (options.target as { pod: string }).pod, container: options.container! }]
-        : await client.resolveTargets(options.target, {
-            ...(options.namespace ? { namespace: options.namespace } : {}),
-            ...(options.container ? { container: options.container } : {}),
-            ...(kind === 'attach' ? { verb: 'attach' as const } : {}),
-            ...(signal ? { signal } : {}),
-          });
-      const [target] = targets;
-      if (!target) throw new UsageError('the target matched no pod');
-      if (targets.length > 1) {
-        throw new UsageError(`a session runs in one pod, and the target matched ${targets.length} (${targets.map((t) => t.pod).join(', ')}): resolve them with cluster.client.resolveTargets() and start one session per pod`);
-      }
+      const target = await resolveSessionTarget(client, options.target, {
+        ...(options.namespace ? { namespace: options.namespace } : {}),
+        ...(options.container ? { container: options.container } : {}),
+        ...(kind === 'attach' ? { verb: 'attach' as const } : {}),
+        ...(signal ? { signal } : {}),
+      });
       this._throwIfFailed();
       const url = buildStreamUrl(client.server, {
         kind,
@@ -235,19 +225,24 @@ export class ExecSession {
 
   private _connect(url: URL, protocols: readonly Subprotocol[], connect: Awaited<ReturnType<KubeClient['connectOptions']>>, options: SessionOptions): Promise<Subprotocol> {
     return new Promise((resolve, reject) => {
-      const ws = new WebSocket(url, [...protocols], {
-        headers: connect.headers,
-        ...(connect.ca ? { ca: connect.ca } : {}),
-        ...(connect.cert ? { cert: connect.cert } : {}),
-        ...(connect.key ? { key: connect.key } : {}),
-        ...(connect.servername ? { servername: connect.servername } : {}),
-        ...(connect.agent ? { agent: connect.agent } : {}),
-        rejectUnauthorized: connect.rejectUnauthorized,
-        perMessageDeflate: false,
-        followRedirects: false,
-        ALPNProtocols: ['http/1.1'],
-        handshakeTimeout: options.handshakeTimeoutMs ?? 30_000,
-      } as WebSocket.ClientOptions);
+      const handshakeTimeoutMs = options.handshakeTimeoutMs ?? connect.requestTimeoutMs ?? 30_000;
+      let ws: WebSocket;
+      try {
+        ws = new WebSocket(url, [...protocols], {
+          headers: connect.headers,
+          ...tlsOptions(connect),
+          perMessageDeflate: false,
+          followRedirects: false,
+          ALPNProtocols: ['http/1.1'],
+          // ws: 0 means no limit, as kubectl's --request-timeout=0.
+          handshakeTimeout: handshakeTimeoutMs,
+        } as WebSocket.ClientOptions);
+      } catch (err) {
+        const failure = new ConnectionLostError(`cannot open the session at ${url.host}: ${(err as Error).message}`, { cause: err });
+        this._fail(failure);
+        reject(failure);
+        return;
+      }
       this._ws = ws;
       let opened = false;
       ws.on('unexpected-response', (_req, res) => {
@@ -295,7 +290,7 @@ export class ExecSession {
         const failure = opened
           ? new ConnectionLostError(`the connection to the pod broke: ${err.message}`, { cause: err })
           : /timed out/i.test(err.message)
-            ? new TimeoutError(`no answer to the upgrade request within ${options.handshakeTimeoutMs ?? 30_000} ms`)
+            ? new TimeoutError(`no answer to the upgrade request within ${handshakeTimeoutMs} ms`)
             : new ConnectionLostError(`cannot open the session at ${url.host}: ${err.message}`, { cause: err });
         this._fail(failure);
         reject(failure);

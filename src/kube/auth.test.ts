@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startSandbox, type Sandbox } from '../sandbox/server.ts';
 import { builtinManifest } from '../sandbox/world.ts';
+import { PodshellError } from '../protocol/errors.ts';
 import { ApiStatusError, ConfigError, KubeClient } from './index.ts';
 import { b64, fakeIdToken, oneContextKubeconfig, tempDir, whoami, writeYaml } from '../../test/fixtures/kube/helpers.ts';
 
@@ -182,4 +183,103 @@ test('impersonation the user may not do is the server\'s 403', async () => {
       err.status?.reason === 'Forbidden' &&
       err.message === 'users "viewer" is forbidden: User "dev" cannot impersonate resource "users" in API group "" at the cluster scope',
   );
+});
+
+/** Whether `pid` is gone (a zombie waiting for its parent to reap it counts as gone). */
+function gone(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return true;
+  }
+  try {
+    return /^\d+ \(.*\) Z/.test(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+  } catch {
+    return true;
+  }
+}
+
+/** A plugin that starts a child holding its output open, then waits forever itself. */
+function hungPlugin(name: string): { dir: string; plugin: string; path: string; pids(): number[] } {
+  const dir = join(tmp.dir, name);
+  mkdirSync(dir);
+  const plugin = join(dir, 'hung-plugin.sh');
+  writeFileSync(plugin, `#!/bin/sh\nsleep 1000 &\necho $! > "${dir}/child.pid"\necho $$ > "${dir}/plugin.pid"\nsleep 1000\n`);
+  chmodSync(plugin, 0o755);
+  const path = writeYaml(join(dir, 'config.yaml'), oneContextKubeconfig(sandbox, { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin } }));
+  return { dir, plugin, path, pids: () => ['plugin.pid', 'child.pid'].map((f) => Number(readFileSync(join(dir, f), 'utf8').trim())) };
+}
+
+async function allGone(pids: number[]): Promise<void> {
+  // Both processes were running (they wrote their pids), and both end.
+  assert.ok(pids.every((pid) => Number.isInteger(pid) && pid > 1), String(pids));
+  const deadline = Date.now() + 20_000;
+  while (!pids.every(gone)) {
+    assert.ok(Date.now() < deadline, `still running: ${pids.filter((p) => !gone(p)).join(', ')}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+test('a hung exec plugin is killed with the processes it started, and the request fails naming it', async () => {
+  const { plugin, path, pids } = hungPlugin('hung');
+  const client = KubeClient.fromKubeconfig({ path, credentialPluginTimeoutMs: 1000 });
+  const started = Date.now();
+  await assert.rejects(client.getPod('default', 'demo'), (err: unknown) => {
+    assert.ok(err instanceof ConfigError, String(err));
+    assert.equal(err.code, 'ERR_CREDENTIALS');
+    assert.equal(err.message, `cannot get credentials for user "test": the exec plugin "${plugin}" did not answer within 1000 ms and was stopped`);
+    return true;
+  });
+  // It failed at the plugin's deadline, not at the request's (30 s).
+  assert.ok(Date.now() - started < 20_000, `${Date.now() - started} ms`);
+  await allGone(pids());
+});
+
+test('requestTimeoutMs also ends a hung exec plugin: ERR_TIMEOUT naming it, the plugin and its child stopped', async () => {
+  const { plugin, path, pids } = hungPlugin('hung-request');
+  const client = KubeClient.fromKubeconfig({ path, requestTimeoutMs: 1000 });
+  const started = Date.now();
+  await assert.rejects(client.getPod('default', 'demo'), (err: unknown) => {
+    assert.ok(err instanceof PodshellError, String(err));
+    assert.equal(err.code, 'ERR_TIMEOUT');
+    assert.equal(err.message, `GET /api/v1/namespaces/default/pods/demo at ${sandbox.url} timed out after 1000 ms: the exec plugin "${plugin}" had not answered`);
+    return true;
+  });
+  // The request's 1 s, not the plugin's 30 s.
+  assert.ok(Date.now() - started < 20_000, `${Date.now() - started} ms`);
+  await allGone(pids());
+});
+
+test('an exec plugin\'s credential is kept until its expirationTimestamp, then the plugin runs again', async () => {
+  const dir = join(tmp.dir, 'expiry');
+  mkdirSync(dir);
+  const plugin = join(dir, 'plugin.sh');
+  const runs = join(dir, 'runs');
+  writeFileSync(runs, '');
+  // EXPIRES is read from a file, so the test can move it.
+  writeFileSync(join(dir, 'expires'), new Date(Date.now() - 60_000).toISOString());
+  writeFileSync(
+    plugin,
+    `#!/bin/sh\necho run >> "${runs}"\nprintf '%s' '{"apiVersion":"client.authentication.k8s.io/v1","kind":"ExecCredential","status":{"token":"dev-token","expirationTimestamp":"'"$(cat "${dir}/expires")"'"}}'\n`,
+  );
+  chmodSync(plugin, 0o755);
+  const client = KubeClient.fromKubeconfig({ path: writeYaml(join(dir, 'config.yaml'), oneContextKubeconfig(sandbox, { exec: { apiVersion: 'client.authentication.k8s.io/v1', command: plugin } })) });
+  const count = () => readFileSync(runs, 'utf8').split('\n').filter(Boolean).length;
+  // Already expired: every connection runs it.
+  assert.equal(await whoami(client), 'dev');
+  assert.equal(await whoami(client), 'dev');
+  assert.equal(count(), 2);
+  // Valid for an hour: kept.
+  writeFileSync(join(dir, 'expires'), new Date(Date.now() + 3_600_000).toISOString());
+  assert.equal(await whoami(client), 'dev');
+  assert.equal(await whoami(client), 'dev');
+  assert.equal(count(), 3);
+});
+
+test('an exec plugin that prints no ExecCredential is ERR_CREDENTIALS naming it', async () => {
+  const client = clientFor({ exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'echo', args: ['hello'] } }, 'exec-not-json');
+  await assert.rejects(client.connectOptions(), {
+    code: 'ERR_CREDENTIALS',
+    message: 'cannot get credentials for user "test": the exec plugin "echo" did not print an ExecCredential (JSON) on its standard output',
+  });
 });

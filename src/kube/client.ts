@@ -1,45 +1,35 @@
-// KubeClient: one cluster, reached as kubectl reaches it. Configuration and every authentication
-// method (tokens, client certificates, exec credential plugins, OIDC, basic auth, in-cluster
+// KubeClient: one cluster, reached as kubectl reaches it. It is made from a kubeconfig or the
+// in-cluster service account (client-config.ts reads what they say), computes the connection
+// options of every request and session, and makes the few REST calls podshell needs
+// (transport.ts sends them; targets.ts decides which pod a command runs in).
+// Configuration and authentication (tokens, client certificates, OIDC, basic auth, in-cluster
 // service accounts) follow @kubernetes/client-node's KubeConfig (config.ts: its own entry parsers
 // and plain credentials without its package index; KubeConfig itself, loaded on first use, for
-// credential plugins); this file adds what kubectl does and client-node does not (kubeconfig
+// auth-providers and SOCKS proxies). Exec credential plugins are run here (exec-plugin.ts), so a
+// hung one can be stopped. This file adds what kubectl does and client-node does not (kubeconfig
 // merging rules, `tokenFile` and in-cluster token rotation, the full set of impersonation
-// headers, env proxies with NO_PROXY, CONNECT tunnels for proxied WebSockets) and the small REST
-// calls podshell needs.
+// headers, env proxies with NO_PROXY, CONNECT tunnels for proxied WebSockets, request timeouts).
 
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
-import https from 'node:https';
+import type https from 'node:https';
 import { PodshellError } from '../protocol/errors.ts';
-import { Kubeconfig, type Cluster } from './config.ts';
-import { http as httpModule } from './node-http.ts';
-import { ConfigError, TargetError, apiStatusError, connectError } from './errors.ts';
-import { loadKubeconfig, selectContext, type UserExtras } from './kubeconfig.ts';
-import { HttpTunnelAgent, HttpsTunnelAgent, parseProxyUrl, proxyFromEnvironment, redactUrl } from './proxy.ts';
-import {
-  compareNames,
-  describeObject,
-  labelSelectorString,
-  mapSelectorString,
-  mostActivePod,
-  parseTarget,
-  resolvePod,
-  type ResolvedTarget,
-  type ResourceKind,
-  type Target,
-} from './targets.ts';
-import type { LabelSelector, ListMeta, Pod } from './types.ts';
+import { chooseProxy, defaultWarn, kubeconfigImpersonation, parseServer, readToken, serverText, timeouts, type ProxyChoice } from './client-config.ts';
+import { Kubeconfig } from './config.ts';
+import { ConfigError, TargetError } from './errors.ts';
+import { DEFAULT_PLUGIN_TIMEOUT_MS, ExecPlugin, type ExecConfig } from './exec-plugin.ts';
+import { checkHeaderValues, impersonationHeaders, type Impersonation } from './headers.ts';
+import { loadKubeconfig, selectContext } from './kubeconfig.ts';
+import { HttpTunnelAgent, HttpsTunnelAgent } from './proxy.ts';
+import { asPod, asPodList, asWorkload } from './shapes.ts';
+import { resolveTargets, type ResolveOptions, type ResolvedTarget, type ResourceKind, type Target } from './targets.ts';
+import { raceAbort, sendJson, type ConnectOptions } from './transport.ts';
+import type { Pod } from './types.ts';
 
 export type { Pod } from './types.ts';
-export type { ResolvedTarget, Target } from './targets.ts';
-
-/** Acting as another user (kubectl --as, --as-group, --as-uid, --as-user-extra). */
-export interface Impersonation {
-  user?: string;
-  groups?: string[];
-  uid?: string;
-  extra?: Record<string, string[]>;
-}
+export type { ResolvedTarget, ResolveOptions, Target } from './targets.ts';
+export type { ConnectOptions } from './transport.ts';
+export type { Impersonation } from './headers.ts';
 
 export interface KubeconfigOptions {
   /**
@@ -60,6 +50,17 @@ export interface KubeconfigOptions {
   warn?: (message: string) => void;
   /** The environment to read KUBECONFIG, HOME and HTTPS_PROXY/HTTP_PROXY/NO_PROXY from. Default: process.env. */
   env?: NodeJS.ProcessEnv;
+  /**
+   * kubectl --request-timeout: the longest any request may take (credentials, connection,
+   * answer), and the default handshake timeout of sessions. 0 means no limit. Default: none
+   * given, as in kubectl (REST calls then give up after 30 000 ms, sessions' upgrades too).
+   */
+  requestTimeoutMs?: number;
+  /**
+   * How long an exec credential plugin may run before it is killed, with every process it
+   * started. Default: 30 000 ms.
+   */
+  credentialPluginTimeoutMs?: number;
 }
 
 export interface InClusterOptions {
@@ -69,24 +70,8 @@ export interface InClusterOptions {
   namespace?: string;
   impersonate?: Impersonation;
   warn?: (message: string) => void;
-}
-
-/** Everything needed to open an https request or a `ws` WebSocket to the server. */
-export interface ConnectOptions {
-  /**
-   * Authorization (token or basic auth), Impersonate-User, Impersonate-Group (an array: one
-   * header line per group), Impersonate-Uid, Impersonate-Extra-*. Never log these.
-   */
-  headers: Record<string, string | string[]>;
-  ca?: string | Buffer;
-  cert?: string | Buffer;
-  key?: string | Buffer;
-  /** The cluster's tls-server-name. */
-  servername?: string;
-  /** false only with insecure-skip-tls-verify. */
-  rejectUnauthorized: boolean;
-  /** A CONNECT-tunnelling agent when a proxy applies (proxy-url, or HTTPS_PROXY without NO_PROXY). */
-  agent?: http.Agent;
+  /** As for KubeconfigOptions. */
+  requestTimeoutMs?: number;
 }
 
 export interface RequestOptions {
@@ -99,24 +84,15 @@ export interface RequestOptions {
   /** Sent as JSON. */
   body?: unknown;
   signal?: AbortSignal;
-  /** Whole-request timeout (credentials, connection, answer). Default: 30 000 ms. */
+  /**
+   * Whole-request timeout (credentials, connection, answer); 0 means no limit. Default: the
+   * client's `requestTimeoutMs`, else 30 000 ms.
+   */
   timeoutMs?: number;
 }
 
-export interface ResolveOptions {
-  /** Default: the client's namespace. */
-  namespace?: string;
-  /** kubectl -c. */
-  container?: string;
-  /** Which kubectl wording to use for completed pods. Default: 'exec'. */
-  verb?: 'exec' | 'attach';
-  signal?: AbortSignal;
-}
-
 const DEFAULT_TIMEOUT_MS = 30_000;
-const USER_AGENT = `podshell (${process.platform}/${process.arch}) node/${process.version}`;
 
-type ProxyChoice = { kind: 'none' } | { kind: 'tunnel'; url: URL } | { kind: 'client-node' };
 
 interface ClientConfig {
   kc: Kubeconfig;
@@ -128,116 +104,12 @@ interface ClientConfig {
   /** Replaces client-node's Impersonate-User (set from `as`) when defined. */
   impersonate?: Impersonation;
   proxy: ProxyChoice;
+  requestTimeoutMs?: number;
+  pluginTimeoutMs?: number;
 }
 
 const enc = encodeURIComponent;
 
-function parseServer(server: string, where: string): URL {
-  // client-go's DefaultServerURL: a host without a scheme means https.
-  const text = /^[a-z][a-z0-9+.-]*:\/\//i.test(server) ? server : `https://${server}`;
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    throw new ConfigError('ERR_KUBECONFIG', `invalid server URL "${server}" in ${where}: expected https://host[:port][/path]`);
-  }
-  if (url.protocol !== 'https:' && url.protocol !== 'http:') {
-    throw new ConfigError('ERR_KUBECONFIG', `invalid server URL "${server}" in ${where}: expected an https:// or http:// URL, found ${url.protocol}`);
-  }
-  if (url.username || url.password) throw new ConfigError('ERR_KUBECONFIG', `invalid server URL in ${where}: it must not carry credentials`);
-  url.search = '';
-  url.hash = '';
-  return url;
-}
-
-function serverText(url: URL): string {
-  return url.href.replace(/\/$/, '');
-}
-
-function chooseProxy(cluster: Cluster, server: URL, vars: NodeJS.ProcessEnv, where: string): ProxyChoice {
-  if (cluster.proxyUrl) {
-    // client-go: a cluster's proxy-url applies to every request, NO_PROXY notwithstanding.
-    if (/^socks/i.test(cluster.proxyUrl)) return { kind: 'client-node' };
-    const url = parseProxyUrl(cluster.proxyUrl);
-    if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) {
-      throw new ConfigError('ERR_KUBECONFIG', `invalid proxy-url for cluster "${cluster.name}" in ${where}: expected http://, https:// or socks5:// URL`);
-    }
-    return { kind: 'tunnel', url };
-  }
-  const url = proxyFromEnvironment(server, vars);
-  if (!url) return { kind: 'none' };
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new ConfigError('ERR_KUBECONFIG', `unsupported proxy ${redactUrl(url)} from the environment: podshell tunnels through http:// and https:// proxies; set proxy-url on the cluster in the kubeconfig for a SOCKS proxy`);
-  }
-  return { kind: 'tunnel', url };
-}
-
-function defaultWarn(message: string): void {
-  process.emitWarning(message, { code: 'PODSHELL_WARNING' });
-}
-
-/** client-go headerKeyEscape: percent-encode bytes that are not legal in a header name, and '%'. */
-function escapeExtraKey(key: string): string {
-  let out = '';
-  for (const b of Buffer.from(key, 'utf8')) {
-    const c = String.fromCharCode(b);
-    out += /[A-Za-z0-9!#$&'*+\-.^_`|~]/.test(c) ? c : `%${b.toString(16).toUpperCase().padStart(2, '0')}`;
-  }
-  return out;
-}
-
-function impersonationHeaders(imp: Impersonation): Record<string, string | string[]> {
-  const headers: Record<string, string | string[]> = {};
-  if (imp.user) headers['Impersonate-User'] = imp.user;
-  if (imp.groups?.length) headers['Impersonate-Group'] = [...imp.groups];
-  if (imp.uid) headers['Impersonate-Uid'] = imp.uid;
-  for (const [key, values] of Object.entries(imp.extra ?? {})) {
-    if (values.length) headers[`Impersonate-Extra-${escapeExtraKey(key)}`] = [...values];
-  }
-  return headers;
-}
-
-function kubeconfigImpersonation(asUser: string | undefined, extras: UserExtras | undefined): Impersonation | undefined {
-  const imp: Impersonation = {
-    ...(asUser ? { user: asUser } : {}),
-    ...(extras?.asGroups ? { groups: extras.asGroups } : {}),
-    ...(extras?.asUid ? { uid: extras.asUid } : {}),
-    ...(extras?.asUserExtra ? { extra: extras.asUserExtra } : {}),
-  };
-  return Object.keys(imp).length ? imp : undefined;
-}
-
-function readToken(file: string): string {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new ConfigError('ERR_CREDENTIALS', `cannot read token file ${file}: ${code === 'ENOENT' ? 'no such file' : code === 'EACCES' ? 'permission denied' : (err as Error).message}`, { cause: err });
-  }
-  const token = text.trim();
-  if (!token) throw new ConfigError('ERR_CREDENTIALS', `token file ${file} is empty`);
-  return token;
-}
-
-/** Rejects with `signal.reason` as soon as `signal` aborts. */
-function raceAbort<T>(promise: Promise<T>, signal: AbortSignal): Promise<T> {
-  if (signal.aborted) return Promise.reject(signal.reason);
-  return new Promise<T>((resolve, reject) => {
-    const onAbort = () => reject(signal.reason);
-    signal.addEventListener('abort', onAbort, { once: true });
-    promise.then(
-      (value) => {
-        signal.removeEventListener('abort', onAbort);
-        resolve(value);
-      },
-      (err: unknown) => {
-        signal.removeEventListener('abort', onAbort);
-        reject(err);
-      },
-    );
-  });
-}
 
 export class KubeClient {
   /** https://host:port[/prefix] */
@@ -250,6 +122,9 @@ export class KubeClient {
   private readonly _tokenFile: string | undefined;
   private readonly _impersonate: Impersonation | undefined;
   private readonly _proxy: ProxyChoice;
+  private readonly _requestTimeoutMs: number | undefined;
+  private readonly _pluginTimeoutMs: number;
+  private _plugin: ExecPlugin | undefined;
   private _agent: http.Agent | undefined;
 
   private constructor(config: ClientConfig) {
@@ -261,6 +136,13 @@ export class KubeClient {
     this._tokenFile = config.tokenFile;
     this._impersonate = config.impersonate;
     this._proxy = config.proxy;
+    this._requestTimeoutMs = config.requestTimeoutMs;
+    this._pluginTimeoutMs = config.pluginTimeoutMs ?? DEFAULT_PLUGIN_TIMEOUT_MS;
+  }
+
+  /** The `requestTimeoutMs` the client was made with (0: no limit), if any. */
+  get requestTimeoutMs(): number | undefined {
+    return this._requestTimeoutMs;
   }
 
   /**
@@ -296,6 +178,7 @@ export class KubeClient {
       ...(extras?.tokenFile ? { tokenFile: extras.tokenFile } : {}),
       ...(impersonate ? { impersonate } : {}),
       proxy: chooseProxy(cluster, server, vars, where),
+      ...timeouts(opts.requestTimeoutMs, opts.credentialPluginTimeoutMs),
     });
   }
 
@@ -331,22 +214,37 @@ export class KubeClient {
       tokenFile: `${dir}/token`,
       ...(opts.impersonate ? { impersonate: opts.impersonate } : {}),
       proxy: chooseProxy(cluster, server, process.env, 'the in-cluster configuration'),
+      ...timeouts(opts.requestTimeoutMs, undefined),
     });
   }
 
   /**
    * Fresh for every connection: exec plugins, OIDC and token files may rotate credentials.
    * Pass to `https.request` or `new WebSocket(url, protocols, { ...options })`.
-   * @throws ConfigError ERR_CREDENTIALS when a credential source fails (exec plugin, token file)
+   * @throws ConfigError ERR_CREDENTIALS when a credential source fails (exec plugin, token file);
+   * ERR_KUBECONFIG when a header value (e.g. the user to impersonate) cannot be sent in HTTP;
+   * the signal's reason when `signal` aborts while an exec plugin runs (which then stops it,
+   * unless another caller still waits for it)
    */
-  async connectOptions(): Promise<ConnectOptions> {
+  async connectOptions(signal?: AbortSignal): Promise<ConnectOptions> {
     const opts: https.RequestOptions = { headers: {} };
     const cluster = this._kc.getCurrentCluster();
     const user = this._kc.getCurrentUser();
+    // Exec credential plugins run here, so that a hung one is killed (client-node never stops
+    // it). First: a SOCKS agent made by client-node takes the plugin's client certificate.
+    const exec = user && !user.authProvider ? (user.exec as ExecConfig | undefined) : undefined;
     try {
+      if (exec) {
+        this._plugin ??= new ExecPlugin(exec, user!.name, this._pluginTimeoutMs);
+        const credential = await this._plugin.credential(signal);
+        if (credential.clientCertificateData) opts.cert = credential.clientCertificateData;
+        if (credential.clientKeyData) opts.key = credential.clientKeyData;
+        if (credential.token) (opts.headers as Record<string, string>)['Authorization'] = `Bearer ${credential.token}`;
+      }
       if (this._kc.needsClientNode() || this._proxy.kind === 'client-node') await (await this._kc.clientNode()).applyToHTTPSOptions(opts);
       else this._kc.applyToHTTPSOptions(opts);
     } catch (err) {
+      if (signal?.aborted && err === signal.reason) throw err;
       // client-node refuses http:// servers unless insecure-skip-tls-verify is set, after it has
       // filled in everything else; kubectl talks to them (e.g. `kubectl proxy`).
       const httpRefused = this._serverUrl.protocol === 'http:' && (err as Error).message.startsWith('HTTP protocol is not allowed');
@@ -389,6 +287,8 @@ export class KubeClient {
     if (opts.servername) result.servername = opts.servername;
     const agent = this._proxyAgent(opts.agent);
     if (agent) result.agent = agent;
+    if (this._requestTimeoutMs !== undefined) result.requestTimeoutMs = this._requestTimeoutMs;
+    checkHeaderValues(result.headers, user?.name);
     return result;
   }
 
@@ -428,93 +328,43 @@ export class KubeClient {
 
   /**
    * A JSON request to the API server. Redirects are never followed (a 3xx is an ApiStatusError).
+   * Answers larger than 64 MiB (MAX_RESPONSE_BYTES) are refused.
    * @throws ApiStatusError for a non-2xx answer; ConnectError when the server cannot be reached;
-   * PodshellError ERR_TIMEOUT after `timeoutMs`; the signal's reason when `signal` aborts.
+   * PodshellError ERR_TIMEOUT after the timeout, ERR_BAD_RESPONSE for an answer that is not JSON
+   * or is too large; the signal's reason when `signal` aborts.
    */
   async request<T = unknown>(opts: RequestOptions): Promise<T> {
     opts.signal?.throwIfAborted();
     const method = (opts.method ?? 'GET').toUpperCase();
     const url = this.url(opts.path, opts.query);
-    const timeoutMs = opts.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    const timeoutMs = opts.timeoutMs ?? this._requestTimeoutMs ?? DEFAULT_TIMEOUT_MS;
     const what = `${method} ${url.pathname}${url.search}`;
     const control = new AbortController();
-    const timer = setTimeout(() => control.abort(new PodshellError('ERR_TIMEOUT', `${what} at ${this.server} timed out after ${timeoutMs} ms`)), timeoutMs);
+    let connecting = true;
+    const timedOut = () => {
+      const plugin = connecting ? this._plugin?.running : undefined;
+      // The abort stops the plugin too, unless another request still waits for it.
+      const why = plugin ? `: the exec plugin "${plugin}" had not answered` : '';
+      return new PodshellError('ERR_TIMEOUT', `${what} at ${this.server} timed out after ${timeoutMs} ms${why}`);
+    };
+    const timer = timeoutMs > 0 ? setTimeout(() => control.abort(timedOut()), timeoutMs) : undefined;
     const onAbort = () => control.abort(opts.signal!.reason);
     opts.signal?.addEventListener('abort', onAbort, { once: true });
     try {
-      const connect = await raceAbort(this.connectOptions(), control.signal);
-      return await this._send<T>(url, method, what, opts.body, connect, control.signal);
+      const connect = await raceAbort(this.connectOptions(control.signal), control.signal);
+      connecting = false;
+      return await sendJson<T>({ url, method, what, server: this.server, body: opts.body, connect, signal: control.signal });
     } finally {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);
     }
   }
 
-  private _send<T>(url: URL, method: string, what: string, body: unknown, connect: ConnectOptions, signal: AbortSignal): Promise<T> {
-    signal.throwIfAborted();
-    const payload = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
-    return new Promise<T>((resolve, reject) => {
-      let settled = false;
-      const settle = (err: unknown, value?: T) => {
-        if (settled) return;
-        settled = true;
-        signal.removeEventListener('abort', onAbort);
-        if (err === undefined) resolve(value as T);
-        else reject(err);
-      };
-      const headers: Record<string, string | string[] | number> = {
-        ...connect.headers,
-        Accept: 'application/json',
-        'User-Agent': USER_AGENT,
-        ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}),
-      };
-      const options: https.RequestOptions = {
-        method,
-        headers,
-        rejectUnauthorized: connect.rejectUnauthorized,
-        ...(connect.ca ? { ca: connect.ca } : {}),
-        ...(connect.cert ? { cert: connect.cert } : {}),
-        ...(connect.key ? { key: connect.key } : {}),
-        ...(connect.servername ? { servername: connect.servername } : {}),
-        ...(connect.agent ? { agent: connect.agent } : {}),
-      };
-      let req: http.ClientRequest;
-      try {
-        req = (url.protocol === 'https:' ? https : httpModule).request(url, options);
-      } catch (err) {
-        settle(err);
-        return;
-      }
-      const onAbort = () => {
-        req.destroy();
-        settle(signal.reason);
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      req.on('error', (err) => settle(connectError(this.server, err)));
-      req.on('response', (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (chunk: Buffer) => chunks.push(chunk));
-        res.on('error', (err) => settle(connectError(this.server, err)));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          const status = res.statusCode ?? 0;
-          if (status < 200 || status > 299) return settle(apiStatusError(status, text));
-          if (!text.trim()) return settle(undefined, undefined as T);
-          try {
-            settle(undefined, JSON.parse(text) as T);
-          } catch {
-            settle(new PodshellError('ERR_BAD_RESPONSE', `expected JSON in the answer to ${what} from ${this.server}, found: ${text.slice(0, 200)}`));
-          }
-        });
-      });
-      req.end(payload);
-    });
-  }
-
-  /** GET a pod. @throws ApiStatusError ERR_NOT_FOUND `pods "x" not found` */
+  /** GET a pod. @throws ApiStatusError ERR_NOT_FOUND `pods "x" not found`; ERR_BAD_RESPONSE when the answer is not a pod */
   async getPod(namespace: string, name: string, signal?: AbortSignal): Promise<Pod> {
     if (!name) throw new TargetError('a pod name must not be empty');
-    return this.request<Pod>({ path: `/api/v1/namespaces/${enc(namespace)}/pods/${enc(name)}`, ...(signal ? { signal } : {}) });
+    const path = `/api/v1/namespaces/${enc(namespace)}/pods/${enc(name)}`;
+    return asPod(await this.request({ path, ...(signal ? { signal } : {}) }), `GET ${path}`);
   }
 
   /** List pods (every page); namespace '' lists across all namespaces. */
@@ -523,77 +373,35 @@ export class KubeClient {
     const pods: Pod[] = [];
     let next: string | undefined;
     do {
-      const list = await this.request<{ items?: Pod[]; metadata?: ListMeta }>({
-        path,
-        query: { labelSelector: opts.labelSelector || undefined, fieldSelector: opts.fieldSelector || undefined, limit: '500', continue: next },
-        ...(opts.signal ? { signal: opts.signal } : {}),
-      });
-      pods.push(...(list.items ?? []));
+      const list = asPodList(
+        await this.request({
+          path,
+          query: { labelSelector: opts.labelSelector || undefined, fieldSelector: opts.fieldSelector || undefined, limit: '500', continue: next },
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        }),
+        `GET ${path}`,
+      );
+      pods.push(...list.items);
       next = list.metadata?.continue || undefined;
     } while (next);
     return pods;
   }
 
+  /** The `spec.selector` of a workload or service. */
+  async getSelector(kind: ResourceKind, name: string, namespace: string, signal?: AbortSignal): Promise<unknown> {
+    const base = kind.group ? `/apis/${kind.group}/${kind.version}` : `/api/${kind.version}`;
+    const path = `${base}/namespaces/${enc(namespace)}/${kind.resource}/${enc(name)}`;
+    return asWorkload(await this.request({ path, ...(signal ? { signal } : {}) }), kind.kind, `GET ${path}`).spec?.selector;
+  }
+
   /**
-   * Which pods and container a command should run in, as kubectl picks them (PROTOCOL.md
-   * §9.2–9.3). `POD` and `TYPE/NAME` give one target; `{ selector }` and `{ workload, allPods }`
-   * give every matching pod that has not completed, sorted by name.
+   * Which pods and container a command should run in, as kubectl picks them (targets.ts).
+   * `POD` and `TYPE/NAME` give one target; `{ selector }` and `{ workload, allPods }` give every
+   * matching pod that has not completed, sorted by name.
    * @throws TargetError; ApiStatusError (e.g. ERR_NOT_FOUND for an unknown pod or workload)
    */
-  async resolveTargets(target: Target, opts: ResolveOptions = {}): Promise<ResolvedTarget[]> {
-    const namespace = opts.namespace || this.namespace;
-    const podOpts = { ...(opts.container ? { container: opts.container } : {}), verb: opts.verb ?? ('exec' as const) };
-    const signal = opts.signal;
-    if (typeof target !== 'string' && 'pod' in target) return [resolvePod(await this.getPod(namespace, target.pod, signal), namespace, podOpts)];
-    if (typeof target === 'string') {
-      const parsed = parseTarget(target);
-      if (parsed.kind.selector === 'pod') return [resolvePod(await this.getPod(namespace, parsed.name, signal), namespace, podOpts)];
-      const { pods, describe } = await this._podsOf(parsed.kind, parsed.name, namespace, signal);
-      const pod = mostActivePod(pods);
-      if (!pod) throw new TargetError(`no pods found for ${describe}`);
-      return [resolvePod(pod, namespace, podOpts)];
-    }
-    if ('selector' in target) {
-      const pods = await this.listPods(namespace, { labelSelector: target.selector, ...(signal ? { signal } : {}) });
-      return this._resolveAll(pods, namespace, podOpts, `selector "${target.selector}" in namespace "${namespace}"`);
-    }
-    const parsed = parseTarget(target.workload);
-    if (parsed.kind.selector === 'pod') return [resolvePod(await this.getPod(namespace, parsed.name, signal), namespace, podOpts)];
-    const { pods, describe } = await this._podsOf(parsed.kind, parsed.name, namespace, signal);
-    return this._resolveAll(pods, namespace, podOpts, describe);
-  }
-
-  private _resolveAll(pods: Pod[], namespace: string, podOpts: { container?: string; verb: 'exec' | 'attach' }, describe: string): ResolvedTarget[] {
-    if (pods.length === 0) throw new TargetError(`no pods found for ${describe}`);
-    const running = pods.filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed');
-    if (running.length === 0) {
-      throw new TargetError(`no pods to ${podOpts.verb === 'exec' ? 'exec into' : 'attach to'} for ${describe}: all ${pods.length} matching pods have completed`);
-    }
-    return running.sort(compareNames).map((pod) => resolvePod(pod, namespace, podOpts));
-  }
-
-  /** The pods of a workload or service, by its selector. */
-  private async _podsOf(kind: ResourceKind, name: string, namespace: string, signal: AbortSignal | undefined): Promise<{ pods: Pod[]; describe: string }> {
-    const base = kind.group ? `/apis/${kind.group}/${kind.version}` : `/api/${kind.version}`;
-    const object = await this.request<{ spec?: { selector?: unknown } }>({
-      path: `${base}/namespaces/${enc(namespace)}/${kind.resource}/${enc(name)}`,
-      ...(signal ? { signal } : {}),
-    });
-    const raw = object.spec?.selector;
-    let selector: string;
-    if (kind.selector === 'map') {
-      const map = (raw ?? {}) as Record<string, string>;
-      if (Object.keys(map).length === 0) {
-        throw new TargetError(kind.kind === 'Service' ? `invalid service '${name}': Service is defined without a selector` : `${describeObject(kind, name)} has no pod selector`);
-      }
-      selector = mapSelectorString(map);
-    } else {
-      const ls = (raw ?? {}) as LabelSelector;
-      selector = labelSelectorString(ls);
-      if (!selector) throw new TargetError(`${describeObject(kind, name)} has no pod selector`);
-    }
-    const pods = await this.listPods(namespace, { labelSelector: selector, ...(signal ? { signal } : {}) });
-    return { pods, describe: `${describeObject(kind, name)} in namespace "${namespace}" (selector "${selector}")` };
+  resolveTargets(target: Target, opts: ResolveOptions = {}): Promise<ResolvedTarget[]> {
+    return resolveTargets(this, target, opts);
   }
 
   /** Close idle proxy-tunnel connections. The client stays usable. */

@@ -72,7 +72,7 @@ test('a file named by the kubeconfig that cannot be read is the file system erro
   assert.throws(() => loaded.kc.applyToHTTPSOptions({ headers: {} }), (err: NodeJS.ErrnoException) => err.code === 'ENOENT' && err.path === join(tmp.dir, 'nope.crt'));
 });
 
-test('only users with an exec plugin or an auth-provider need client-node', () => {
+test('only users with an auth-provider need client-node (podshell runs exec plugins itself)', () => {
   const need = (user: Obj) => {
     const loaded = loadKubeconfig(writeYaml(join(tmp.dir, 'need.yaml'), config(user)));
     selectContext(loaded, undefined);
@@ -80,7 +80,7 @@ test('only users with an exec plugin or an auth-provider need client-node', () =
   };
   assert.equal(need({ token: 'abc' }), false);
   assert.equal(need({ 'client-certificate-data': b64(certPem), 'client-key-data': b64('KEY') }), false);
-  assert.equal(need({ exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'true' } }), true);
+  assert.equal(need({ exec: { apiVersion: 'client.authentication.k8s.io/v1', command: 'true' } }), false);
   assert.equal(need({ 'auth-provider': { name: 'oidc', config: {} } }), true);
 });
 

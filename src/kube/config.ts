@@ -6,9 +6,11 @@
 //   clusters/users/contexts, the same validation and `token-file` reading as KubeConfig.loadFromFile);
 // - TLS material, tokens and basic auth — what client-node's KubeConfig.applyToHTTPSOptions does
 //   for a user without an auth plugin — are applied here, as it applies them;
-// - users with an exec credential plugin or an auth-provider (OIDC, Azure, GCP, token files) and
-//   SOCKS proxies still go through client-node's KubeConfig, loaded on the first connection that
-//   needs it, and kept for the client's life (its plugins cache credentials per instance).
+// - users with an auth-provider (OIDC, Azure, GCP, token files) and SOCKS proxies still go
+//   through client-node's KubeConfig, loaded on the first connection that needs it, and kept for
+//   the client's life (its plugins cache credentials per instance);
+// - exec credential plugins are run by podshell (exec-plugin.ts), never by client-node, which
+//   cannot stop a hung one: its KubeConfig is given the users without their `exec`.
 
 import { readFileSync } from 'node:fs';
 import type { OutgoingHttpHeaders } from 'node:http';
@@ -108,15 +110,15 @@ export class Kubeconfig {
 
   /** Whether the current user's credentials come from a plugin that only client-node implements. */
   needsClientNode(): boolean {
-    const user = this.getCurrentUser();
-    return Boolean(user && (user.exec || user.authProvider));
+    return Boolean(this.getCurrentUser()?.authProvider);
   }
 
   /** client-node's KubeConfig over the same entries, loaded on first use and kept. */
   clientNode(): Promise<KubeConfig> {
     this._clientNode ??= import('@kubernetes/client-node').then(({ KubeConfig }) => {
       const kc = new KubeConfig();
-      kc.loadFromOptions({ clusters: this._clusters, users: this._users, contexts: this._contexts, currentContext: this._current ?? '' });
+      const users = this._users.map((user) => (user.exec && !user.authProvider ? { ...user, exec: undefined } : user));
+      kc.loadFromOptions({ clusters: this._clusters, users, contexts: this._contexts, currentContext: this._current ?? '' });
       return kc;
     });
     return this._clientNode.then((kc) => {

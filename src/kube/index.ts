@@ -3,7 +3,11 @@
 
 export { ApiStatusError, ConfigError, ConnectError, TargetError, apiStatusCode, apiStatusError, connectError, parseStatus } from './errors.ts';
 export { KubeClient } from './client.ts';
-export type { ConnectOptions, Impersonation, InClusterOptions, KubeconfigOptions, RequestOptions, ResolveOptions } from './client.ts';
+export type { InClusterOptions, KubeconfigOptions, RequestOptions } from './client.ts';
+export type { Impersonation } from './headers.ts';
+export { MAX_RESPONSE_BYTES, tlsOptions } from './transport.ts';
+export type { ConnectOptions, TlsOptions } from './transport.ts';
+export { DEFAULT_PLUGIN_TIMEOUT_MS } from './exec-plugin.ts';
 export {
   DEFAULT_CONTAINER_ANNOTATION,
   allContainerNames,
@@ -13,7 +17,8 @@ export {
   labelSelectorString,
   mostActivePod,
   parseTarget,
+  resolveSessionTarget,
   resourceKinds,
 } from './targets.ts';
-export type { ResolvedTarget, ResourceKind, Target, TypeName } from './targets.ts';
+export type { ResolvedTarget, ResolveOptions, ResourceKind, Target, TargetSource, TypeName } from './targets.ts';
 export type { Container, LabelSelector, ObjectMeta, Pod } from './types.ts';

@@ -1,7 +1,9 @@
 // Which pod and container a command runs in, decided as kubectl decides it (PROTOCOL.md §9.2–9.3;
 // kubectl pkg/cmd/exec, pkg/cmd/util/podcmd, pkg/util/podutils ActivePods,
-// polymorphichelpers/attachablepodforobject.go). Pure functions: the I/O is in client.ts.
+// polymorphichelpers/attachablepodforobject.go). The choosing, defaulting and validating is here;
+// the REST calls are KubeClient's, reached through the small TargetSource interface.
 
+import { PodshellError } from '../protocol/errors.ts';
 import { TargetError } from './errors.ts';
 import type { LabelSelector, Pod } from './types.ts';
 
@@ -261,4 +263,108 @@ export function resolvePod(pod: Pod, namespace: string, opts: { container?: stri
   checkNotCompleted(pod, opts.verb);
   const { container, defaultedNotice } = chooseContainer(pod, opts.container);
   return { namespace: pod.metadata.namespace ?? namespace, pod: pod.metadata.name, container, ...(defaultedNotice ? { defaultedNotice } : {}) };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Resolution: the policy, over the REST calls of a TargetSource (a KubeClient).
+
+/** The REST calls target resolution needs (KubeClient implements them). */
+export interface TargetSource {
+  /** The namespace used when none is given. */
+  readonly namespace: string;
+  getPod(namespace: string, name: string, signal?: AbortSignal): Promise<Pod>;
+  listPods(namespace: string, opts: { labelSelector?: string; signal?: AbortSignal }): Promise<Pod[]>;
+  /** The `spec.selector` of a workload or service (unknown shape; absent when it has none). */
+  getSelector(kind: ResourceKind, name: string, namespace: string, signal?: AbortSignal): Promise<unknown>;
+}
+
+export interface ResolveOptions {
+  /** Default: the client's namespace. */
+  namespace?: string;
+  /** kubectl -c. */
+  container?: string;
+  /** Which kubectl wording to use for completed pods. Default: 'exec'. */
+  verb?: 'exec' | 'attach';
+  signal?: AbortSignal;
+}
+
+type PodOptions = { container?: string; verb: 'exec' | 'attach' };
+
+/**
+ * Which pods and container a command should run in, as kubectl picks them. `POD` and
+ * `TYPE/NAME` give one target; `{ selector }` and `{ workload, allPods }` give every matching pod
+ * that has not completed, sorted by name.
+ * @throws TargetError; ApiStatusError (e.g. ERR_NOT_FOUND for an unknown pod or workload)
+ */
+export async function resolveTargets(source: TargetSource, target: Target, opts: ResolveOptions = {}): Promise<ResolvedTarget[]> {
+  const namespace = opts.namespace || source.namespace;
+  const podOpts: PodOptions = { ...(opts.container ? { container: opts.container } : {}), verb: opts.verb ?? 'exec' };
+  const signal = opts.signal;
+  if (typeof target !== 'string' && 'pod' in target) return [resolvePod(await source.getPod(namespace, target.pod, signal), namespace, podOpts)];
+  if (typeof target === 'string') {
+    const parsed = parseTarget(target);
+    if (parsed.kind.selector === 'pod') return [resolvePod(await source.getPod(namespace, parsed.name, signal), namespace, podOpts)];
+    const { pods, describe } = await podsOf(source, parsed.kind, parsed.name, namespace, signal);
+    const pod = mostActivePod(pods);
+    if (!pod) throw new TargetError(`no pods found for ${describe}`);
+    return [resolvePod(pod, namespace, podOpts)];
+  }
+  if ('selector' in target) {
+    const pods = await source.listPods(namespace, { labelSelector: target.selector, ...(signal ? { signal } : {}) });
+    return resolveAll(pods, namespace, podOpts, `selector "${target.selector}" in namespace "${namespace}"`);
+  }
+  const parsed = parseTarget(target.workload);
+  if (parsed.kind.selector === 'pod') return [resolvePod(await source.getPod(namespace, parsed.name, signal), namespace, podOpts)];
+  const { pods, describe } = await podsOf(source, parsed.kind, parsed.name, namespace, signal);
+  return resolveAll(pods, namespace, podOpts, describe);
+}
+
+/**
+ * The one pod and container of a session (exec, attach, a copy's commands). `{ pod }` with a
+ * container named is used as it is, with no lookup (the server itself refuses an unknown
+ * container or a pod that is not running); anything else is resolved as kubectl resolves it.
+ * @throws PodshellError ERR_USAGE when the target matches several pods; TargetError; ApiStatusError
+ */
+export async function resolveSessionTarget(source: TargetSource, target: Target, opts: ResolveOptions = {}): Promise<ResolvedTarget> {
+  if (typeof target === 'object' && 'pod' in target && opts.container) {
+    return { namespace: opts.namespace || source.namespace, pod: target.pod, container: opts.container };
+  }
+  const targets = await resolveTargets(source, target, opts);
+  const [first] = targets;
+  if (!first) throw new TargetError('the target matched no pod');
+  if (targets.length > 1) {
+    throw new PodshellError(
+      'ERR_USAGE',
+      `a session runs in one pod, and the target matched ${targets.length} (${targets.map((t) => t.pod).join(', ')}): resolve them with cluster.client.resolveTargets() and start one session per pod`,
+    );
+  }
+  return first;
+}
+
+function resolveAll(pods: Pod[], namespace: string, podOpts: PodOptions, describe: string): ResolvedTarget[] {
+  if (pods.length === 0) throw new TargetError(`no pods found for ${describe}`);
+  const running = pods.filter((p) => p.status?.phase !== 'Succeeded' && p.status?.phase !== 'Failed');
+  if (running.length === 0) {
+    throw new TargetError(`no pods to ${podOpts.verb === 'exec' ? 'exec into' : 'attach to'} for ${describe}: all ${pods.length} matching pods have completed`);
+  }
+  return running.sort(compareNames).map((pod) => resolvePod(pod, namespace, podOpts));
+}
+
+/** The pods of a workload or service, by its selector. */
+async function podsOf(source: TargetSource, kind: ResourceKind, name: string, namespace: string, signal: AbortSignal | undefined): Promise<{ pods: Pod[]; describe: string }> {
+  const raw = await source.getSelector(kind, name, namespace, signal);
+  let selector: string;
+  if (kind.selector === 'map') {
+    const map = (raw ?? {}) as Record<string, string>;
+    if (Object.keys(map).length === 0) {
+      throw new TargetError(kind.kind === 'Service' ? `invalid service '${name}': Service is defined without a selector` : `${describeObject(kind, name)} has no pod selector`);
+    }
+    selector = mapSelectorString(map);
+  } else {
+    const ls = (raw ?? {}) as LabelSelector;
+    selector = labelSelectorString(ls);
+    if (!selector) throw new TargetError(`${describeObject(kind, name)} has no pod selector`);
+  }
+  const pods = await source.listPods(namespace, { labelSelector: selector, ...(signal ? { signal } : {}) });
+  return { pods, describe: `${describeObject(kind, name)} in namespace "${namespace}" (selector "${selector}")` };
 }

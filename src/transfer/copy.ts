@@ -9,7 +9,7 @@ import path, { posix } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RemoteError, exec, run, type RunResult } from '../exec/index.ts';
-import type { KubeClient, ResolvedTarget } from '../kube/index.ts';
+import { resolveSessionTarget, type KubeClient, type ResolvedTarget } from '../kube/index.ts';
 import * as cmd from './commands.ts';
 import { IntegrityError, TransferError } from './errors.ts';
 import { canonicalDestination, extractTar, type ExtractLimits } from './extract.ts';
@@ -72,12 +72,11 @@ const noop = () => {};
 async function context(client: KubeClient, remote: RemoteSpec, options: CopyOptions): Promise<Ctx> {
   if (!remote.path) throw new TransferError('ERR_TRANSFER_FILESPEC', 'remote path cannot be empty');
   const namespace = remote.namespace ?? options.namespace;
-  const [target] = await client.resolveTargets(remote.pod, {
+  const target = await resolveSessionTarget(client, remote.pod, {
     ...(namespace ? { namespace } : {}),
     ...(options.container ? { container: options.container } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
-  if (!target) throw new TransferError('ERR_TRANSFER_NOT_FOUND', `"${remote.pod}" matched no pod`);
   return {
     client,
     target,
