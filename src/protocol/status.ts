@@ -141,3 +141,23 @@ export function decodeStatus(bytes: Uint8Array): Status {
   }
   return value as Status;
 }
+
+export type V1StatusOutcome =
+  | { readonly kind: 'success'; readonly status: Status }
+  | { readonly kind: 'exit'; readonly code: number; readonly status: Status }
+  | { readonly kind: 'error'; readonly message: string };
+
+/**
+ * What the error channel of a v1-style protocol (channel.k8s.io, base64.channel.k8s.io) means:
+ * those write nothing on success and the bare message text on failure, so an exit code is only
+ * recognised by the message's ending (`… command terminated with exit code 3`), 0 to 255. The
+ * Status returned is the one a v4 server would have sent.
+ */
+export function v1StatusOutcome(bytes: Uint8Array): V1StatusOutcome {
+  if (bytes.length === 0) return { kind: 'success', status: successStatus() };
+  const text = new TextDecoder().decode(bytes);
+  const exit = /exit code (\d{1,3})$/.exec(text);
+  const code = exit ? Number(exit[1]) : NaN;
+  if (code >= 0 && code <= 255) return { kind: 'exit', code, status: exitCodeStatus(code, text) };
+  return { kind: 'error', message: text };
+}

@@ -8,7 +8,7 @@ import { lstat, open, rename, stat, unlink, type FileHandle } from 'node:fs/prom
 import path, { posix } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { RemoteError, exec, run, type RunResult } from '../exec/index.ts';
+import { RemoteError, UsageError, exec, run, type RunResult } from '../exec/index.ts';
 import type { KubeClient, ResolvedTarget } from '../kube/index.ts';
 import * as cmd from './commands.ts';
 import { IntegrityError, TransferError } from './errors.ts';
@@ -68,6 +68,20 @@ interface Ctx {
 }
 
 const noop = () => {};
+
+/**
+ * The arguments as a plain-JavaScript caller may pass them: anything. What TypeScript would have
+ * refused becomes a UsageError naming the argument, never a TypeError from deep inside.
+ */
+function validateCopy(name: string, localPath: unknown, remote: unknown, options: unknown): void {
+  if (typeof localPath !== 'string' || localPath === '') throw new UsageError(`${name} needs a local path (a non-empty string)`);
+  if (typeof remote !== 'object' || remote === null) throw new UsageError(`${name} needs a remote spec: { pod, path, namespace? }`);
+  const r = remote as Record<string, unknown>;
+  if (typeof r['pod'] !== 'string' || r['pod'] === '') throw new UsageError(`${name} needs remote.pod: a pod name or TYPE/NAME`);
+  if (typeof r['path'] !== 'string') throw new UsageError(`${name} needs remote.path: a path in the container`);
+  if (r['namespace'] !== undefined && typeof r['namespace'] !== 'string') throw new UsageError(`remote.namespace must be a string, not ${typeof r['namespace']}`);
+  if (options !== undefined && (typeof options !== 'object' || options === null)) throw new UsageError(`${name} options must be an object`);
+}
 
 async function context(client: KubeClient, remote: RemoteSpec, options: CopyOptions): Promise<Ctx> {
   if (!remote.path) throw new TransferError('ERR_TRANSFER_FILESPEC', 'remote path cannot be empty');
@@ -177,10 +191,10 @@ interface VerifyItem {
   readonly size: number;
 }
 
-/** Compares checksums (or sizes) in the container with the ones computed while streaming. */
 /**
- * Compare each item's local checksum with the container's. `early`: the container's answer for a
- * single item, started while the bytes were still travelling.
+ * Compare each item's checksum computed while streaming with the container's (sizes when the
+ * container has no sha256sum). `early`: the container's answer for a single item, started while
+ * the bytes were still travelling.
  */
 async function verifyRemote(ctx: Ctx, items: readonly VerifyItem[], progress: ProgressReporter, early?: Promise<RunResult<string>>): Promise<CopyResult['verified']> {
   progress.phase('verify', items.reduce((n, i) => n + i.size, 0));
@@ -314,6 +328,7 @@ async function removeRemote(ctx: Ctx, file: string): Promise<void> {
  * await copyToPod(client, './config.yaml', { pod: 'deploy/web', path: '/etc/app/' });
  */
 export async function copyToPod(client: KubeClient, localPath: string, remote: RemoteSpec, options: CopyOptions = {}): Promise<CopyResult> {
+  validateCopy('copyTo', localPath, remote, options);
   const preserve = options.preserve ?? true;
   const verify = options.verify ?? true;
   const warn = options.onWarning ?? noop;
@@ -470,6 +485,7 @@ function localWriteError(err: unknown, file: string): TransferError {
  * const r = await copyFromPod(client, { pod: 'demo', path: '/var/log/app' }, './logs', { retries: 3 });
  */
 export async function copyFromPod(client: KubeClient, remote: RemoteSpec, localPath: string, options: CopyOptions = {}): Promise<CopyResult> {
+  validateCopy('copyFrom', localPath, remote, options);
   const preserve = options.preserve ?? true;
   const verify = options.verify ?? true;
   const retries = options.retries ?? 0;

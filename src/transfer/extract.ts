@@ -342,6 +342,9 @@ export async function extractTar(source: AsyncIterable<Uint8Array>, options: Ext
     if (err instanceof TransferError) throw err;
     const e = err as NodeJS.ErrnoException;
     if (e?.code && typeof e.syscall === 'string') throw localError(err, e.path ?? root);
+    // An archive that ends inside a member: tar-stream destroys the member's stream, and reading
+    // it fails with streamx's STREAM_DESTROYED or PREMATURE_CLOSE rather than tar's own message.
+    if (e instanceof Error && e.name === 'StreamError') throw new TransferError('ERR_TRANSFER_CORRUPT', 'tar contents corrupted: unexpected end of data', { cause: err });
     if (e instanceof Error && !(e as { code?: unknown }).code) throw new TransferError('ERR_TRANSFER_CORRUPT', `tar contents corrupted: ${e.message.toLowerCase()}`, { cause: err });
     throw err;
   }
