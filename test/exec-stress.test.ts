@@ -122,9 +122,11 @@ test('a consumer reading 1 MiB/s for 50 MiB keeps memory bounded and loses nothi
 
 test('a server that stops answering rejects exit within the keepalive deadline', async () => {
   const session = cluster.exec({ target: 'demo', command: ['sh', '-c', 'while true; do echo tick; sleep 0.1; done'], keepalive: { intervalMs: 200, timeoutMs: 1500 } });
-  session.stdout!.resume();
+  let ticks = 0;
+  session.stdout!.on('data', () => ticks++);
   await session.opened;
-  await sleep(300);
+  // Precondition: the session really streams before the server stops.
+  while (ticks < 2) await sleep(10);
   process.kill(sandbox.pid, 'SIGSTOP');
   const started = Date.now();
   try {

@@ -357,3 +357,47 @@ test('called from plain JavaScript without target or command, every entry point 
     await assert.rejects(Promise.resolve().then(() => cluster[method]!.call(cluster, ...args)), usage(message), `${method}(${JSON.stringify(args)})`);
   }
 });
+
+test('exit and the streams, in every combination: an empty stream nobody reads does not hold exit; unread output does', { timeout: 60_000 }, async () => {
+  const onlyStdout: Script = (ws) => {
+    ws.send(frame(1, 'only stdout'));
+    ws.send(status({ metadata: {}, status: 'Success' }));
+    ws.close(1000);
+  };
+  // stdout read, stderr (empty) never read.
+  const a = unread(onlyStdout);
+  let out = '';
+  a.stdout!.on('data', (c: Buffer) => (out += c));
+  assert.equal((await a.exit).code, 0);
+  assert.equal(out, 'only stdout');
+  // Neither read: exit waits for stdout's bytes, and settles once they are read.
+  const b = unread(onlyStdout);
+  let settled = false;
+  void b.exit.then(() => (settled = true));
+  await until('stdout holds the unread output', () => b.stdout!.readableLength === 'only stdout'.length && b.stdout!.readableEnded === false);
+  // The session has finished reading the socket (its private flag: there is no public one).
+  await until('the session saw the close', () => (b as unknown as { _settled: boolean })._settled);
+  assert.equal(settled, false);
+  let late = '';
+  b.stdout!.on('data', (c: Buffer) => (late += c));
+  await b.exit;
+  assert.equal(late, 'only stdout');
+  // Only stderr requested, and only stdin: no output stream at all.
+  script = (ws) => {
+    ws.send(frame(2, 'e'));
+    ws.send(status({ metadata: {}, status: 'Success' }));
+    ws.close(1000);
+  };
+  const c = wireCluster().exec({ target: 'p', command: ['x'], stdout: false });
+  let err = '';
+  c.stderr!.on('data', (d: Buffer) => (err += d));
+  assert.equal((await c.exit).code, 0);
+  assert.equal(err, 'e');
+  script = (ws) => {
+    ws.send(status({ metadata: {}, status: 'Success' }));
+    ws.close(1000);
+  };
+  const d = wireCluster().exec({ target: 'p', command: ['x'], stdin: true, stdout: false, stderr: false });
+  assert.equal(d.stdout, null);
+  assert.equal((await d.exit).code, 0);
+});

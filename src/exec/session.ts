@@ -577,6 +577,9 @@ export class ExecSession {
       stream.once('end', done);
       stream.once('close', done);
       stream.push(null);
+      // A stream that carried nothing has nothing to read: end it now, or a stream nobody reads
+      // because it stayed empty (stderr of most commands) would hold `exit` forever.
+      if (stream.readableLength === 0 && stream.readableFlowing !== true) stream.read(0);
     }
     this.stdin?.destroy();
   }
