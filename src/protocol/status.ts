@@ -1,4 +1,4 @@
-// The Status written on channel 3 (PROTOCOL.md §3). Key order is Go's (metav1.Status), because
+// The Status written on channel 3. Key order is Go's (metav1.Status), because
 // the sandbox must write what a cluster writes byte for byte.
 
 import { PodshellError } from './errors.ts';
@@ -110,7 +110,7 @@ export class StatusError extends PodshellError {
 }
 
 /**
- * What a Status means, decided as client-go's v4 decoder does (PROTOCOL.md §3.3). Throws
+ * What a Status means, decided as client-go's v4 decoder does. Throws
  * StatusError for a Status that cannot be understood.
  */
 export function statusOutcome(status: Status): StatusOutcome {

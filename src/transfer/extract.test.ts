@@ -1,4 +1,4 @@
-// The path-guarded untar against crafted archives (SECURITY.md A1–A7): kubectl's TestUntar,
+// The path-guarded untar against crafted archives: kubectl's TestUntar,
 // TestBadTar, TestTarUntarWrongPrefix and TestUntar_SingleFile vectors, then links planted in the
 // destination, special files, modes, caps, and corrupt input. After each run the whole test folder
 // is walked: nothing may exist but what was expected.

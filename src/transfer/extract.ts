@@ -1,5 +1,4 @@
-// The download side's untar: an archive from a pod is untrusted input (PROTOCOL.md §8.5,
-// SECURITY.md A1–A7). kubectl's rules plus ours:
+// The download side's untar: an archive from a pod is untrusted input. kubectl's rules plus ours:
 // - every member must carry the requested prefix, else the whole copy fails ("tar contents
 //   corrupted"); the rest of its name is joined to the canonical destination and must stay inside
 //   it (`path.relative`), else it is skipped with kubectl's warning;
