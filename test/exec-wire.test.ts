@@ -263,6 +263,16 @@ test('a server choosing a subprotocol that was not offered is a protocol error, 
     message: 'the server chose subprotocol "v3.channel.k8s.io", which was not offered (offered: v5.channel.k8s.io, v4.channel.k8s.io)',
   });
   await assert.rejects(exec.exit, { code: 'ERR_PROTOCOL' });
+  // No subprotocol at all in the answer is the same breach.
+  onUpgrade = (req, socket) => {
+    const accept = createHash('sha1').update(`${req.headers['sec-websocket-key']}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest('base64');
+    socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+    return true;
+  };
+  await assert.rejects(wireCluster().exec({ target: 'p', command: ['x'] }).exit, {
+    code: 'ERR_PROTOCOL',
+    message: 'the server answered the upgrade without choosing a subprotocol (offered: v5.channel.k8s.io, v4.channel.k8s.io)',
+  });
 });
 
 /** The container has no stat (so no early checksum); `tar` is answered by `tarAnswer`. */
@@ -332,6 +342,8 @@ test('called from plain JavaScript without target or command, every entry point 
     ['exec', { target: 'p', command: 'ls -l' }, /^command must be an array of strings/],
     ['exec', { target: 'p', command: [1] }, /^command must be an array of strings/],
     ['exec', { target: 42, command: ['true'] }, /^target must be a pod name/],
+    ['exec', { target: {}, command: ['true'] }, /^target must be a pod name, TYPE\/NAME, \{ pod \}/],
+    ['exec', { target: { pod: 5 }, command: ['true'] }, /^target must be a pod name/],
     ['exec', { target: 'p', command: ['true'], namespace: 3 }, /^namespace must be a string/],
     ['attach', undefined, /^attach needs an options object with a target$/],
     ['attach', {}, /^attach needs a target/],

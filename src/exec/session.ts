@@ -127,7 +127,13 @@ function validateOptions(kind: Kind, options: unknown): void {
   const o = options as Record<string, unknown>;
   const target = o['target'];
   if (target === undefined || target === null || target === '') throw new UsageError(`${name} needs a target: a pod name, TYPE/NAME, or { pod }`);
-  if (typeof target !== 'string' && typeof target !== 'object') throw new UsageError(`target must be a pod name, TYPE/NAME, or an object such as { pod }, not ${typeof target}`);
+  const targetShape = 'a pod name, TYPE/NAME, { pod }, { selector } or { workload, allPods: true }';
+  if (typeof target !== 'string' && typeof target !== 'object') throw new UsageError(`target must be ${targetShape}, not ${typeof target}`);
+  if (typeof target === 'object') {
+    const t = target as Record<string, unknown>;
+    const key = ['pod', 'selector', 'workload'].find((k) => k in t);
+    if (!key || typeof t[key] !== 'string' || t[key] === '') throw new UsageError(`target must be ${targetShape}, with a non-empty string`);
+  }
   if (kind === 'exec') {
     const command = o['command'];
     if (command === undefined || command === null) throw new UsageError('exec needs a command: at least one argv element');
@@ -354,11 +360,11 @@ export class ExecSession {
           ? new ConnectionLostError(`the connection to the pod broke: ${err.message}`, { cause: err })
           : handshakeProtocolErrors.has(err.message)
             ? new ProtocolError(
-                chosen === undefined
-                  ? `the server answered the upgrade without choosing a subprotocol (offered: ${protocols.join(', ')})`
-                  : handshakeProtocolErrors.get(err.message) === 'subprotocol'
-                    ? `the server chose subprotocol "${chosen}", which was not offered (offered: ${protocols.join(', ')})`
-                    : `the server's upgrade answer is invalid: ${err.message}`,
+                handshakeProtocolErrors.get(err.message) !== 'subprotocol'
+                  ? `the server's answer to the upgrade is invalid: ${err.message}`
+                  : chosen === undefined
+                    ? `the server answered the upgrade without choosing a subprotocol (offered: ${protocols.join(', ')})`
+                    : `the server chose subprotocol "${chosen}", which was not offered (offered: ${protocols.join(', ')})`,
                 { cause: err },
               )
             : /timed out/i.test(err.message)
