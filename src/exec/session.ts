@@ -76,7 +76,7 @@ export interface ExecOptions extends SessionOptions {
 export interface ExitStatus {
   /** The command's exit code: 0 on success. Always 0 for attach. */
   readonly code: number;
-  /** The Status the server sent (a synthesised Success for v1 protocols, which send none on success). */
+  /** The Status the server sent; for v1 protocols, which send only text, the one a v4 server would have sent. */
   readonly status: Status;
 }
 
@@ -156,7 +156,10 @@ export class ExecSession {
   readonly stderr: Readable | null;
   /** Resolves once the WebSocket is open; rejects with the handshake's error. */
   readonly opened: Promise<Opened>;
-  /** Settles after all output was delivered and the status arrived. Rejects on any failure. */
+  /**
+   * Settles after the status arrived and every byte of output was read (a stream that stayed empty
+   * needs no reading). Rejects on any failure.
+   */
   readonly exit: Promise<ExitStatus>;
 
   private readonly _tty: boolean;
