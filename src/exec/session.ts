@@ -98,7 +98,7 @@ const maxStdinFrame = 1024 * 1024;
  * Most bytes accepted on the error/status channel (3): a Status is a few hundred bytes, and
  * without a cap a hostile server could grow it until memory runs out.
  */
-export const maxStatusBytes = 64 * 1024; // 64 KiB
+const maxStatusBytes = 64 * 1024; // 64 KiB
 /** How long to wait for the close after the status arrived. */
 const defaultStatusGraceMs = 2000;
 
@@ -120,13 +120,12 @@ const handshakeProtocolErrors = new Map<string, 'subprotocol' | 'other'>([
  * refused becomes a UsageError naming the option, never a TypeError from deep inside.
  */
 function validateOptions(kind: Kind, options: unknown): void {
-  const name = kind;
   if (typeof options !== 'object' || options === null) {
-    throw new UsageError(`${name} needs an options object with a target${kind === 'exec' ? ' and a command' : ''}`);
+    throw new UsageError(`${kind} needs an options object with a target${kind === 'exec' ? ' and a command' : ''}`);
   }
   const o = options as Record<string, unknown>;
   const target = o['target'];
-  if (target === undefined || target === null || target === '') throw new UsageError(`${name} needs a target: a pod name, TYPE/NAME, or { pod }`);
+  if (target === undefined || target === null || target === '') throw new UsageError(`${kind} needs a target: a pod name, TYPE/NAME, or { pod }`);
   const targetShape = 'a pod name, TYPE/NAME, { pod }, { selector } or { workload, allPods: true }';
   if (typeof target !== 'string' && typeof target !== 'object') throw new UsageError(`target must be ${targetShape}, not ${typeof target}`);
   if (typeof target === 'object') {
