@@ -121,7 +121,7 @@ test('resize() reaches the pty', async () => {
   session.stdout!.on('data', (c) => (out += c));
   await session.opened;
   session.stdin!.write('\r');
-  for (let i = 0; i < 250 && !out.includes('27 91'); i++) await sleep(20);
+  await until('the first stty size printed', () => out.includes('27 91'));
   session.resize(150, 50);
   session.stdin!.write('\r');
   await session.exit;
@@ -145,12 +145,11 @@ test('aborting ends the remote process and rejects exit with ERR_ABORTED', async
   const marker = `${9000 + (process.pid % 999)}`;
   const session = cluster.exec({ target: 'demo', command: ['sleep', marker], signal: controller.signal });
   await session.opened;
-  for (let i = 0; i < 50 && processesWithArg(marker).length === 0; i++) await sleep(20);
+  await until('the remote sleep runs', () => processesWithArg(marker).length > 0);
   assert.equal(processesWithArg(marker).length, 1);
   controller.abort(new Error('enough'));
   await assert.rejects(session.exit, { code: 'ERR_ABORTED' });
-  for (let i = 0; i < 100 && processesWithArg(marker).length > 0; i++) await sleep(20);
-  assert.deepEqual(processesWithArg(marker), []);
+  await until('the remote sleep is gone', () => processesWithArg(marker).length === 0);
 });
 
 describe('errors carry the server\'s own message', () => {
