@@ -111,20 +111,31 @@ test('a consumer reading 1 MiB/s for 50 MiB keeps memory bounded and loses nothi
     const hash = createHash('sha256');
     const session = cluster.exec({ target: 'demo', command: ['cat', '/tmp/slow.bin'] });
     const sink = hashSink(hash, 1000);
-    await Promise.all([pipeline(session.stdout!, sink), session.exit]);
-    return { sha: hash.digest('hex'), bytes: sink.bytes };
+    // How full stdout's buffer got: proof that the reader really was the slower side.
+    let peakBuffered = 0;
+    const sampler = setInterval(() => (peakBuffered = Math.max(peakBuffered, session.stdout!.readableLength)), 10);
+    try {
+      await Promise.all([pipeline(session.stdout!, sink), session.exit]);
+    } finally {
+      clearInterval(sampler);
+    }
+    return { sha: hash.digest('hex'), bytes: sink.bytes, peakBuffered, highWater: session.stdout!.readableHighWaterMark };
   });
   t.diagnostic(`peak RSS growth ${(growth / MiB).toFixed(1)} MiB`);
   assert.equal(result.bytes, 50 * MiB);
   assert.equal(result.sha, expected);
+  // Precondition of the bound: stdout's buffer filled, so podshell had to stop reading the socket.
+  assert.ok(result.peakBuffered >= result.highWater, `stdout buffered at most ${result.peakBuffered} bytes`);
   assert.ok(growth < 24 * MiB, `RSS grew by ${(growth / MiB).toFixed(1)} MiB while 50 MiB went by a slow reader`);
 });
 
 test('a server that stops answering rejects exit within the keepalive deadline', async () => {
   const session = cluster.exec({ target: 'demo', command: ['sh', '-c', 'while true; do echo tick; sleep 0.1; done'], keepalive: { intervalMs: 200, timeoutMs: 1500 } });
-  session.stdout!.resume();
+  let ticks = 0;
+  session.stdout!.on('data', () => ticks++);
   await session.opened;
-  await sleep(300);
+  // Precondition: the session really streams before the server stops.
+  while (ticks < 2) await sleep(10);
   process.kill(sandbox.pid, 'SIGSTOP');
   const started = Date.now();
   try {

@@ -31,6 +31,15 @@ after(async () => {
   rmSync(work, { recursive: true, force: true });
 });
 
+/** Poll until `condition` holds; fail after a generous deadline. */
+async function until(what: string, condition: () => boolean, deadlineMs = 30_000): Promise<void> {
+  const end = Date.now() + deadlineMs;
+  while (!condition()) {
+    if (Date.now() > end) throw new Error(`timed out waiting until ${what}`);
+    await sleep(10);
+  }
+}
+
 const protocols = ['v5.channel.k8s.io', 'v4.channel.k8s.io', 'v4.base64.channel.k8s.io', 'base64.channel.k8s.io', 'channel.k8s.io'] as const;
 
 describe('every subprotocol', () => {
@@ -112,7 +121,7 @@ test('resize() reaches the pty', async () => {
   session.stdout!.on('data', (c) => (out += c));
   await session.opened;
   session.stdin!.write('\r');
-  for (let i = 0; i < 250 && !out.includes('27 91'); i++) await sleep(20);
+  await until('the first stty size printed', () => out.includes('27 91'));
   session.resize(150, 50);
   session.stdin!.write('\r');
   await session.exit;
@@ -136,12 +145,11 @@ test('aborting ends the remote process and rejects exit with ERR_ABORTED', async
   const marker = `${9000 + (process.pid % 999)}`;
   const session = cluster.exec({ target: 'demo', command: ['sleep', marker], signal: controller.signal });
   await session.opened;
-  for (let i = 0; i < 50 && processesWithArg(marker).length === 0; i++) await sleep(20);
+  await until('the remote sleep runs', () => processesWithArg(marker).length > 0);
   assert.equal(processesWithArg(marker).length, 1);
   controller.abort(new Error('enough'));
   await assert.rejects(session.exit, { code: 'ERR_ABORTED' });
-  for (let i = 0; i < 100 && processesWithArg(marker).length > 0; i++) await sleep(20);
-  assert.deepEqual(processesWithArg(marker), []);
+  await until('the remote sleep is gone', () => processesWithArg(marker).length === 0);
 });
 
 describe('errors carry the server\'s own message', () => {
@@ -200,9 +208,18 @@ test('an unread stderr holds the socket even while stdout is read: memory stays 
   let out = '';
   session.stdout!.on('data', (c) => (out += c));
   await session.opened;
-  await sleep(1500);
-  // stderr is read by nobody: at most its buffer (1 MiB) and a frame or two may wait in memory.
-  assert.ok(session.stderr!.readableLength <= 2 * 1024 * 1024, `stderr buffered ${session.stderr!.readableLength} bytes`);
+  // Precondition: stderr's buffer really filled (the bound below is then about a full buffer).
+  const stderr = session.stderr!;
+  await until('unread stderr reached its high-water mark', () => stderr.readableLength >= stderr.readableHighWaterMark);
+  // stderr is read by nobody: at most its buffer (1 MiB) and a frame or two may wait in memory,
+  // however long the 30 MB command keeps writing. Watch it for a while.
+  let most = 0;
+  const watchUntil = Date.now() + 1500;
+  await until('the watch ended', () => {
+    most = Math.max(most, stderr.readableLength);
+    return Date.now() >= watchUntil;
+  });
+  assert.ok(most <= 2 * 1024 * 1024, `stderr buffered ${most} bytes`);
   let errBytes = 0;
   session.stderr!.on('data', (c: Buffer) => (errBytes += c.length));
   assert.equal((await session.exit).code, 0);
@@ -213,11 +230,39 @@ test('an unread stderr holds the socket even while stdout is read: memory stays 
 test('a consumer that stops reading for longer than the keepalive deadline is not taken for a dead server', async () => {
   const session = cluster.exec({ target: 'demo', command: ['head', '-c', '20000000', '/dev/zero'], keepalive: { intervalMs: 100, timeoutMs: 1000 } });
   await session.opened;
-  await sleep(2500); // nobody reads: the socket is paused, pongs wait unread
+  // Precondition: nobody reads, and stdout's buffer really filled, so the socket is paused and
+  // pongs wait unread behind the output.
+  const stdout = session.stdout!;
+  await until('unread stdout reached its high-water mark', () => stdout.readableLength >= stdout.readableHighWaterMark);
+  const pausedSince = Date.now();
+  // Stay paused for more than twice the keepalive deadline; the session must not fail meanwhile.
+  let failed: unknown = null;
+  session.exit.catch((err: unknown) => (failed = err));
+  await until('2.5 s passed with the socket paused', () => failed !== null || Date.now() - pausedSince >= 2500);
+  assert.equal(failed, null);
   let bytes = 0;
   session.stdout!.on('data', (c: Buffer) => (bytes += c.length));
   assert.equal((await session.exit).code, 0);
   assert.equal(bytes, 20_000_000);
+});
+
+test('exit settles only after all stderr was read, when stderr is read late and slowly', async () => {
+  const session = cluster.exec({ target: 'demo', command: ['sh', '-c', 'head -c 3000000 /dev/zero >&2; echo out'] });
+  let out = '';
+  session.stdout!.on('data', (c) => (out += c));
+  await session.opened;
+  // Late: stderr stays unread until its buffer is full.
+  const stderr = session.stderr!;
+  await until('unread stderr reached its high-water mark', () => stderr.readableLength >= stderr.readableHighWaterMark);
+  // Slowly: a pause after each chunk.
+  let errBytes = 0;
+  stderr.on('data', (c: Buffer) => {
+    errBytes += c.length;
+    stderr.pause();
+    setTimeout(() => stderr.resume(), 3);
+  });
+  const atExit = await session.exit.then((status) => ({ code: status.code, errBytes, out }));
+  assert.deepEqual(atExit, { code: 0, errBytes: 3_000_000, out: 'out\n' });
 });
 
 test('run() refuses output beyond maxBuffer with ERR_MAX_BUFFER', async () => {

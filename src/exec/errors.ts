@@ -13,7 +13,10 @@ export class RemoteError extends PodshellError {
   }
 }
 
-/** The server broke the channel protocol: a frame on an unknown channel, a bad Status, the wrong frame type. */
+/**
+ * The server broke the channel protocol: a frame on an unknown channel, a bad or oversized Status,
+ * the wrong frame type, an upgrade answer with a subprotocol that was not offered.
+ */
 export class ProtocolError extends PodshellError {
   constructor(message: string, options?: { cause?: unknown }) {
     super('ERR_PROTOCOL', message, options);
@@ -57,7 +60,7 @@ export class StdinCloseUnsupportedError extends PodshellError {
   }
 }
 
-/** A call that does not fit the session: resize without a TTY, stdin that was not requested. */
+/** A call that does not fit the session (resize without a TTY), or a required option missing or of the wrong type. */
 export class UsageError extends PodshellError {
   constructor(message: string) {
     super('ERR_USAGE', message);

@@ -4,6 +4,7 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { KubeClient } from '../kube/index.ts';
 import { PodshellError } from '../protocol/index.ts';
+import { UsageError } from './errors.ts';
 import { ExecSession, type ExecOptions, type SessionOptions } from './session.ts';
 
 export function exec(client: KubeClient, options: ExecOptions): ExecSession {
@@ -58,6 +59,8 @@ function collect(stream: Readable | null, name: string, limit: number, onOverflo
 export function run(client: KubeClient, options: RunOptions & { encoding: 'buffer' }): Promise<RunResult<Buffer>>;
 export function run(client: KubeClient, options: RunOptions & { encoding?: 'utf8' }): Promise<RunResult<string>>;
 export async function run(client: KubeClient, options: RunOptions): Promise<RunResult<string | Buffer>> {
+  // From plain JavaScript options may be anything; the session checks the fields it needs.
+  if (typeof options !== 'object' || options === null) throw new UsageError('run needs an options object with a target and a command');
   const { stdin, encoding, maxBuffer, ...rest } = options;
   const session = exec(client, { ...rest, stdin: stdin !== undefined, stdout: true, stderr: !options.tty });
   const limit = maxBuffer ?? 64 * 1024 * 1024;

@@ -16,6 +16,7 @@ import {
   encodeResize,
   isSubprotocol,
   statusOutcome,
+  v1StatusOutcome,
   V4,
   V5,
   type Capabilities,
@@ -56,8 +57,13 @@ export interface SessionOptions {
   /** Subprotocols to offer, in order. [default v5.channel.k8s.io, v4.channel.k8s.io] */
   protocols?: readonly Subprotocol[];
   keepalive?: KeepaliveOptions;
-  /** Give up when the upgrade has not completed after this long. [default 30000 ms] */
+  /** Give up when the upgrade has not completed after this long; 0: no limit. [default: the cluster's requestTimeoutMs, else 30000 ms] */
   handshakeTimeoutMs?: number;
+  /**
+   * After the exit status arrived, wait this long for the server to close the connection, then
+   * finish with that status anyway (and close it from this side). [default 2000 ms]
+   */
+  statusGraceMs?: number;
   /** Aborting ends the session: the socket closes, which ends the remote process, and `exit` rejects with AbortError. */
   signal?: AbortSignal;
 }
@@ -70,7 +76,7 @@ export interface ExecOptions extends SessionOptions {
 export interface ExitStatus {
   /** The command's exit code: 0 on success. Always 0 for attach. */
   readonly code: number;
-  /** The Status the server sent (a synthesised Success for v1 protocols, which send none on success). */
+  /** The Status the server sent; for v1 protocols, which send only text, the one a v4 server would have sent. */
   readonly status: Status;
 }
 
@@ -88,8 +94,55 @@ export const defaultProtocols: readonly Subprotocol[] = [V5, V4];
 const stdinHighWater = 1024 * 1024;
 /** Largest stdin frame sent: well under the 32 MiB servers accept. */
 const maxStdinFrame = 1024 * 1024;
+/**
+ * Most bytes accepted on the error/status channel (3): a Status is a few hundred bytes, and
+ * without a cap a hostile server could grow it until memory runs out.
+ */
+const maxStatusBytes = 64 * 1024; // 64 KiB
+/** How long to wait for the close after the status arrived. */
+const defaultStatusGraceMs = 2000;
 
 type Kind = 'exec' | 'attach';
+
+/** ws's handshake errors that mean the server broke the upgrade protocol (not the network). */
+const handshakeProtocolErrors = new Map<string, 'subprotocol' | 'other'>([
+  ['Server sent an invalid subprotocol', 'subprotocol'],
+  ['Server sent a subprotocol but none was requested', 'subprotocol'],
+  ['Server sent no subprotocol', 'subprotocol'],
+  ['Invalid Sec-WebSocket-Accept header', 'other'],
+  ['Missing Sec-WebSocket-Accept header', 'other'],
+  ['Invalid Upgrade header', 'other'],
+  ['Server sent a Sec-WebSocket-Extensions header but no extension was requested', 'other'],
+]);
+
+/**
+ * The options as a plain-JavaScript caller may pass them: anything. What TypeScript would have
+ * refused becomes a UsageError naming the option, never a TypeError from deep inside.
+ */
+function validateOptions(kind: Kind, options: unknown): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new UsageError(`${kind} needs an options object with a target${kind === 'exec' ? ' and a command' : ''}`);
+  }
+  const o = options as Record<string, unknown>;
+  const target = o['target'];
+  if (target === undefined || target === null || target === '') throw new UsageError(`${kind} needs a target: a pod name, TYPE/NAME, or { pod }`);
+  const targetShape = 'a pod name, TYPE/NAME, { pod }, { selector } or { workload, allPods: true }';
+  if (typeof target !== 'string' && typeof target !== 'object') throw new UsageError(`target must be ${targetShape}, not ${typeof target}`);
+  if (typeof target === 'object') {
+    const t = target as Record<string, unknown>;
+    const key = ['pod', 'selector', 'workload'].find((k) => k in t);
+    if (!key || typeof t[key] !== 'string' || t[key] === '') throw new UsageError(`target must be ${targetShape}, with a non-empty string`);
+  }
+  if (kind === 'exec') {
+    const command = o['command'];
+    if (command === undefined || command === null) throw new UsageError('exec needs a command: at least one argv element');
+    if (!Array.isArray(command) || !command.every((a) => typeof a === 'string')) throw new UsageError('command must be an array of strings (argv; never passed through a shell)');
+    if (command.length === 0) throw new UsageError('exec needs a command: at least one argv element');
+  }
+  for (const key of ['namespace', 'container'] as const) {
+    if (o[key] !== undefined && typeof o[key] !== 'string') throw new UsageError(`${key} must be a string, not ${typeof o[key]}`);
+  }
+}
 
 /**
  * One exec or attach. Constructed by `exec()`/`attach()`; it resolves the target, connects, and
@@ -102,7 +155,10 @@ export class ExecSession {
   readonly stderr: Readable | null;
   /** Resolves once the WebSocket is open; rejects with the handshake's error. */
   readonly opened: Promise<Opened>;
-  /** Settles after all output was delivered and the status arrived. Rejects on any failure. */
+  /**
+   * Settles after the status arrived and every byte of output was read (a stream that stayed empty
+   * needs no reading). Rejects on any failure.
+   */
   readonly exit: Promise<ExitStatus>;
 
   private readonly _tty: boolean;
@@ -110,6 +166,9 @@ export class ExecSession {
   private _caps: Capabilities | null = null;
   private _protocol: Subprotocol | null = null;
   private readonly _statusBytes: Buffer[] = [];
+  private _statusSize = 0;
+  private _statusGraceMs: number;
+  private _graceTimer: NodeJS.Timeout | null = null;
   private _settled = false;
   private _resolveExit!: (status: ExitStatus) => void;
   private _rejectExit!: (err: Error) => void;
@@ -124,7 +183,11 @@ export class ExecSession {
   private _failure: Error | null = null;
 
   constructor(client: KubeClient, kind: Kind, options: ExecOptions | SessionOptions) {
+    // Called from plain JavaScript, options may be anything: _open reports it as a UsageError.
+    const given = options;
+    if (typeof options !== 'object' || options === null) options = {} as SessionOptions;
     this._tty = options.tty ?? false;
+    this._statusGraceMs = options.statusGraceMs ?? defaultStatusGraceMs;
     const wantStdout = options.stdout ?? true;
     const wantStderr = options.stderr ?? !this._tty;
     this.stdout = wantStdout ? this._readable() : null;
@@ -135,7 +198,7 @@ export class ExecSession {
       this._resolveExit = resolve;
       this._rejectExit = reject;
     });
-    this.opened = this._open(client, kind, options, wantStdout, wantStderr);
+    this.opened = this._open(client, kind, options, wantStdout, wantStderr, given);
     // Callers may await only one of the two; neither should crash the process as unhandled.
     this.opened.catch(() => {});
     this.exit.catch(() => {});
@@ -170,17 +233,15 @@ export class ExecSession {
     this._fail(new AbortError(reason));
   }
 
-  private async _open(client: KubeClient, kind: Kind, options: ExecOptions | SessionOptions, wantStdout: boolean, wantStderr: boolean): Promise<Opened> {
+  private async _open(client: KubeClient, kind: Kind, options: ExecOptions | SessionOptions, wantStdout: boolean, wantStderr: boolean, given: unknown): Promise<Opened> {
     const signal = options.signal;
     try {
+      validateOptions(kind, given);
       if (signal?.aborted) throw new AbortError(signal.reason);
       if (signal) {
         const onAbort = () => this.abort(signal.reason);
         signal.addEventListener('abort', onAbort, { once: true });
         this._cleanup.push(() => signal.removeEventListener('abort', onAbort));
-      }
-      if (kind === 'exec' && (!('command' in options) || options.command.length === 0)) {
-        throw new UsageError('exec needs a command: at least one argv element');
       }
       if (!wantStdout && !wantStderr && !options.stdin) throw new UsageError('at least one of stdin, stdout and stderr must be requested');
       const protocols = options.protocols ?? defaultProtocols;
@@ -245,6 +306,11 @@ export class ExecSession {
       }
       this._ws = ws;
       let opened = false;
+      let chosen: string | undefined;
+      ws.on('upgrade', (res) => {
+        const header = res.headers['sec-websocket-protocol'];
+        chosen = Array.isArray(header) ? header.join(', ') : header;
+      });
       ws.on('unexpected-response', (_req, res) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -289,7 +355,16 @@ export class ExecSession {
         if (this._failure || this._settled) return;
         const failure = opened
           ? new ConnectionLostError(`the connection to the pod broke: ${err.message}`, { cause: err })
-          : /timed out/i.test(err.message)
+          : handshakeProtocolErrors.has(err.message)
+            ? new ProtocolError(
+                handshakeProtocolErrors.get(err.message) !== 'subprotocol'
+                  ? `the server's answer to the upgrade is invalid: ${err.message}`
+                  : chosen === undefined
+                    ? `the server answered the upgrade without choosing a subprotocol (offered: ${protocols.join(', ')})`
+                    : `the server chose subprotocol "${chosen}", which was not offered (offered: ${protocols.join(', ')})`,
+                { cause: err },
+              )
+            : /timed out/i.test(err.message)
             ? new TimeoutError(`no answer to the upgrade request within ${handshakeTimeoutMs} ms`)
             : new ConnectionLostError(`cannot open the session at ${url.host}: ${err.message}`, { cause: err });
         this._fail(failure);
@@ -434,7 +509,13 @@ export class ExecSession {
         return;
       }
       case Channel.Error:
+        this._statusSize += payload.length;
+        if (this._statusSize > maxStatusBytes) {
+          return this._fail(new ProtocolError(`the server sent more than ${maxStatusBytes} bytes (64 KiB) on the status channel; a Status is never that large`));
+        }
         this._statusBytes.push(payload);
+        // The status is the last thing a server sends: should the close never come, finish anyway.
+        if (!this._graceTimer) this._graceTimer = setTimeout(() => this._onClose(1000, ''), this._statusGraceMs);
         return;
       default:
         return this._fail(new ProtocolError(`the server sent a frame on unknown channel ${frame.channel}`));
@@ -443,6 +524,8 @@ export class ExecSession {
 
   private _onClose(code: number, reason: string): void {
     if (this._settled) return;
+    // Reached from the grace timer when the server kept the connection open: close it here.
+    if (this._ws && this._ws.readyState !== WebSocket.CLOSED) this._ws.terminate();
     if (code !== 1000) {
       const lost = code === 1006 ? 'the connection to the pod was lost' : `the server closed the session with code ${code}${reason ? ` (${reason})` : ''}`;
       this._fail(new ConnectionLostError(`${lost} before the command's exit status arrived; output may be incomplete`));
@@ -473,31 +556,33 @@ export class ExecSession {
       if (outcome.kind === 'error') throw new RemoteError(outcome.message, status);
       return { code: outcome.kind === 'exit' ? outcome.code : 0, status };
     }
-    // v1-style protocols write nothing on success and the message text on failure.
-    if (bytes.length === 0) return { code: 0, status: { metadata: {}, status: 'Success' } };
-    const text = bytes.toString('utf8');
-    const exit = /exit code (\d{1,3})$/.exec(text);
-    if (exit && Number(exit[1]) <= 255) {
-      const code = Number(exit[1]);
-      return { code, status: { status: 'Failure', message: text, reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: String(code) }] } } };
-    }
-    throw new RemoteError(text);
+    const outcome = v1StatusOutcome(bytes);
+    if (outcome.kind === 'error') throw new RemoteError(outcome.message);
+    return { code: outcome.kind === 'exit' ? outcome.code : 0, status: outcome.status };
   }
 
   private _finish(result: ExitStatus): void {
     this._settled = true;
     this._stop();
     const streams = [this.stdout, this.stderr].filter((s): s is Readable => s !== null);
-    // Settle only once the consumer has read every byte.
+    // Settle only once the consumer has read every byte of every stream. A stream counts once,
+    // at its first 'end' or 'close' (it emits both), or one stream's two events would count for
+    // the other one too.
     let pending = streams.length;
-    const done = () => {
-      if (--pending <= 0) this._resolveExit(result);
-    };
     if (pending === 0) this._resolveExit(result);
     for (const stream of streams) {
+      let counted = false;
+      const done = () => {
+        if (counted) return;
+        counted = true;
+        if (--pending === 0) this._resolveExit(result);
+      };
       stream.once('end', done);
       stream.once('close', done);
       stream.push(null);
+      // A stream that carried nothing has nothing to read: end it now, or a stream nobody reads
+      // because it stayed empty (stderr of most commands) would hold `exit` forever.
+      if (stream.readableLength === 0 && stream.readableFlowing !== true) stream.read(0);
     }
     this.stdin?.destroy();
   }
@@ -522,6 +607,8 @@ export class ExecSession {
   private _stop(): void {
     if (this._keepaliveTimer) clearInterval(this._keepaliveTimer);
     this._keepaliveTimer = null;
+    if (this._graceTimer) clearTimeout(this._graceTimer);
+    this._graceTimer = null;
     for (const fn of this._cleanup.splice(0)) fn();
   }
 }

@@ -1,4 +1,4 @@
-// Channel ids of the Kubernetes remote-command stream protocols (PROTOCOL.md §2.1).
+// Channel ids of the Kubernetes remote-command stream protocols.
 
 export const Channel = {
   Stdin: 0,

@@ -1,4 +1,4 @@
-// Frames of the channel protocols (PROTOCOL.md §2): binary `[channel][payload]`, or in the base64
+// Frames of the channel protocols: binary `[channel][payload]`, or in the base64
 // protocols a text message `'0'+channel` followed by padded standard base64 of the payload.
 
 import { PodshellError } from './errors.ts';

@@ -1,5 +1,4 @@
-// The exec and attach request: URL building for clients, query parsing for servers
-// (PROTOCOL.md §5.1–5.2).
+// The exec and attach request: URL building for clients, query parsing for servers.
 
 export type StreamKind = 'exec' | 'attach';
 

@@ -1,4 +1,4 @@
-// Terminal size messages on channel 4 (PROTOCOL.md §4).
+// Terminal size messages on channel 4.
 
 import { PodshellError } from './errors.ts';
 export interface TerminalSize {

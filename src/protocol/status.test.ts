@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import test from 'node:test';
-import { decodeStatus, exitCodeStatus, internalErrorStatus, statusOutcome, statusToJson, StatusError, successStatus } from './status.ts';
+import { decodeStatus, exitCodeStatus, internalErrorStatus, statusOutcome, statusToJson, StatusError, successStatus, v1StatusOutcome } from './status.ts';
 
 test('success Status is written as Go writes it', () => {
   assert.equal(statusToJson(successStatus()), '{"metadata":{},"status":"Success"}');
@@ -48,4 +48,27 @@ test('bad statuses are protocol errors with exact messages', () => {
   }
   assert.throws(() => decodeStatus(new TextEncoder().encode('not json')), StatusError);
   assert.throws(() => decodeStatus(new TextEncoder().encode('[1]')), StatusError);
+});
+
+test('v1 error channel: nothing is success, an exit code ending is the code, other text is an error', () => {
+  const hex = (h: string) => Uint8Array.from(Buffer.from(h, 'hex'));
+  // "command terminated with non-zero exit code: command terminated with exit code 3", as a v1 server writes it.
+  const exit3 = hex('636f6d6d616e64207465726d696e617465642077697468206e6f6e2d7a65726f206578697420636f64653a20636f6d6d616e64207465726d696e617465642077697468206578697420636f64652033');
+  const table: [Uint8Array, unknown][] = [
+    [new Uint8Array(0), { kind: 'success', status: { metadata: {}, status: 'Success' } }],
+    [exit3, { kind: 'exit', code: 3, status: exitCodeStatus(3, 'command terminated with non-zero exit code: command terminated with exit code 3') }],
+    [new TextEncoder().encode('command terminated with exit code 255'), { kind: 'exit', code: 255, status: exitCodeStatus(255, 'command terminated with exit code 255') }],
+    [new TextEncoder().encode('command terminated with exit code 0'), { kind: 'exit', code: 0, status: exitCodeStatus(0, 'command terminated with exit code 0') }],
+    // Out of range or not at the end: not an exit code, the text is the error.
+    [new TextEncoder().encode('command terminated with exit code 256'), { kind: 'error', message: 'command terminated with exit code 256' }],
+    [new TextEncoder().encode('exit code 3 and more'), { kind: 'error', message: 'exit code 3 and more' }],
+    [new TextEncoder().encode('container not found ("c")'), { kind: 'error', message: 'container not found ("c")' }],
+  ];
+  for (const [bytes, outcome] of table) assert.deepEqual(v1StatusOutcome(bytes), outcome, Buffer.from(bytes).toString());
+  // A subarray with a non-zero byteOffset reads only its own bytes.
+  const framed = new Uint8Array([3, ...new TextEncoder().encode('command terminated with exit code 7'), 0x39]);
+  assert.deepEqual(v1StatusOutcome(framed.subarray(1, framed.length - 1)), { kind: 'exit', code: 7, status: exitCodeStatus(7, 'command terminated with exit code 7') });
+  // The synthesised Status is byte for byte what a v4 server writes for the same exit.
+  const v1 = v1StatusOutcome(exit3);
+  assert.equal(v1.kind === 'exit' && statusToJson(v1.status), '{"metadata":{},"status":"Failure","message":"command terminated with non-zero exit code: command terminated with exit code 3","reason":"NonZeroExitCode","details":{"causes":[{"reason":"ExitCode","message":"3"}]}}');
 });

@@ -1,4 +1,4 @@
-// The Status written on channel 3 (PROTOCOL.md §3). Key order is Go's (metav1.Status), because
+// The Status written on channel 3. Key order is Go's (metav1.Status), because
 // the sandbox must write what a cluster writes byte for byte.
 
 import { PodshellError } from './errors.ts';
@@ -110,7 +110,7 @@ export class StatusError extends PodshellError {
 }
 
 /**
- * What a Status means, decided as client-go's v4 decoder does (PROTOCOL.md §3.3). Throws
+ * What a Status means, decided as client-go's v4 decoder does. Throws
  * StatusError for a Status that cannot be understood.
  */
 export function statusOutcome(status: Status): StatusOutcome {
@@ -140,4 +140,24 @@ export function decodeStatus(bytes: Uint8Array): Status {
     throw new StatusError(`error stream protocol error: expected a Status object, got "${text.slice(0, 200)}"`);
   }
   return value as Status;
+}
+
+export type V1StatusOutcome =
+  | { readonly kind: 'success'; readonly status: Status }
+  | { readonly kind: 'exit'; readonly code: number; readonly status: Status }
+  | { readonly kind: 'error'; readonly message: string };
+
+/**
+ * What the error channel of a v1-style protocol (channel.k8s.io, base64.channel.k8s.io) means:
+ * those write nothing on success and the bare message text on failure, so an exit code is only
+ * recognised by the message's ending (`… command terminated with exit code 3`), 0 to 255. The
+ * Status returned is the one a v4 server would have sent.
+ */
+export function v1StatusOutcome(bytes: Uint8Array): V1StatusOutcome {
+  if (bytes.length === 0) return { kind: 'success', status: successStatus() };
+  const text = new TextDecoder().decode(bytes);
+  const exit = /exit code (\d{1,3})$/.exec(text);
+  const code = exit ? Number(exit[1]) : NaN;
+  if (code >= 0 && code <= 255) return { kind: 'exit', code, status: exitCodeStatus(code, text) };
+  return { kind: 'error', message: text };
 }

@@ -1,4 +1,4 @@
-// The WebSocket subprotocols of exec and attach, and what each can do (PROTOCOL.md §1).
+// The WebSocket subprotocols of exec and attach, and what each can do.
 
 export const V5 = 'v5.channel.k8s.io';
 export const V4 = 'v4.channel.k8s.io';

@@ -1,6 +1,6 @@
 // The remote commands: exact argv (kubectl TestCopyToPodNoPreserve / TestCopyFromPod shapes), and
 // each shell script run here, on this machine's sh and coreutils, with hostile file names, to prove
-// paths are data and never code (SECURITY.md A8).
+// paths are data and never code.
 
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';

@@ -1,7 +1,7 @@
 // The commands podshell runs in containers to copy files. Paths always travel as argv elements
 // (each one a `command=` query parameter), never inside a shell string: where a shell is needed
 // (a pipe, a redirect, a test before a rename) the script is a constant and the paths are its
-// positional parameters `"$1"`, `"$2"` (SECURITY.md A8). Pure functions.
+// positional parameters `"$1"`, `"$2"`. Pure functions.
 
 /**
  * `tar cf - -- PATH`: the archive on stdout. `dereference` (`h`) archives what a symlink PATH
@@ -27,7 +27,7 @@ export function statTarget(path: string): string[] {
 }
 
 /**
- * `tar xmf - -C DIR`: unpack stdin into DIR, with modestimes left to "now" (`-m`, as kubectl).
+ * `tar xmf - -C DIR`: unpack stdin into DIR, with modification times left to "now" (`-m`, as kubectl).
  * `preserve: false` is kubectl's `--no-preserve`.
  */
 export function tarExtract(dir: string, preserve: boolean): string[] {
@@ -83,9 +83,6 @@ export function testDirectory(path: string): string[] {
 export function statPath(path: string): string[] {
   return ['stat', '-c', '%F|%s|%a', '--', path];
 }
-
-/** Exit status of the verify script when the files' folder is missing. */
-export const verifyNoDir = 125;
 
 /**
  * Checksums of files, one line per file in argv order, after a first line naming the method:

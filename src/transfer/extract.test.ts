@@ -1,4 +1,4 @@
-// The path-guarded untar against crafted archives (SECURITY.md A1–A7): kubectl's TestUntar,
+// The path-guarded untar against crafted archives: kubectl's TestUntar,
 // TestBadTar, TestTarUntarWrongPrefix and TestUntar_SingleFile vectors, then links planted in the
 // destination, special files, modes, caps, and corrupt input. After each run the whole test folder
 // is walked: nothing may exist but what was expected.
@@ -324,6 +324,15 @@ describe('corrupt input and failures leave no partial file under a final name', 
     const buf = await archive([{ name: 'big', data: Buffer.alloc(100_000, 1) }]);
     await failsWith(run(buf.subarray(0, 50_000), { dest: join(testdir, 'd') }), 'ERR_TRANSFER_CORRUPT', /unexpected end of data/);
     assert.deepEqual(listFiles(testdir), []);
+  });
+  test('an archive cut just after a member header, or early in its data, is corrupt too (never a bare stream error)', async () => {
+    const buf = await archive([{ name: 'big', data: Buffer.alloc(100_000, 1) }]);
+    for (const cut of [512, 5000]) {
+      for (const expect of ['any', 'file'] as const) {
+        await failsWith(run(buf.subarray(0, cut), { dest: join(testdir, 'd'), ...(expect === 'file' ? { prefix: 'big', expect } : {}) }), 'ERR_TRANSFER_CORRUPT', /^tar contents corrupted: unexpected end of data$/);
+        assert.deepEqual(listFiles(testdir), [], `cut at ${cut}, expect ${expect}`);
+      }
+    }
   });
   test('garbage', async () => {
     await failsWith(run(Buffer.alloc(2048, 0x41), { dest: join(testdir, 'd') }), 'ERR_TRANSFER_CORRUPT');

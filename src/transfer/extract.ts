@@ -1,5 +1,4 @@
-// The download side's untar: an archive from a pod is untrusted input (PROTOCOL.md §8.5,
-// SECURITY.md A1–A7). kubectl's rules plus ours:
+// The download side's untar: an archive from a pod is untrusted input. kubectl's rules plus ours:
 // - every member must carry the requested prefix, else the whole copy fails ("tar contents
 //   corrupted"); the rest of its name is joined to the canonical destination and must stay inside
 //   it (`path.relative`), else it is skipped with kubectl's warning;
@@ -342,6 +341,9 @@ export async function extractTar(source: AsyncIterable<Uint8Array>, options: Ext
     if (err instanceof TransferError) throw err;
     const e = err as NodeJS.ErrnoException;
     if (e?.code && typeof e.syscall === 'string') throw localError(err, e.path ?? root);
+    // An archive that ends inside a member: tar-stream destroys the member's stream, and reading
+    // it fails with streamx's STREAM_DESTROYED or PREMATURE_CLOSE rather than tar's own message.
+    if (e instanceof Error && e.name === 'StreamError') throw new TransferError('ERR_TRANSFER_CORRUPT', 'tar contents corrupted: unexpected end of data', { cause: err });
     if (e instanceof Error && !(e as { code?: unknown }).code) throw new TransferError('ERR_TRANSFER_CORRUPT', `tar contents corrupted: ${e.message.toLowerCase()}`, { cause: err });
     throw err;
   }

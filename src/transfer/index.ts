@@ -2,7 +2,9 @@
 // ways, a no-tar fallback for single files, a path-guarded untar, resumable downloads, integrity
 // checks and progress events.
 
-export { copyFromPod, copyToPod, isMissingExecutable, type CopyOptions, type CopyResult } from './copy.ts';
+export { isMissingExecutable, type CopyOptions, type CopyResult } from './copy.ts';
+export { copyFromPod } from './download.ts';
+export { copyToPod } from './upload.ts';
 export { IntegrityError, TransferError, type TransferErrorCode } from './errors.ts';
 export { defaultLimits, type ExtractLimits } from './extract.ts';
 export { parseFileSpec, type FileSpec, type RemoteSpec } from './filespec.ts';

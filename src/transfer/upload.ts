@@ -1,0 +1,189 @@
+// copyToPod: kubectl cp's upload with stricter defaults: argv instead of shell strings, tar
+// streamed into the container, a no-tar fallback (`cat`) for single files, and a single file
+// written under a temp name, verified, then renamed into place.
+
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { stat } from 'node:fs/promises';
+import path, { posix } from 'node:path';
+import { Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { exec } from '../exec/index.ts';
+import type { KubeClient } from '../kube/index.ts';
+import * as cmd from './commands.ts';
+import { collectText, context, diagnoseNoTar, forwardStderr, isMissingExecutable, noop, noShell, remoteFailure, runIn, sessionOptions, validateCopy, verifyRemote, type CopyOptions, type CopyResult, type Ctx } from './copy.ts';
+import { TransferError } from './errors.ts';
+import { cleanRemote, uploadTarget, type RemoteSpec } from './filespec.ts';
+import { packEntries, walk, type PackEntry } from './pack.ts';
+import { ProgressReporter } from './progress.ts';
+
+async function tarUpload(ctx: Ctx, entries: readonly PackEntry[], dir: string, preserve: boolean, progress: ProgressReporter, display?: string): Promise<Map<string, string>> {
+  const packed = packEntries(entries, { onBytes: (n, name) => progress.add(n, display ?? name) });
+  const session = exec(ctx.client, { ...sessionOptions(ctx), command: cmd.tarExtract(dir, preserve), stdin: true, stdout: true, stderr: true });
+  const stdout = collectText(session.stdout);
+  const stderr = collectText(session.stderr);
+  let localError: unknown = null;
+  packed.hashes.catch((err: unknown) => {
+    localError = err;
+    session.abort(err);
+  });
+  const piping = pipeline(packed.stream, session.stdin!).catch(noop);
+  let status;
+  try {
+    status = await session.exit;
+  } catch (err) {
+    if (localError && (err as { code?: string }).code === 'ERR_ABORTED') throw localError;
+    throw err;
+  }
+  await piping;
+  const [, errText] = await Promise.all([stdout, stderr]);
+  if (status.code !== 0) throw remoteFailure(ctx, `tar -x into ${dir}`, status.code, errText);
+  forwardStderr(ctx, errText);
+  return packed.hashes;
+}
+
+/** No tar: the file's bytes into `sh -c 'cat > "$1"'`. Returns its SHA-256. */
+async function catUpload(ctx: Ctx, entry: PackEntry, tmp: string, progress: ProgressReporter, display: string): Promise<string> {
+  const session = exec(ctx.client, { ...sessionOptions(ctx), command: cmd.catWrite(tmp), stdin: true, stdout: true, stderr: true });
+  const stdout = collectText(session.stdout);
+  const stderr = collectText(session.stderr);
+  const hash = createHash('sha256');
+  let read = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _enc, cb) {
+      hash.update(chunk);
+      read += chunk.length;
+      progress.add(chunk.length, display);
+      cb(null, chunk);
+    },
+  });
+  let localError: unknown = null;
+  const input = entry.size > 0 ? createReadStream(entry.source, { start: 0, end: entry.size - 1, highWaterMark: 256 * 1024 }) : createReadStream(entry.source, { start: 0, end: -1 });
+  input.on('error', (err) => {
+    localError = new TransferError('ERR_TRANSFER_LOCAL', `cannot read ${entry.source}: ${err.message}`, { cause: err });
+    session.abort(localError);
+  });
+  const piping = pipeline(input, counter, session.stdin!).catch(noop);
+  let status;
+  try {
+    status = await session.exit;
+  } catch (err) {
+    if (localError) throw localError;
+    throw err;
+  }
+  await piping;
+  const [, errText] = await Promise.all([stdout, stderr]);
+  if (status.code !== 0) throw remoteFailure(ctx, `writing ${tmp} with cat`, status.code, errText);
+  if (read !== entry.size) throw new TransferError('ERR_TRANSFER_LOCAL', `${entry.source} changed while it was copied: expected ${entry.size} bytes, read ${read}`);
+  return hash.digest('hex');
+}
+
+async function runChecked(ctx: Ctx, command: string[], what: string): Promise<void> {
+  const r = await runIn(ctx, command);
+  if (r.exitCode !== 0) throw remoteFailure(ctx, what, r.exitCode, r.stderr);
+}
+
+async function renameRemote(ctx: Ctx, tmp: string, finalPath: string): Promise<void> {
+  try {
+    await runChecked(ctx, cmd.renameInto(tmp, finalPath), `moving the copy onto ${finalPath}`);
+  } catch (err) {
+    if (!isMissingExecutable(err)) throw err;
+    await runChecked(ctx, ['mv', '-f', '--', tmp, finalPath], `moving the copy onto ${finalPath}`);
+  }
+}
+
+/** Best effort, also after an abort: the temp name must not stay behind. */
+async function removeRemote(ctx: Ctx, file: string): Promise<void> {
+  try {
+    await runIn(ctx, cmd.removeFile(file), AbortSignal.timeout(10_000));
+  } catch {
+    // Nothing more to do: the name says what it is (.podshell-*.tmp).
+  }
+}
+
+/**
+ * Copy a local file or directory into a container, as `kubectl cp LOCAL POD:PATH`: when PATH is an
+ * existing directory the source lands inside it under its own name, otherwise at PATH.
+ * A single file is written under a temp name beside PATH, verified, then renamed onto PATH.
+ * @example
+ * await copyToPod(client, './config.yaml', { pod: 'deploy/web', path: '/etc/app/' });
+ */
+export async function copyToPod(client: KubeClient, localPath: string, remote: RemoteSpec, options: CopyOptions = {}): Promise<CopyResult> {
+  validateCopy('copyTo', localPath, remote, options);
+  const preserve = options.preserve ?? true;
+  const verify = options.verify ?? true;
+  const warn = options.onWarning ?? noop;
+  // The local side first, as kubectl: no request for a source that is not there.
+  let source;
+  try {
+    source = await stat(localPath);
+  } catch {
+    throw new TransferError('ERR_TRANSFER_LOCAL_NOT_FOUND', `${localPath} doesn't exist in local filesystem`);
+  }
+  const ctx = await context(client, remote, options);
+  const remotePath = cleanRemote(remote.path);
+  let destIsDir = false;
+  try {
+    destIsDir = (await runIn(ctx, cmd.testDirectory(remotePath))).exitCode === 0;
+  } catch (err) {
+    // No `test`: the copy itself will say what else is missing.
+    if (!isMissingExecutable(err)) throw err;
+  }
+  const finalPath = uploadTarget(localPath, remotePath, destIsDir, (p) => path.basename(path.resolve(p)));
+  const dir = posix.dirname(finalPath);
+  const progress = new ProgressReporter(options.onProgress, 'upload');
+
+  if (source.isDirectory()) {
+    const walked = await walk(localPath, posix.basename(finalPath), warn);
+    progress.totalBytes = walked.totalBytes;
+    let hashes: Map<string, string>;
+    try {
+      hashes = await tarUpload(ctx, walked.entries, dir, preserve, progress);
+    } catch (err) {
+      if (isMissingExecutable(err)) throw await diagnoseNoTar(ctx, true);
+      throw err;
+    }
+    progress.flush();
+    const files = walked.entries.filter((e) => e.type === 'file');
+    const verified = verify
+      ? await verifyRemote(
+          ctx,
+          files.map((e) => ({ remote: posix.join(dir, e.name), label: posix.join(dir, e.name), sha256: hashes.get(e.name)!, size: e.size })),
+          progress,
+        )
+      : 'none';
+    return { files: walked.files, bytes: walked.totalBytes, verified, method: 'tar' };
+  }
+
+  const tmp = posix.join(dir, cmd.tempName(randomBytes(4).toString('hex')));
+  const walked = await walk(localPath, posix.basename(tmp), warn);
+  const entry = walked.entries[0];
+  if (!entry || entry.type !== 'file') throw new TransferError('ERR_TRANSFER_LOCAL', `${localPath} is not a regular file or directory`);
+  progress.totalBytes = entry.size;
+  let method: CopyResult['method'] = 'tar';
+  try {
+    let sha256: string;
+    try {
+      sha256 = (await tarUpload(ctx, [entry], dir, preserve, progress, posix.basename(finalPath))).get(entry.name)!;
+    } catch (err) {
+      if (!isMissingExecutable(err)) throw err;
+      method = 'cat';
+      progress.phase('upload', entry.size);
+      try {
+        sha256 = await catUpload(ctx, entry, tmp, progress, posix.basename(finalPath));
+      } catch (err2) {
+        throw isMissingExecutable(err2) ? noShell(ctx) : err2;
+      }
+      // cat wrote it 0600 (umask 077); give it the mode tar would have.
+      const mode = preserve ? entry.mode & 0o7777 : entry.mode & 0o755;
+      await runChecked(ctx, cmd.chmod(tmp, mode), `chmod ${mode.toString(8)} ${tmp}`);
+    }
+    progress.flush();
+    const verified = verify ? await verifyRemote(ctx, [{ remote: tmp, label: finalPath, sha256, size: entry.size }], progress) : 'none';
+    await renameRemote(ctx, tmp, finalPath);
+    return { files: 1, bytes: entry.size, verified, method };
+  } catch (err) {
+    await removeRemote(ctx, tmp);
+    throw err;
+  }
+}
