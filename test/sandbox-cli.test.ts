@@ -136,6 +136,18 @@ test('the sandbox ends, and everything it started, when its parent is SIGKILLed'
   await assertAllEnd(started, port, () => launcher.kill('SIGKILL'));
 });
 
+test('a second SIGTERM while the sandbox stops ends it at once, and still nothing is left', async (t) => {
+  const work = mkdtempSync(join(tmpdir(), 'podshell-cli-'));
+  t.after(() => rmSync(work, { recursive: true, force: true }));
+  const kubeconfig = join(work, 'kubeconfig');
+  const { port, started } = await launch(t, 'sh', ['-c', `"${bin}" sandbox --kubeconfig "${kubeconfig}" & wait`], kubeconfig);
+  const sandboxNode = started.find((pid) => cmdline(pid).includes('src/cli/main.ts sandbox'))!;
+  await assertAllEnd(started, port, () => {
+    process.kill(sandboxNode, 'SIGTERM');
+    process.kill(sandboxNode, 'SIGTERM');
+  });
+});
+
 test('podshell sandbox names a bad manifest, its document and field, and exits non-zero', async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'podshell-cli-'));
   t.after(() => rmSync(work, { recursive: true, force: true }));
