@@ -53,11 +53,15 @@ export function addKubeFlags(command: Command): Command {
 
 export function clusterFrom(flags: KubeFlags): Cluster {
   const impersonate = flags.as || flags.asGroup ? { ...(flags.as ? { user: flags.as } : {}), ...(flags.asGroup ? { groups: flags.asGroup } : {}) } : undefined;
-  return Cluster.fromKubeconfig({
+  // `requestTimeoutMs` is the kube layer's timeout for API requests (0: none). The intersection
+  // keeps this compiling until KubeconfigOptions declares it; afterwards it is redundant.
+  const options: NonNullable<Parameters<typeof Cluster.fromKubeconfig>[0]> & { requestTimeoutMs?: number } = {
     ...(flags.kubeconfig ? { path: flags.kubeconfig } : {}),
     ...(flags.context ? { context: flags.context } : {}),
     ...(flags.namespace ? { namespace: flags.namespace } : {}),
     ...(impersonate ? { impersonate } : {}),
+    ...(flags.requestTimeout !== undefined ? { requestTimeoutMs: flags.requestTimeout } : {}),
     warn: (message) => process.stderr.write(`podshell: warning: ${sanitize(message)}\n`),
-  });
+  };
+  return Cluster.fromKubeconfig(options);
 }
