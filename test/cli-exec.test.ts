@@ -2,7 +2,7 @@
 // the same stderr except where podshell's is listed as clearer.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -59,9 +59,8 @@ describe('podshell exec matches kubectl exec', () => {
   for (const c of cases) {
     test(c.name, async () => {
       const args = c.args();
-      // kubectl takes global flags anywhere; podshell takes them after the subcommand.
-      const podshellArgs = args[0] === '--context' ? [args[2]!, args[0], args[1]!, ...args.slice(3)] : args;
-      const [k, p] = await Promise.all([kube(args), podshell(podshellArgs)]);
+      // The same command line for both: podshell takes kubectl's global flags before the subcommand too.
+      const [k, p] = await Promise.all([kube(args), podshell(args)]);
       assert.equal(p.stdout.toString(), k.stdout.toString(), 'stdout');
       if (c.name === 'old form without --') {
         assert.equal(k.code, 1);
@@ -71,6 +70,49 @@ describe('podshell exec matches kubectl exec', () => {
       else assert.equal(p.stderr, k.stderr, 'stderr');
     });
   }
+});
+
+describe('kube flags before the subcommand, as kubectl takes its global flags', () => {
+  test('--context before exec takes effect: the viewer is Forbidden', async () => {
+    const r = await podshell(['--context', 'podshell-sandbox-viewer', 'exec', 'demo', '--', 'true']);
+    assert.equal(r.code, 1);
+    assert.match(r.stderr, /^podshell: pods "demo" is forbidden: User "viewer" cannot get resource "pods\/exec"/);
+  });
+
+  test('-n before exec reaches the namespace; given after the subcommand too, that one wins', async () => {
+    const r = await podshell(['-n', 'restricted', 'exec', 'vault', '--', 'sh', '-c', 'echo in vault']);
+    assert.equal(r.stderr, '');
+    assert.equal(r.stdout.toString(), 'in vault\n');
+    assert.equal(r.code, 0);
+    const after = await podshell(['-n', 'default', 'exec', '-n', 'restricted', 'vault', '--', 'true']);
+    assert.equal(after.stderr, '');
+    assert.equal(after.code, 0);
+    const overridden = await podshell(['--namespace=restricted', 'exec', '--namespace', 'default', 'vault', '--', 'true']);
+    assert.equal(overridden.stderr, 'podshell: pods "vault" not found\n');
+    assert.equal(overridden.code, 1);
+  });
+
+  test('--kubeconfig before exec; the remote command keeps a later `--` of its own', async () => {
+    const r = await run(bin, ['--kubeconfig', sandbox.kubeconfigPath, 'exec', 'demo', '--', 'echo', 'a', '--', 'b'], { env: { ...process.env, KUBECONFIG: '/nonexistent' } });
+    assert.equal(r.stderr, '');
+    assert.equal(r.stdout.toString(), 'a -- b\n');
+  });
+
+  test('cp -- SRC DEST copies', async () => {
+    const file = join(work, 'dashed');
+    writeFileSync(file, 'after the double dash\n');
+    const cp = await podshell(['cp', '--', file, 'demo:/tmp/dashed']);
+    assert.equal(cp.stderr, '');
+    assert.equal(cp.code, 0);
+    const cat = await podshell(['exec', 'demo', '--', 'cat', '/tmp/dashed']);
+    assert.equal(cat.stdout.toString(), 'after the double dash\n');
+  });
+
+  test('an unknown flag before the subcommand is still a usage error', async () => {
+    const r = await podshell(['--bogus', 'exec', 'demo', '--', 'true']);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /^podshell: unknown option '--bogus'\n/);
+  });
 });
 
 test('-i passes stdin and forwards its end; -t without a terminal warns like kubectl', async () => {

@@ -190,3 +190,24 @@ export function cmdline(pid: number): string {
     return '';
   }
 }
+
+/** The process exists and has not exited: a zombie (exited, not yet reaped) does not count. */
+export function running(pid: number): boolean {
+  try {
+    // The state follows the command name in parentheses, which may itself contain ') '.
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    return false;
+  }
+}
+
+/** Poll `condition` every `intervalMs` until it holds; false when `timeoutMs` passes first. */
+export async function pollUntil(condition: () => boolean | Promise<boolean>, timeoutMs: number, intervalMs = 100): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await condition()) return true;
+    if (Date.now() >= deadline) return false;
+    await new Promise((resolve) => setTimeout(resolve, intervalMs));
+  }
+}

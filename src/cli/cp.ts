@@ -2,11 +2,13 @@
 // resumable downloads, a progress bar, copies without tar.
 
 import { Command, InvalidArgumentError } from 'commander';
+import { commandName } from './name.ts';
 import type { WriteStream } from 'node:tty';
 import { parseFileSpec, TransferError, type CopyOptions, type CopyResult } from '../transfer/index.ts';
 import { CliUsageError } from './errors.ts';
-import { addKubeFlags, clusterFrom, type KubeFlags } from './kubeflags.ts';
+import { addKubeFlags, clusterFrom, withGlobalFlags, type KubeFlags } from './kubeflags.ts';
 import { ProgressBar } from './progress.ts';
+import { sanitize } from './sanitize.ts';
 import type { Stdio } from './exec.ts';
 
 interface CpFlags extends KubeFlags {
@@ -43,16 +45,17 @@ export function cpCommand(stdio: Stdio = process as unknown as Stdio): Command {
     .addHelpText(
       'after',
       '\nExamples:\n' +
-        '  podshell cp ./app.log demo:/tmp/app.log            # upload a file (lands atomically)\n' +
-        '  podshell cp demo:/var/log ./logs                    # download a directory\n' +
-        '  podshell cp -n prod web-0:/data/dump.sql . --retries 5\n' +
-        '  podshell cp ./config deploy/web:/etc/app -c app     # TYPE/NAME: kubectl\'s most active pod\n' +
+        `  ${commandName()} cp ./app.log demo:/tmp/app.log            # upload a file (lands atomically)\n` +
+        `  ${commandName()} cp demo:/var/log ./logs                    # download a directory\n` +
+        `  ${commandName()} cp -n prod web-0:/data/dump.sql . --retries 5\n` +
+        `  ${commandName()} cp ./config deploy/web:/etc/app -c app     # TYPE/NAME: kubectl's most active pod\n` +
         '\nEvery copy is verified with sha256 (in the container when it has sha256sum, else by size); a\n' +
         'mismatch fails the copy. Containers without tar can still copy single files (through cat);\n' +
         'directories need tar. Pod output is untrusted: nothing is written outside DEST, and symlinks,\n' +
         'hard links to elsewhere and special files are skipped with a warning.',
     )
-    .action(async (src: string, dest: string, flags: CpFlags) => {
+    .action(async (src: string, dest: string, _flags: CpFlags, self: Command) => {
+      const flags = withGlobalFlags<CpFlags>(self);
       let from, to;
       try {
         from = parseFileSpec(src);
@@ -78,7 +81,7 @@ export function cpCommand(stdio: Stdio = process as unknown as Stdio): Command {
         signal: controller.signal,
         onWarning: (message) => {
           bar?.done();
-          stdio.stderr.write(`${message}\n`);
+          stdio.stderr.write(`${sanitize(message)}\n`);
         },
         ...(bar ? { onProgress: (p) => bar.update(p) } : {}),
       };

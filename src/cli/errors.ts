@@ -2,6 +2,7 @@
 
 import { CommanderError } from 'commander';
 import { PodshellError } from '../protocol/index.ts';
+import { sanitize } from './sanitize.ts';
 
 export const ExitCode = {
   /** Something failed: the cluster refused, the pod was not found, the command could not run. Matches kubectl. */
@@ -33,18 +34,19 @@ export class RemoteExit extends Error {
 export function reportError(err: unknown, stderr: NodeJS.WritableStream): number {
   if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : ExitCode.Usage;
   if (err instanceof RemoteExit) {
-    if (!err.reported) stderr.write(`${err.message}\n`);
+    if (!err.reported) stderr.write(`${sanitize(err.message)}\n`);
     return err.exitCode;
   }
   if (err instanceof CliUsageError) {
-    stderr.write(`podshell: ${err.message}\n(run with --help for usage)\n`);
+    stderr.write(`podshell: ${sanitize(err.message)}\n(run with --help for usage)\n`);
     return ExitCode.Usage;
   }
   let message = err instanceof Error ? err.message : String(err);
   // The API server wraps a runtime's error in "Internal error occurred: " once per hop; the
   // runtime's own words are what a reader needs.
   if (err instanceof PodshellError && err.code === 'ERR_REMOTE') message = message.replace(/^(Internal error occurred: )+/, '');
-  stderr.write(`podshell: ${message}\n`);
+  // The message may carry the server's words: printed inert, whatever they contain.
+  stderr.write(`podshell: ${sanitize(message)}\n`);
   // No cluster configured at all: say how to try podshell without one.
   if (err instanceof PodshellError && err.code === 'ERR_KUBECONFIG' && /no such file/.test(message) && !process.env.KUBECONFIG) {
     stderr.write('(no cluster configured: `podshell sandbox` starts a local one and writes a kubeconfig for it)\n');

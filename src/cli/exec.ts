@@ -2,12 +2,14 @@
 // in many pods at once (-l SELECTOR, --all-pods).
 
 import { Command, InvalidArgumentError } from 'commander';
+import { commandName } from './name.ts';
 import type { ReadStream, WriteStream } from 'node:tty';
 import { pipeline } from 'node:stream/promises';
 import type { Cluster, ExecSession, Target } from '../lib/index.ts';
 import { CliUsageError, RemoteExit } from './errors.ts';
-import { addKubeFlags, clusterFrom, type KubeFlags } from './kubeflags.ts';
+import { addKubeFlags, clusterFrom, withGlobalFlags, type KubeFlags } from './kubeflags.ts';
 import { LinePrefixer, prefixLabel } from './prefix.ts';
+import { sanitize } from './sanitize.ts';
 import { enterRawMode, terminalSize, watchResize } from './terminal.ts';
 
 export interface ExecFlags extends KubeFlags {
@@ -95,7 +97,7 @@ export async function interact(session: ExecSession, opts: { tty: boolean; stdin
   const cleanups: (() => void)[] = [];
   try {
     const opened = await session.opened;
-    if (opened.defaultedNotice && !opts.quiet) stdio.stderr.write(`${opened.defaultedNotice}\n`);
+    if (opened.defaultedNotice && !opts.quiet) stdio.stderr.write(`${sanitize(opened.defaultedNotice)}\n`);
     opts.onOpen?.();
     if (opts.tty) {
       cleanups.push(enterRawMode(stdio.stdin as ReadStream));
@@ -137,7 +139,8 @@ async function runMany(cluster: Cluster, plan: ExecPlan, flags: ExecFlags, stdio
     while (next < targets.length) {
       const index = next++;
       const t = targets[index]!;
-      const label = `${t.pod}/${t.container}`;
+      // Names come from the server: shown inert in prefixes and the summary.
+      const label = sanitize(`${t.pod}/${t.container}`);
       const session: ExecSession = cluster.exec({ target: { pod: t.pod }, namespace: t.namespace, container: t.container, command: plan.command });
       const copy = (from: NodeJS.ReadableStream | null, to: NodeJS.WritableStream, colourOn: boolean) => {
         if (!from) return Promise.resolve();
@@ -159,7 +162,7 @@ async function runMany(cluster: Cluster, plan: ExecPlan, flags: ExecFlags, stdio
   const failed = results.filter((r) => r.error || r.code !== 0);
   if (failed.length) {
     stdio.stderr.write(`podshell: ${failed.length} of ${results.length} pods failed:\n`);
-    for (const r of failed) stdio.stderr.write(`  ${r.label}: ${r.error ? r.error.message : `exit code ${r.code}`}\n`);
+    for (const r of failed) stdio.stderr.write(`  ${r.label}: ${r.error ? sanitize(r.error.message) : `exit code ${r.code}`}\n`);
   }
   return failed.reduce((max, r) => Math.max(max, r.error ? 1 : r.code!), 0);
 }
@@ -181,16 +184,17 @@ export function execCommand(getCommand: () => string[] | null, stdio: Stdio = pr
     .addHelpText(
       'after',
       '\nExamples:\n' +
-        '  podshell exec demo -- date\n' +
-        '  podshell exec -it demo -- sh\n' +
-        '  podshell exec deploy/web -c sidecar -- cat /etc/hostname\n' +
-        '  podshell exec -l app=web -- hostname                # every web pod, lines prefixed [pod/container]\n' +
-        '  podshell exec deploy/web --all-pods --prefix=false -- uptime\n' +
+        `  ${commandName()} exec demo -- date\n` +
+        `  ${commandName()} exec -it demo -- sh\n` +
+        `  ${commandName()} exec deploy/web -c sidecar -- cat /etc/hostname\n` +
+        `  ${commandName()} exec -l app=web -- hostname                # every web pod, lines prefixed [pod/container]\n` +
+        `  ${commandName()} exec deploy/web --all-pods --prefix=false -- uptime\n` +
         '\nExit status: the remote command\'s (with "command terminated with exit code N" on stderr, as\n' +
         'kubectl); with several pods, 0 when all succeeded, else the highest exit code, after a summary.\n' +
         '1 when podshell itself fails, 2 for a wrong command line.',
     )
-    .action(async (positionals: string[], flags: ExecFlags) => {
+    .action(async (positionals: string[], _flags: ExecFlags, self: Command) => {
+      const flags = withGlobalFlags<ExecFlags>(self);
       const plan = planExec(positionals, getCommand(), flags, stdio);
       const cluster = clusterFrom(flags);
       const code = plan.many ? await runMany(cluster, plan, flags, stdio) : await runOne(cluster, plan, flags, stdio);

@@ -2,6 +2,7 @@
 
 import { InvalidArgumentError, type Command } from 'commander';
 import { Cluster } from '../lib/index.ts';
+import { sanitize } from './sanitize.ts';
 
 export interface KubeFlags {
   kubeconfig?: string;
@@ -23,6 +24,23 @@ export function parseDuration(value: string): number {
   return n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!;
 }
 
+/** The kube flags that take a value as the next word (the rest of the command line is not theirs). */
+export const kubeFlagsWithValue: ReadonlySet<string> = new Set(['--kubeconfig', '--context', '-n', '--namespace', '--as', '--as-group', '--request-timeout']);
+
+/**
+ * A subcommand's options with the kube flags given before it (`podshell --context X exec …`),
+ * as kubectl takes its global flags: a value given after the subcommand wins.
+ */
+export function withGlobalFlags<T extends object>(command: Command): T {
+  const local = Object.fromEntries(Object.entries(command.opts()).filter(([, v]) => v !== undefined));
+  const global: Record<string, unknown> = {};
+  for (const key of ['kubeconfig', 'context', 'namespace', 'as', 'asGroup', 'requestTimeout']) {
+    const value = command.parent?.opts()[key];
+    if (value !== undefined) global[key] = value;
+  }
+  return { ...global, ...local } as T;
+}
+
 export function addKubeFlags(command: Command): Command {
   return command
     .option('--kubeconfig <file>', 'path to the kubeconfig file (default: KUBECONFIG, else ~/.kube/config)')
@@ -35,11 +53,15 @@ export function addKubeFlags(command: Command): Command {
 
 export function clusterFrom(flags: KubeFlags): Cluster {
   const impersonate = flags.as || flags.asGroup ? { ...(flags.as ? { user: flags.as } : {}), ...(flags.asGroup ? { groups: flags.asGroup } : {}) } : undefined;
-  return Cluster.fromKubeconfig({
+  // `requestTimeoutMs` is the kube layer's timeout for API requests (0: none). The intersection
+  // keeps this compiling until KubeconfigOptions declares it; afterwards it is redundant.
+  const options: NonNullable<Parameters<typeof Cluster.fromKubeconfig>[0]> & { requestTimeoutMs?: number } = {
     ...(flags.kubeconfig ? { path: flags.kubeconfig } : {}),
     ...(flags.context ? { context: flags.context } : {}),
     ...(flags.namespace ? { namespace: flags.namespace } : {}),
     ...(impersonate ? { impersonate } : {}),
-    warn: (message) => process.stderr.write(`podshell: warning: ${message}\n`),
-  });
+    ...(flags.requestTimeout !== undefined ? { requestTimeoutMs: flags.requestTimeout } : {}),
+    warn: (message) => process.stderr.write(`podshell: warning: ${sanitize(message)}\n`),
+  };
+  return Cluster.fromKubeconfig(options);
 }

@@ -1,6 +1,7 @@
 // A one-line progress bar on stderr for copies: bytes, rate and time left, redrawn in place.
 
 import type { WriteStream } from 'node:tty';
+import { sanitize } from './sanitize.ts';
 
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
@@ -28,6 +29,8 @@ export interface ProgressEvent {
 
 /** The text of one progress line (pure, for tests). */
 export function progressLine(event: ProgressEvent, elapsedMs: number, width: number): string {
+  // The phase may name a file from the pod: shown inert.
+  event = { ...event, phase: sanitize(event.phase) };
   const rate = elapsedMs > 0 ? (event.bytes * 1000) / elapsedMs : 0;
   const head = `${event.phase} ${formatBytes(event.bytes)}`;
   const tail = `${formatBytes(rate)}/s`;
