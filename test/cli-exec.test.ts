@@ -162,3 +162,16 @@ test('with no kubeconfig at all, podshell says so and points at the sandbox', as
   assert.equal(r.code, 1);
   assert.equal(r.stderr, `podshell: cannot read kubeconfig ${home}/.kube/config: no such file\n(no cluster configured: \`podshell sandbox\` starts a local one and writes a kubeconfig for it)\n`);
 });
+
+test('a reader that goes away early ends podshell quietly with 141, as kubectl on a broken pipe', async () => {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(bin, ['exec', 'demo', '--', 'yes'], { env: env(), stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+  // Wait for output to flow (the situation under test), then close the read side, as `| head` does.
+  await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
+  child.stdout.destroy();
+  const code = await new Promise<number | null>((resolve) => child.once('exit', (c) => resolve(c)));
+  assert.equal(code, 141);
+  assert.equal(stderr, '');
+});

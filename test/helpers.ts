@@ -141,9 +141,10 @@ export class TmuxSession {
     return this._tmux('capture-pane', '-p', '-t', this._name);
   }
 
-  /** Wait up to 10 s for the screen to match. */
+  /** Wait up to 30 s (a loaded machine) for the screen to match. */
   async waitFor(pattern: RegExp): Promise<void> {
-    for (let i = 0; i < 100; i++) {
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
       if (pattern.test(this.screen())) return;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }

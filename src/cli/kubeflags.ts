@@ -1,7 +1,7 @@
 // The kubectl flags that say which cluster, as whom and where: shared by every cluster command.
 
 import { InvalidArgumentError, type Command } from 'commander';
-import { Cluster } from '../lib/index.ts';
+import { Cluster, type KubeconfigOptions } from '../lib/index.ts';
 import { sanitize } from './sanitize.ts';
 
 export interface KubeFlags {
@@ -53,9 +53,8 @@ export function addKubeFlags(command: Command): Command {
 
 export function clusterFrom(flags: KubeFlags): Cluster {
   const impersonate = flags.as || flags.asGroup ? { ...(flags.as ? { user: flags.as } : {}), ...(flags.asGroup ? { groups: flags.asGroup } : {}) } : undefined;
-  // `requestTimeoutMs` is the kube layer's timeout for API requests (0: none). The intersection
-  // keeps this compiling until KubeconfigOptions declares it; afterwards it is redundant.
-  const options: NonNullable<Parameters<typeof Cluster.fromKubeconfig>[0]> & { requestTimeoutMs?: number } = {
+  // --request-timeout governs every API request of the command (0: none), as in kubectl.
+  const options: KubeconfigOptions = {
     ...(flags.kubeconfig ? { path: flags.kubeconfig } : {}),
     ...(flags.context ? { context: flags.context } : {}),
     ...(flags.namespace ? { namespace: flags.namespace } : {}),
