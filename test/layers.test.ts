@@ -1,4 +1,4 @@
-// DESIGN.md's import direction, checked on the sources (the TypeScript project references
+// The layers' import direction (README, "What is here"), checked on the sources (the TypeScript project references
 // enforce it at build time too: a wrong import fails `tsc -b`).
 
 import assert from 'node:assert/strict';

@@ -141,7 +141,7 @@ export function connectError(server: string, cause: unknown): ConnectError {
 
 /**
  * A target (pod, TYPE/NAME, selector, container) that cannot be used. Code `ERR_TARGET`. Messages
- * use kubectl's wording where kubectl has one (PROTOCOL.md §9).
+ * use kubectl's wording where kubectl has one (docs/protocol.md, "What kubectl does around the protocol").
  */
 export class TargetError extends PodshellError {
   constructor(message: string) {

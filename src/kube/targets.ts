@@ -1,4 +1,4 @@
-// Which pod and container a command runs in, decided as kubectl decides it (PROTOCOL.md §9.2–9.3;
+// Which pod and container a command runs in, decided as kubectl decides it (docs/protocol.md, "What kubectl does around the protocol";
 // kubectl pkg/cmd/exec, pkg/cmd/util/podcmd, pkg/util/podutils ActivePods,
 // polymorphichelpers/attachablepodforobject.go). The choosing, defaulting and validating is here;
 // the REST calls are KubeClient's, reached through the small TargetSource interface.
