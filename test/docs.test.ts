@@ -64,3 +64,25 @@ test('docs/errors.md lists every ERR_SANDBOX_* code the sandbox defines', () => 
   assert.ok(defined.size >= 5, `found only ${[...defined].join(', ')}`);
   assert.deepEqual([...defined].filter((code) => !listed.has(code)).sort(), []);
 });
+
+test('the repository stands on its own: no comment or doc points at documents outside it', () => {
+  const root = new URL('../', import.meta.url).pathname;
+  const outside = new RegExp(['PROTOCOL', 'DESIGN', 'SECURITY', 'ANCHORS', 'STYLE'].map((n) => `\\b${n}\\.md`).join('|') + '|\\.\\./shared/');
+  const found: string[] = [];
+  const visit = (dir: string): void => {
+    for (const entry of readdirSync(join(root, dir), { withFileTypes: true })) {
+      const rel = join(dir, entry.name);
+      if (entry.isDirectory()) visit(rel);
+      else if (/\.(ts|js|md|sh|json|yaml)$/.test(entry.name)) {
+        readFileSync(join(root, rel), 'utf8').split('\n').forEach((line, i) => {
+          if (outside.test(line)) found.push(`${rel}:${i + 1}: ${line.trim()}`);
+        });
+      }
+    }
+  };
+  for (const dir of ['src', 'test', 'bench', 'docs', 'scripts', 'bin']) visit(dir);
+  for (const file of readdirSync(root).filter((f) => f.endsWith('.md'))) {
+    if (outside.test(readFileSync(join(root, file), 'utf8'))) found.push(file);
+  }
+  assert.deepEqual(found, []);
+});
