@@ -15,7 +15,7 @@ const allowed: Record<string, string[]> = {
   exec: ['protocol', 'kube'],
   transfer: ['protocol', 'kube', 'exec'],
   lib: ['protocol', 'kube', 'exec', 'transfer'],
-  cli: ['protocol', 'kube', 'exec', 'transfer', 'lib', 'sandbox'],
+  cli: ['protocol', 'kube', 'exec', 'transfer', 'lib', 'gateway', 'sandbox'],
   gateway: ['protocol', 'kube', 'exec', 'transfer', 'lib'],
   web: ['protocol'],
   sandbox: ['protocol'],
