@@ -61,6 +61,16 @@ export function errorAnswer(err: unknown): { statusCode: number; body: ErrorBody
     statusCode = statusOfCode[err.code] ?? 500;
     code = err.code;
     message = err.message;
+  } else if (isClientError(err)) {
+    // fastify's own refusals: a body that does not parse or fit a schema, a body too large, …
+    statusCode = err.statusCode;
+    code = err.statusCode === 413 ? 'ERR_GATEWAY_TOO_LARGE' : 'ERR_GATEWAY_BAD_REQUEST';
+    message = err.message;
   }
   return { statusCode, body: { error: { code, message, status: statusCode } } };
+}
+
+function isClientError(err: unknown): err is Error & { statusCode: number } {
+  const status = (err as { statusCode?: unknown } | null)?.statusCode;
+  return err instanceof Error && typeof status === 'number' && status >= 400 && status < 500;
 }
