@@ -1,0 +1,123 @@
+// The host tools the namespace runtime drives (unshare, nsenter, mount…), the shell scripts it
+// runs with them, and the probe that decides whether namespaces work on this machine.
+
+import { spawn as spawnChild } from 'node:child_process';
+import { statSync } from 'node:fs';
+import { mkdir, realpath, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+
+export const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** Runs inside the new mount+UTS namespace: hostname, mounts, then chroot+chdir into a sleeper. */
+export const HOLDER_SCRIPT = `set -e
+if [ -n "$5" ]; then "$5" "$4"; else printf '%s\\n' "$4" > /proc/sys/kernel/hostname; fi
+"$7" -a -T "$1"
+exec "$8" --root="$2" --wd="$3" -- "$6" infinity`;
+
+const PROBE_SCRIPT = `set -e
+"$2" -t tmpfs podshell-probe "$1"
+if [ -n "$3" ]; then "$3" podshell-probe; else printf 'podshell-probe\\n' > /proc/sys/kernel/hostname; fi
+exec "$4" --root=/ --wd=/ -- "$5" 0`;
+
+/**
+ * Runs beside the runtime for its whole life. A line on stdin means a clean close(); end of file
+ * means the runtime's process died without close(): then it kills every process of the
+ * runtime's containers (chrooted under <stateDir>/c/, or carrying the plain-process marker in
+ * their environment) and removes the state directory.
+ */
+export const WATCHDOG_SCRIPT = `read _ && exit 0
+n=0
+while [ $n -lt 10 ]; do
+  found=
+  for d in /proc/[0-9]*; do
+    p=\${d#/proc/}
+    [ "$p" = "$$" ] && continue
+    r=$(readlink "$d/root" 2>/dev/null) || continue
+    case "$r" in "$1"/c/*) kill -9 "$p" 2>/dev/null && found=1; continue;; esac
+    if [ -n "$2" ] && grep -qsaF -- "$2" "$d/environ"; then kill -9 "$p" 2>/dev/null && found=1; fi
+  done
+  [ -z "$found" ] && break
+  n=$((n+1))
+  sleep 0.2
+done
+grep -qF -- "$1" /proc/self/mountinfo || rm -rf -- "$1"`;
+
+export function findHostTool(name: string): string | null {
+  const dirs = [...HOST_PATH.split(':'), ...(process.env.PATH ?? '').split(':')];
+  for (const d of dirs) {
+    if (!d.startsWith('/')) continue;
+    const p = join(d, name);
+    try {
+      const st = statSync(p);
+      if (st.isFile() && (st.mode & 0o111) !== 0) return p;
+    } catch {
+      /* next */
+    }
+  }
+  return null;
+}
+
+export interface HostTools {
+  readonly sh: string;
+  readonly unshare: string;
+  readonly nsenter: string;
+  readonly mount: string;
+  readonly sleep: string;
+  /** Empty when there is no hostname binary: the holder writes /proc/sys/kernel/hostname. */
+  readonly hostname: string;
+}
+
+function runQuiet(file: string, args: string[], timeoutMs: number): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((res) => {
+    const child = spawnChild(file, args, { stdio: ['ignore', 'ignore', 'pipe'], env: { PATH: HOST_PATH } });
+    let stderr = '';
+    child.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.on('error', (err) => {
+      clearTimeout(timer);
+      res({ code: null, stderr: err.message });
+    });
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      res({ code, stderr: stderr.trim() });
+    });
+  });
+}
+
+export async function probeNamespaces(stateDir: string): Promise<{ tools: HostTools } | { problem: string }> {
+  if (process.platform !== 'linux') return { problem: 'namespaces need Linux' };
+  if (process.getuid?.() !== 0) return { problem: 'the sandbox is not running as root' };
+  const found: Record<string, string | null> = {};
+  for (const name of ['sh', 'unshare', 'nsenter', 'mount', 'sleep', 'hostname']) found[name] = findHostTool(name);
+  const missing = ['sh', 'unshare', 'nsenter', 'mount', 'sleep'].filter((n) => !found[n]);
+  if (missing.length) return { problem: `${missing.join(', ')} not found` };
+  const tools: HostTools = {
+    sh: found.sh!,
+    unshare: found.unshare!,
+    nsenter: found.nsenter!,
+    mount: found.mount!,
+    sleep: await realpath(found.sleep!),
+    hostname: found.hostname ?? '',
+  };
+  const dir = join(stateDir, 'probe');
+  await mkdir(dir, { recursive: true });
+  const r = await runQuiet(
+    tools.unshare,
+    ['--mount', '--uts', '--propagation', 'private', '--', tools.sh, '-c', PROBE_SCRIPT, 'probe', dir, tools.mount, tools.hostname, tools.unshare, tools.sleep],
+    10_000,
+  );
+  await rm(dir, { recursive: true, force: true });
+  if (r.code !== 0) return { problem: `unshare --mount --uts failed (${r.stderr || `exit ${r.code}`})` };
+  return { tools };
+}
+
+/** A DNS label kubelet would accept as a hostname. */
+export function sanitizeHostname(h: string): string {
+  const s = h
+    .toLowerCase()
+    .replace(/[^a-z0-9.-]/g, '-')
+    .slice(0, 63)
+    .replace(/^[-.]+|[-.]+$/g, '');
+  return s || 'localhost';
+}
+
