@@ -8,9 +8,9 @@ import { Readable, Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import { BoundedLogBuffer, type LogBuffer } from './logbuffer.ts';
 import { launch, OUTPUT_HWM, timeout, type ExecProcess, type Launched, type RawExit } from './launch.ts';
-import { killUntilGone, listProcs, mntNs, signalSession, type Selector } from './procfs.ts';
-import { CONTAINER_PATH, lookupExecutable, type Flavor } from './rootfs.ts';
-import type { HostTools } from './hosttools.ts';
+import { DROP_PRIVILEGES, type HostTools } from './hosttools.ts';
+import { childOf, killUntilGone, listProcs, mntNs, type Selector } from './procfs.ts';
+import { CONTAINER_PATH, lookupExecutable, SETPRIV_IN_ROOT, SETSID_IN_ROOT, type Flavor } from './rootfs.ts';
 import type { ContainerSpec } from './types.ts';
 
 export interface ExecOptions {
@@ -125,6 +125,8 @@ export class SandboxContainer implements Container {
   #lookupRoot: string;
   #holder: ChildProcess | null;
   #holderPid = 0;
+  /** The first process of the container's PID namespace (the holder's child), once it is in the root. */
+  #initPid = 0;
   #ns: string | null;
   /** The container's root directory once its holder is inside it (namespace isolation). */
   #root: string | null = null;
@@ -169,7 +171,7 @@ export class SandboxContainer implements Container {
     return this.#main !== null && !this.#mainGone && !this.#stopping;
   }
 
-  /** Waits until the holder has made the mounts and entered the root. */
+  /** Waits until the holder's child, pid 1 of the container, has made the mounts and entered the root. */
   async waitHolder(root: string, hostNs: string | null): Promise<void> {
     const holder = this.#holder!;
     let stderr = '';
@@ -178,10 +180,12 @@ export class SandboxContainer implements Container {
     holder.once('exit', (code, sig) => (exit = sig ?? `exit ${code}`));
     if (!this.#holderPid) throw new Error(`cannot start container "${this.name}": unshare did not start`);
     const deadline = Date.now() + 20_000;
+    let init: number | null = null;
     for (;;) {
       let r: string | undefined;
+      init ??= childOf(this.#holderPid);
       try {
-        r = readlinkSync(`/proc/${this.#holderPid}/root`);
+        if (init !== null) r = readlinkSync(`/proc/${init}/root`);
       } catch {
         /* not yet, or gone */
       }
@@ -192,11 +196,12 @@ export class SandboxContainer implements Container {
       }
       await delay(2);
     }
-    const ns = mntNs(this.#holderPid);
+    const ns = mntNs(init!);
     if (!ns || ns === hostNs) throw new Error(`cannot start container "${this.name}": no mount namespace of its own`);
+    this.#initPid = init!;
     this.#ns = ns;
     this.#root = root;
-    this.#lookupRoot = `/proc/${this.#holderPid}/root`;
+    this.#lookupRoot = `/proc/${init}/root`;
     holder.stderr!.destroy();
     holder.once('exit', () => {
       if (!this.#mainGone && !this.#stopping) void this.#stopAll();
@@ -209,8 +214,18 @@ export class SandboxContainer implements Container {
   }
 
   #launch(argv: string[], opts: { tty: boolean; stdin: boolean; cols: number; rows: number; env: Record<string, string> }): Launched {
+    // nsenter joins pid 1's namespaces, root and working directory, and forks (a PID namespace
+    // takes children only); the child starts a session of its own (with a tty, it takes the
+    // terminal over), so signals and terminal keys reach it and not nsenter, which waits and
+    // exits as the child does. setpriv then drops every capability for good.
     const base = this.#holder
-      ? { file: this.#host.tools!.nsenter, args: ['-t', String(this.#holderPid), '-m', '-u', '-r', '-w', '--', ...argv], cwd: '/' }
+      ? {
+          file: this.#host.tools!.nsenter,
+          args: ['-t', String(this.#initPid), '-m', '-u', '-p', '-r', '-w', '--',
+            SETSID_IN_ROOT, ...(opts.tty ? ['--ctty'] : []), SETPRIV_IN_ROOT, ...DROP_PRIVILEGES, '--', ...argv],
+          cwd: '/',
+          enters: true,
+        }
       : { file: argv[0]!, args: argv.slice(1), cwd: this.#cwd };
     const proc = launch({ ...base, ...opts });
     this.#live.set(proc, false);
@@ -320,8 +335,17 @@ export class SandboxContainer implements Container {
     this.#stopping = true;
   }
 
-  /** Selects every live process of this container. */
+  /**
+   * Selects every live process of this container. With namespaces: whatever is chrooted in its
+   * root in its mount namespace, pid 1 of its PID namespace among them (killing that one kills
+   * every process inside). The processes outside that started them (unshare, nsenter: see
+   * wrappers()) are left to reap their child and exit as it did: killed first, they would hand
+   * their children to the host's init to reap, and the namespace's end would wait for that.
+   */
   selector(): Selector {
+    if (this.#root !== null) {
+      return { pids: new Set(), sessions: new Set(), ns: new Set([this.#ns!]), roots: new Set([this.#root]), markers: new Set() };
+    }
     // Only pids that cannot have been reused: processes not yet reaped, sessions that still
     // have members (a pid stays allocated while it names a live session).
     const sessions = new Set<number>(this.#lingering);
@@ -334,10 +358,20 @@ export class SandboxContainer implements Container {
     return {
       pids,
       sessions,
-      ns: new Set(this.#ns === null ? [] : [this.#ns]),
-      roots: new Set(this.#root === null ? [] : [this.#root]),
+      ns: new Set(),
+      roots: new Set(),
       markers: new Set(this.#marker === null ? [] : [this.#marker]),
     };
+  }
+
+  /** With namespaces, the processes outside the container that started its processes and wait for them. */
+  wrappers(): Selector {
+    const pids = new Set<number>();
+    if (this.#root !== null) {
+      for (const [l, exited] of this.#live) if (!exited) pids.add(l.pid);
+      if (this.#holderAlive) pids.add(this.#holderPid);
+    }
+    return { pids, sessions: new Set(), ns: new Set(), roots: new Set(), markers: new Set() };
   }
 
   /** Resolves when the main process's bookkeeping is over (or it never started). */
@@ -347,6 +381,7 @@ export class SandboxContainer implements Container {
 
   async #stopAll(): Promise<void> {
     await killUntilGone(this.selector(), KILL_TIMEOUT_MS);
+    await killUntilGone(this.wrappers(), KILL_TIMEOUT_MS);
   }
 
   stop(graceMs = 2000): Promise<void> {
@@ -354,7 +389,7 @@ export class SandboxContainer implements Container {
       const main = this.#main;
       if (main && !this.#mainGone && graceMs > 0) {
         this.#stopping = true;
-        signalSession(main.pid, 'SIGTERM');
+        main.kill('SIGTERM');
         await Promise.race([main.processExit, timeout(graceMs)]);
       }
       this.#stopping = true;

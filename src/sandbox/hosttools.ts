@@ -8,16 +8,28 @@ import { join } from 'node:path';
 
 export const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
-/** Runs inside the new mount+UTS namespace: hostname, mounts, then chroot+chdir into a sleeper. */
+/**
+ * unshare's options for a container's holder: its own mount, UTS and PID namespaces (the holder's
+ * shell is the namespace's first process; it dies with unshare).
+ */
+export const UNSHARE_OPTIONS: readonly string[] = ['--mount', '--uts', '--pid', '--kill-child', '--propagation', 'private'];
+
+/** setpriv's options for every process of a container: no capabilities, ever, and no_new_privs. */
+export const DROP_PRIVILEGES: readonly string[] = ['--bounding-set', '-all', '--inh-caps', '-all', '--no-new-privs'];
+
+/**
+ * Runs as pid 1 of the new namespaces: hostname, mounts (among them the container's own /proc),
+ * then chroot+chdir, drop every privilege, and sleep.
+ */
 export const HOLDER_SCRIPT = `set -e
 if [ -n "$5" ]; then "$5" "$4"; else printf '%s\\n' "$4" > /proc/sys/kernel/hostname; fi
 "$7" -a -T "$1"
-exec "$8" --root="$2" --wd="$3" -- "$6" infinity`;
+exec "$8" --root="$2" --wd="$3" -- "$9" ${DROP_PRIVILEGES.join(' ')} -- "$6" infinity`;
 
 const PROBE_SCRIPT = `set -e
 "$2" -t tmpfs podshell-probe "$1"
 if [ -n "$3" ]; then "$3" podshell-probe; else printf 'podshell-probe\\n' > /proc/sys/kernel/hostname; fi
-exec "$4" --root=/ --wd=/ -- "$5" 0`;
+exec "$4" --root=/ --wd=/ -- "$6" ${DROP_PRIVILEGES.join(' ')} -- "$5" 0`;
 
 /**
  * Runs beside the runtime for its whole life. A line on stdin means a clean close(); end of file
@@ -63,6 +75,8 @@ export interface HostTools {
   readonly nsenter: string;
   readonly mount: string;
   readonly sleep: string;
+  readonly setsid: string;
+  readonly setpriv: string;
   /** Empty when there is no hostname binary: the holder writes /proc/sys/kernel/hostname. */
   readonly hostname: string;
 }
@@ -88,8 +102,9 @@ export async function probeNamespaces(stateDir: string): Promise<{ tools: HostTo
   if (process.platform !== 'linux') return { problem: 'namespaces need Linux' };
   if (process.getuid?.() !== 0) return { problem: 'the sandbox is not running as root' };
   const found: Record<string, string | null> = {};
-  for (const name of ['sh', 'unshare', 'nsenter', 'mount', 'sleep', 'hostname']) found[name] = findHostTool(name);
-  const missing = ['sh', 'unshare', 'nsenter', 'mount', 'sleep'].filter((n) => !found[n]);
+  const needed = ['sh', 'unshare', 'nsenter', 'mount', 'sleep', 'setsid', 'setpriv'];
+  for (const name of [...needed, 'hostname']) found[name] = findHostTool(name);
+  const missing = needed.filter((n) => !found[n]);
   if (missing.length) return { problem: `${missing.join(', ')} not found` };
   const tools: HostTools = {
     sh: found.sh!,
@@ -97,17 +112,19 @@ export async function probeNamespaces(stateDir: string): Promise<{ tools: HostTo
     nsenter: found.nsenter!,
     mount: found.mount!,
     sleep: await realpath(found.sleep!),
+    setsid: await realpath(found.setsid!),
+    setpriv: await realpath(found.setpriv!),
     hostname: found.hostname ?? '',
   };
   const dir = join(stateDir, 'probe');
   await mkdir(dir, { recursive: true });
   const r = await runQuiet(
     tools.unshare,
-    ['--mount', '--uts', '--propagation', 'private', '--', tools.sh, '-c', PROBE_SCRIPT, 'probe', dir, tools.mount, tools.hostname, tools.unshare, tools.sleep],
+    [...UNSHARE_OPTIONS, '--', tools.sh, '-c', PROBE_SCRIPT, 'probe', dir, tools.mount, tools.hostname, tools.unshare, tools.sleep, tools.setpriv],
     10_000,
   );
   await rm(dir, { recursive: true, force: true });
-  if (r.code !== 0) return { problem: `unshare --mount --uts failed (${r.stderr || `exit ${r.code}`})` };
+  if (r.code !== 0) return { problem: `unshare --mount --uts --pid failed (${r.stderr || `exit ${r.code}`})` };
   return { tools };
 }
 

@@ -7,7 +7,7 @@ import { constants as osConstants } from 'node:os';
 import { finished, Readable, Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import * as pty from 'node-pty';
-import { signalSession } from './procfs.ts';
+import { signalEntered, signalSession } from './procfs.ts';
 
 export interface ExecProcess {
   readonly pid: number;
@@ -59,6 +59,11 @@ export interface LaunchSpec {
   readonly stdin: boolean;
   readonly cols: number;
   readonly rows: number;
+  /**
+   * `file` enters a container's namespaces and runs the command in a child, in a session of its
+   * own: signals go to that child's session, not to `file`.
+   */
+  readonly enters?: boolean;
 }
 
 export interface Launched extends ExecProcess {
@@ -154,7 +159,7 @@ function launchPipes(spec: LaunchSpec): Launched {
       if (stdin && !stdin.writableEnded) stdin.end();
     },
     kill(sig: NodeJS.Signals = 'SIGKILL') {
-      signalSession(pid, sig);
+      (spec.enters ? signalEntered : signalSession)(pid, sig);
     },
   };
 }
@@ -302,7 +307,7 @@ function launchPty(spec: LaunchSpec): Launched {
       p.write('\x04');
     },
     kill(sig: NodeJS.Signals = 'SIGKILL') {
-      signalSession(pid, sig);
+      (spec.enters ? signalEntered : signalSession)(pid, sig);
     },
   };
 }

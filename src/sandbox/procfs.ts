@@ -129,6 +129,36 @@ export function signalSession(leader: number, sig: NodeJS.Signals | number): voi
   for (const p of listProcs()) if (p.sid === leader && !p.dead && killable(p.pid)) signal(p.pid, sig);
 }
 
+/** A process's first child, or null when it has none (yet). */
+export function childOf(pid: number): number | null {
+  let s: string;
+  try {
+    s = readFileSync(`/proc/${pid}/task/${pid}/children`, 'latin1').trim();
+  } catch {
+    return null;
+  }
+  return s === '' ? null : Number(s.split(' ')[0]);
+}
+
+/**
+ * Signals what an entering process (nsenter joining a PID namespace) runs: its child, which
+ * starts a session of its own, and everything in that session and still in the entering
+ * process's, but not the entering process itself, which waits for its child and then exits as
+ * the child did. Before the child exists, the entering process and its process group.
+ */
+export function signalEntered(enterer: number, sig: NodeJS.Signals | number): void {
+  if (!killable(enterer)) return;
+  const child = childOf(enterer);
+  if (child === null) {
+    // A child forked meanwhile is still in the process group: a group signal reaches it too.
+    signalSession(enterer, sig);
+    return;
+  }
+  for (const p of listProcs()) {
+    if (p.pid !== enterer && (p.sid === child || p.sid === enterer) && !p.dead && killable(p.pid)) signal(p.pid, sig);
+  }
+}
+
 /** SIGKILLs every live process `match` selects, again and again, until there are none (or time is up). */
 export async function killUntilGone(sel: Selector, timeoutMs: number): Promise<number> {
   const deadline = Date.now() + timeoutMs;

@@ -77,6 +77,14 @@ export async function prepareSlimBin(dir: string): Promise<number> {
   return placed.filter(Boolean).length;
 }
 
+/**
+ * Where a container root holds the host's setsid and setpriv, which every process of the
+ * container passes through on its way in (a new session; no capabilities, no_new_privs).
+ */
+export const HELPER_DIR = '/dev/.podshell';
+export const SETSID_IN_ROOT = `${HELPER_DIR}/setsid`;
+export const SETPRIV_IN_ROOT = `${HELPER_DIR}/setpriv`;
+
 export interface RootPlan {
   /** The container's root directory (on the host: an empty skeleton until the mounts are made). */
   readonly root: string;
@@ -97,6 +105,11 @@ export interface RootOptions {
   readonly workingDir: string;
   /** The host's `sleep`, bound to /pause in distroless roots. */
   readonly sleepBinary: string;
+  /** The host's setsid and setpriv binaries, bound under HELPER_DIR. */
+  readonly setsidBinary: string;
+  readonly setprivBinary: string;
+  /** A host file holding the container's hostname, bound over /etc/hostname. */
+  readonly hostnameFile: string;
 }
 
 const DEV_NODES = ['null', 'zero', 'full', 'random', 'urandom', 'tty', 'ptmx'];
@@ -177,6 +190,7 @@ export async function planRoot(opts: RootOptions): Promise<RootPlan> {
   }
 
   bind('/etc', 'etc', true);
+  if ((await kindOf('/etc/hostname')) === 'file') bind(opts.hostnameFile, 'etc/hostname', true);
   if (flavor === 'full' && (await kindOf('/opt')) === 'dir') {
     await dir('opt');
     bind('/opt', 'opt', true);
@@ -201,6 +215,10 @@ export async function planRoot(opts: RootOptions): Promise<RootPlan> {
     symlink('/proc/self/fd/2', posix.join(root, 'dev/stderr')),
   ]);
   for (const n of DEV_NODES) bind(`/dev/${n}`, `dev/${n}`, false);
+  await dir(HELPER_DIR.slice(1));
+  await Promise.all([SETSID_IN_ROOT, SETPRIV_IN_ROOT].map((f) => writeFile(posix.join(root, f), '', { mode: 0o755 })));
+  bind(opts.setsidBinary, SETSID_IN_ROOT.slice(1), true);
+  bind(opts.setprivBinary, SETPRIV_IN_ROOT.slice(1), true);
   bind('/dev/pts', 'dev/pts', false);
   lines.push(`shm ${fstabEscape(posix.join(root, 'dev/shm'))} tmpfs nosuid,nodev,mode=1777 0 0`);
   lines.push(`proc ${fstabEscape(posix.join(root, 'proc'))} proc nosuid,nodev,noexec 0 0`);

@@ -367,6 +367,29 @@ test('exec: kill() ends the process and its children with 128+signal', async (t)
   assert.deepEqual(await term.exited, { code: 143, signal: 'SIGTERM' });
 });
 
+test('exec: signals reach the command, which may handle them: ^C on a tty, kill() on pipes and on a tty', async (t) => {
+  // With namespaces every exec starts outside the container (nsenter) and waits there for the
+  // command: were that process in the command's session, ^C or SIGTERM would end it, and the
+  // exec with it, while the command carried on.
+  const rt = await newRuntime(t);
+  const c = await start(rt);
+  const script = (sig: string, code: number) => `trap 'echo caught; exit ${code}' ${sig}; echo ready; while :; do sleep 0.05; done`;
+  const ctrlC = c.exec({ argv: ['sh', '-c', script('INT', 3)], tty: true, stdin: true });
+  await readUntil(ctrlC.stdout, (s) => s.includes('ready'));
+  ctrlC.stdin!.write('\x03');
+  assert.match((await collect(ctrlC.stdout)).toString(), /caught/);
+  assert.deepEqual(await ctrlC.exited, { code: 3, signal: null });
+  for (const tty of [false, true]) {
+    const term = c.exec({ argv: ['sh', '-c', script('TERM', 4)], tty, stdin: false });
+    const err = collect(term.stderr);
+    await readUntil(term.stdout, (s) => s.includes('ready'));
+    term.kill('SIGTERM');
+    assert.match((await collect(term.stdout)).toString(), /caught/);
+    await err;
+    assert.deepEqual(await term.exited, { code: 4, signal: null }, `tty ${tty}`);
+  }
+});
+
 // ---------------------------------------------------------------------------------------------
 // The main process
 

@@ -1,9 +1,10 @@
 // The sandbox's container runtime: containers are real local processes. With "namespaces"
-// isolation each container gets its own mount and UTS namespace and a root directory assembled
-// from read-only bind mounts of the host's /usr, /etc… (see rootfs.ts); a small "holder" process
-// (like Kubernetes' pause container) keeps the namespace and the chroot, and every process of
-// the container — the main process and each exec — joins it with nsenter, on a pty (node-pty)
-// or on pipes. Pids stay host pids (no PID namespace), so signals are plain kill(2).
+// isolation each container gets its own mount, UTS and PID namespace and a root directory
+// assembled from read-only bind mounts of the host's /usr, /etc… (see rootfs.ts); a small
+// "holder" process (like Kubernetes' pause container, pid 1 of the namespace) keeps the
+// namespaces and the chroot, and every process of the container — the main process and each
+// exec — joins them with nsenter, on a pty (node-pty) or on pipes, in a session of its own and
+// without any capability (setpriv). The runtime sees them by their host pids.
 //
 // With "none" isolation containers are plain host processes in a per-container directory.
 //
@@ -17,10 +18,10 @@ import { mkdir, realpath, rm, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { join, posix, resolve } from 'node:path';
 import { containerEnv, KILL_TIMEOUT_MS, SandboxContainer, type Container, type Host } from './container.ts';
-import { findHostTool, HOLDER_SCRIPT, HOST_PATH, probeNamespaces, sanitizeHostname, WATCHDOG_SCRIPT, type HostTools } from './hosttools.ts';
+import { findHostTool, HOLDER_SCRIPT, HOST_PATH, probeNamespaces, sanitizeHostname, UNSHARE_OPTIONS, WATCHDOG_SCRIPT, type HostTools } from './hosttools.ts';
 import { timeout } from './launch.ts';
 import { MARKER_VAR, mergeSelectors, killUntilGone, mntNs, mountsUnder } from './procfs.ts';
-import { CONTAINER_PATH, flavorOf, planRoot, prepareSlimBin, type Flavor } from './rootfs.ts';
+import { CONTAINER_PATH, flavorOf, planRoot, prepareSlimBin, SETPRIV_IN_ROOT, type Flavor } from './rootfs.ts';
 import type { ContainerSpec } from './types.ts';
 
 export { flavorOf };
@@ -151,15 +152,19 @@ export class Runtime {
       emptyDir: join(this.stateDir, 'empty'),
       workingDir,
       sleepBinary: tools.sleep,
+      setsidBinary: tools.setsid,
+      setprivBinary: tools.setpriv,
+      hostnameFile: join(dir, 'hostname'),
     });
+    await writeFile(join(dir, 'hostname'), `${hostname}\n`);
     const fstab = join(dir, 'fstab');
     await writeFile(fstab, plan.fstab);
     if (this.#closed) throw new Error('runtime is closed');
 
     const holder = spawnChild(
       tools.unshare,
-      ['--mount', '--uts', '--propagation', 'private', '--', tools.sh, '-c', HOLDER_SCRIPT, 'podshell-holder',
-        fstab, plan.root, workingDir, hostname, tools.hostname, plan.pause, tools.mount, tools.unshare],
+      [...UNSHARE_OPTIONS, '--', tools.sh, '-c', HOLDER_SCRIPT, 'podshell-holder',
+        fstab, plan.root, workingDir, hostname, tools.hostname, plan.pause, tools.mount, tools.unshare, SETPRIV_IN_ROOT],
       { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: { PATH: CONTAINER_PATH } },
     );
     holder.on('error', () => {});
@@ -187,6 +192,7 @@ export class Runtime {
     const containers = [...this.#containers];
     for (const c of containers) c.markStopping();
     await killUntilGone(mergeSelectors(containers.map((c) => c.selector())), KILL_TIMEOUT_MS);
+    await killUntilGone(mergeSelectors(containers.map((c) => c.wrappers())), KILL_TIMEOUT_MS);
     await Promise.race([Promise.allSettled(containers.map((c) => c.settled())), timeout(KILL_TIMEOUT_MS)]);
     // Every mount lives in a container's namespace, gone with its last process. Should one be
     // visible here after all, detach it rather than remove files through it.
