@@ -1,7 +1,7 @@
 // The examples in docs/api.md, run as written against a sandbox: documentation that cannot rot.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -51,3 +51,16 @@ for (const example of examples) {
     assert.match(r.stdout.toString(), expected[example.name]!);
   });
 }
+
+test('docs/errors.md lists every ERR_SANDBOX_* code the sandbox defines', () => {
+  const errorsDoc = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
+  const listed = new Set([...errorsDoc.matchAll(/^\| `(ERR_[A-Z0-9_]+)`/gm)].map((m) => m[1]!));
+  const dir = new URL('../src/sandbox/', import.meta.url);
+  const defined = new Set<string>();
+  for (const name of readdirSync(dir)) {
+    if (!name.endsWith('.ts') || name.endsWith('.test.ts')) continue;
+    for (const m of readFileSync(new URL(name, dir), 'utf8').matchAll(/'(ERR_SANDBOX_[A-Z0-9_]+)'/g)) defined.add(m[1]!);
+  }
+  assert.ok(defined.size >= 5, `found only ${[...defined].join(', ')}`);
+  assert.deepEqual([...defined].filter((code) => !listed.has(code)).sort(), []);
+});

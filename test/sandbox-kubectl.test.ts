@@ -3,7 +3,7 @@
 
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,6 +15,8 @@ let work: string;
 
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'podshell-kubectl-'));
+  // A kubeconfig left world-readable by something else: the sandbox must not keep its mode.
+  writeFileSync(join(work, 'kubeconfig'), 'stale: true\n', { mode: 0o644 });
   sandbox = await startSandbox({ kubeconfigPath: join(work, 'kubeconfig') });
 });
 
@@ -24,6 +26,14 @@ after(async () => {
 });
 
 const kubectls = websocketKubectls();
+
+test('an existing 0644 kubeconfig is replaced by a 0600 file with the new config, no temporary file left', () => {
+  const path = join(work, 'kubeconfig');
+  assert.equal(statSync(path).mode & 0o777, 0o600);
+  assert.equal(readFileSync(path, 'utf8'), sandbox.kubeconfig);
+  assert.match(sandbox.kubeconfig, /client-key-data/);
+  assert.deepEqual(readdirSync(work).filter((name) => name.includes('kubeconfig')), ['kubeconfig']);
+});
 
 test('the machine has the WebSocket-era kubectl builds this suite drives', () => {
   assert.deepEqual(kubectls.map((k) => k.version), ['1.30', '1.31', '1.32', '1.33']);

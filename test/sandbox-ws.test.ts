@@ -177,11 +177,19 @@ describe('streams', () => {
 
   test('resize on channel 4 reaches the pty; tty drops stderr', async () => {
     const r = await session(
-      open(sandbox, execUrl(sandbox.url, 'command=sh&command=-c&command=read%20x%3B%20stty%20size%3B%20echo%20e%20%3E%262&stdin=true&stdout=true&stderr=true&tty=true'), ['v4.channel.k8s.io']),
+      open(sandbox, execUrl(sandbox.url, 'command=sh&command=-c&command=echo%20ready%3B%20read%20x%3B%20stty%20size%3B%20echo%20e%20%3E%262&stdin=true&stdout=true&stderr=true&tty=true'), ['v4.channel.k8s.io']),
       (ws) => {
         ws.send(Buffer.concat([Buffer.from([4]), Buffer.from('{"Width":132,"Hei')]));
         ws.send(Buffer.concat([Buffer.from([4]), Buffer.from('ght":43}\n')]));
-        setTimeout(() => ws.send(Buffer.from('\x00go\r')), 200);
+        // The shell is waiting at `read` once it has said so; the resize went before on the same socket.
+        let seen = '';
+        const onMessage = (m: Buffer) => {
+          if (m[0] === 1) seen += m.subarray(1).toString();
+          if (!seen.includes('ready')) return;
+          ws.off('message', onMessage);
+          ws.send(Buffer.from('\x00go\r'));
+        };
+        ws.on('message', onMessage);
       },
     );
     const out = channel(r, 1).toString();
@@ -271,6 +279,13 @@ describe('errors before the upgrade are kube-apiserver Status objects', () => {
     assert.equal(status, 401);
   });
 
+  test('a malformed percent-escape in the upgrade path is 400 BadRequest, not 500', async () => {
+    const r = await reject(sandbox, execUrl(sandbox.url, 'command=true&stdout=true', 'de%ZZmo'), 'admin');
+    assert.equal(r.status, 400);
+    assert.equal(r.type, 'application/json');
+    assert.deepEqual(JSON.parse(r.body), { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: 'parse "/api/v1/namespaces/default/pods/de%ZZmo/exec?command=true&stdout=true": invalid URL escape "%ZZ"', reason: 'BadRequest', code: 400 });
+  });
+
   test('a plain GET of exec is 400 Upgrade request required', async () => {
     const r = await fetchJson(sandbox, '/api/v1/namespaces/default/pods/demo/exec?command=true');
     assert.equal(r.status, 400);
@@ -326,5 +341,72 @@ describe('pods/log', () => {
     assert.equal(tail.body.split('\n').length, 2);
     const limited = await fetchJson(sandbox, '/api/v1/namespaces/default/pods/demo/log?limitBytes=8');
     assert.equal(limited.body, 'podshell');
+  });
+});
+
+/** One request with the target sent byte for byte as given (no URL parsing on the client side). */
+async function rawRequest(s: Sandbox, target: string, options: { method?: string; body?: string; user?: string } = {}) {
+  const { request } = await import('node:https');
+  const { hostname, port } = new URL(s.url);
+  return new Promise<{ status: number; body: string; type: string | undefined }>((resolve, reject) => {
+    const req = request({ host: hostname, port, path: target, method: options.method ?? 'GET', ca: s.caPem, headers: { Authorization: `Bearer ${s.users[options.user ?? 'admin']!.token}`, 'Content-Type': 'application/json' } }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode!, body, type: res.headers['content-type'] }));
+    });
+    req.on('error', reject);
+    req.end(options.body);
+  });
+}
+
+describe('malformed requests are 4xx Status objects, never 500', () => {
+  const status = (r: { body: string }) => JSON.parse(r.body) as { kind: string; reason: string; code: number; message: string };
+
+  test('%ZZ in the path is 400 BadRequest, as kube-apiserver answers', async () => {
+    for (const target of ['/api/v1/namespaces/default/pods/%ZZ', '/api/v1/namespaces/default/pods/demo%2', '/healthz%Z']) {
+      const r = await rawRequest(sandbox, target);
+      assert.equal(r.status, 400, target);
+      assert.equal(r.type, 'application/json');
+      const body = status(r);
+      assert.deepEqual([body.kind, body.reason, body.code], ['Status', 'BadRequest', 400]);
+      assert.match(body.message, /^parse ".*": invalid URL escape "%.{0,2}"$/);
+    }
+  });
+
+  test('escaped bytes that are not UTF-8 name an object that does not exist: 404', async () => {
+    const r = await rawRequest(sandbox, '/api/v1/namespaces/default/pods/%FF');
+    assert.equal(r.status, 404);
+    assert.equal(status(r).reason, 'NotFound');
+  });
+
+  test('a request target that is no URL is 400', async () => {
+    const r = await rawRequest(sandbox, 'http://[bad/api');
+    assert.equal(r.status, 400);
+    assert.equal(status(r).reason, 'BadRequest');
+  });
+
+  test('an integer query value that does not parse is 400', async () => {
+    for (const value of ['abc', '99999999999999999999999', '1.5']) {
+      const r = await rawRequest(sandbox, `/api/v1/namespaces/default/pods/demo/log?tailLines=${value}`);
+      assert.equal(r.status, 400, value);
+      assert.equal(status(r).reason, 'BadRequest');
+    }
+  });
+
+  test('a SelfSubjectAccessReview body with wrongly typed fields is 400, whoever sends it', async () => {
+    for (const user of ['admin', 'viewer']) {
+      for (const body of ['{', '[1]', '{"spec":"x"}', '{"spec":{"resourceAttributes":"x"}}', '{"spec":{"resourceAttributes":{"verb":5,"resource":"pods"}}}', '{"spec":{"nonResourceAttributes":{"verb":"get","path":{}}}}']) {
+        const r = await rawRequest(sandbox, '/apis/authorization.k8s.io/v1/selfsubjectaccessreviews', { method: 'POST', body, user });
+        assert.equal(r.status, 400, `${user} ${body}: ${r.body}`);
+        assert.equal(status(r).reason, 'BadRequest');
+      }
+    }
+  });
+
+  test('an overlong path is a 4xx', async () => {
+    for (const target of [`/api/v1/namespaces/default/pods/${'a'.repeat(10000)}`, `/${'a/'.repeat(4000)}`, `/api/v1/namespaces/default/pods/${'%ZZ'.repeat(3000)}`]) {
+      const r = await rawRequest(sandbox, target);
+      assert.ok(r.status >= 400 && r.status < 500, `${target.slice(0, 40)}…: ${r.status}`);
+    }
   });
 });

@@ -1,12 +1,14 @@
 // The Kubernetes API a client meets, apart from the exec/attach upgrades (streams.ts): discovery,
 // reads of namespaces, pods, workloads and RBAC objects, pods/log, and SelfSubjectAccessReview.
-// Every error is a Status shaped as kube-apiserver shapes it.
+// Every error is a Status shaped as kube-apiserver shapes it, except a path outside the API: its
+// plain-text `404 page not found`.
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Authenticator } from './authn.ts';
 import type { Container } from './runtime.ts';
 import { ApiError, badRequest, notFound } from './errors.ts';
-import { parseLabelSelector, parsePodFieldSelector } from './labels.ts';
+import { parsePodFieldSelector } from './fields.ts';
+import { parseLabelSelector } from './labels.ts';
 import { forbidden, type NonResourceAttributes, type RbacAuthorizer, type ResourceAttributes } from './rbac.ts';
 import { findResource, servedResources, type ResourceInfo, type Store } from './store.ts';
 import { toTable, wantsTable } from './table.ts';
@@ -70,8 +72,42 @@ export interface ResourcePath {
   readonly subresource?: string;
 }
 
+/**
+ * The request's URL. A target Go's url.ParseRequestURI refuses — a `%` not followed by two hex
+ * digits in the path, or a target that is no URL at all — is a 400, as kube-apiserver answers it.
+ */
+export function requestUrl(req: IncomingMessage): URL {
+  const target = req.url ?? '/';
+  let url: URL;
+  try {
+    url = new URL(target, 'https://sandbox');
+  } catch {
+    throw badRequest(`parse "${target}": invalid URI for request`);
+  }
+  const bad = /%(?![0-9A-Fa-f]{2}).{0,2}/s.exec(url.pathname);
+  if (bad) throw badRequest(`parse "${target}": invalid URL escape "${bad[0]}"`);
+  return url;
+}
+
+/** url.PathUnescape of one segment: any byte may be escaped; bytes that are not UTF-8 become U+FFFD. */
+function unescapeSegment(segment: string): string {
+  if (!segment.includes('%')) return segment;
+  const raw = Buffer.from(segment, 'utf8');
+  const bytes: number[] = [];
+  for (let i = 0; i < raw.length; i++) {
+    const hex = raw[i] === 0x25 ? raw.toString('latin1', i + 1, i + 3) : '';
+    if (/^[0-9A-Fa-f]{2}$/.test(hex)) {
+      bytes.push(parseInt(hex, 16));
+      i += 2;
+    } else {
+      bytes.push(raw[i]!);
+    }
+  }
+  return Buffer.from(bytes).toString('utf8');
+}
+
 export function parseResourcePath(pathname: string): ResourcePath | undefined {
-  const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
+  const parts = pathname.split('/').filter(Boolean).map(unescapeSegment);
   let group: string;
   let version: string;
   let rest: string[];
@@ -180,8 +216,41 @@ async function readBody(req: IncomingMessage, limit = 3 * 1024 * 1024): Promise<
   }
 }
 
+const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+
+/**
+ * The fields of a SelfSubjectAccessReview the sandbox reads must have the types Go decodes them
+ * into; anything else is the decoder's 400, never a failure further in.
+ */
+function checkReviewTypes(body: unknown): void {
+  const cannotDecode = (field: string, type: string) =>
+    badRequest(`SelfSubjectAccessReview in version "v1" cannot be handled as a SelfSubjectAccessReview: json: cannot unmarshal ${jsonType(valueAt(body, field))} into Go struct field ${field} of type ${type}`);
+  if (body === null) return;
+  if (!isObject(body)) throw cannotDecode('', 'v1.SelfSubjectAccessReview');
+  const spec = body['spec'];
+  if (spec === undefined || spec === null) return;
+  if (!isObject(spec)) throw cannotDecode('spec', 'v1.SelfSubjectAccessReviewSpec');
+  for (const [key, type] of [['resourceAttributes', 'v1.ResourceAttributes'], ['nonResourceAttributes', 'v1.NonResourceAttributes']] as const) {
+    const attrs = spec[key];
+    if (attrs === undefined || attrs === null) continue;
+    if (!isObject(attrs)) throw cannotDecode(`spec.${key}`, type);
+    for (const [name, value] of Object.entries(attrs)) {
+      if (value !== null && typeof value !== 'string' && name !== 'fieldSelector' && name !== 'labelSelector') throw cannotDecode(`spec.${key}.${name}`, 'string');
+    }
+  }
+}
+
+function valueAt(body: unknown, field: string): unknown {
+  return field === '' ? body : field.split('.').reduce<unknown>((v, k) => (isObject(v) ? v[k] : undefined), body);
+}
+
+function jsonType(v: unknown): string {
+  return Array.isArray(v) ? 'array' : typeof v === 'object' ? 'object' : typeof v;
+}
+
 function selfSubjectAccessReview(ctx: ApiContext, user: UserInfo, body: unknown): unknown {
-  const review = body as { apiVersion?: string; kind?: string; spec?: { resourceAttributes?: Record<string, string>; nonResourceAttributes?: Record<string, string> } };
+  checkReviewTypes(body);
+  const review = body as { apiVersion?: string; kind?: string; spec?: { resourceAttributes?: Record<string, string>; nonResourceAttributes?: Record<string, string> } } | null;
   const spec = review?.spec ?? {};
   let attrs: ResourceAttributes | NonResourceAttributes;
   if (spec.resourceAttributes) {
@@ -206,7 +275,7 @@ function selfSubjectAccessReview(ctx: ApiContext, user: UserInfo, body: unknown)
   };
 }
 
-/** The container a request names, or the pod's only container (STRAT validateContainer). */
+/** The container a request names, or the pod's only container (the pod registry's validateContainer). */
 export function resolveContainer(pod: Pod, requested: string | undefined): string {
   const names = pod.spec.containers.map((c) => c.name);
   const all = [...names, ...(pod.spec.initContainers ?? []).map((c) => c.name)];
@@ -220,9 +289,10 @@ export function resolveContainer(pod: Pod, requested: string | undefined): strin
 
 function parseNonNegative(params: URLSearchParams, key: string): number | undefined {
   const raw = params.get(key);
-  if (raw === null) return undefined;
+  if (raw === null || raw === '') return undefined;
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 0) throw badRequest(`PodLogOptions "" is invalid: ${key}: Invalid value: ${raw}: must be greater than or equal to 0`);
+  if (!/^[+-]?\d+$/.test(raw) || !Number.isSafeInteger(n)) throw badRequest(`PodLogOptions "" is invalid: ${key}: Invalid value: "${raw}": strconv.ParseInt: parsing "${raw}": invalid syntax`);
+  if (n < 0) throw badRequest(`PodLogOptions "" is invalid: ${key}: Invalid value: ${raw}: must be greater than or equal to 0`);
   return n;
 }
 
@@ -319,7 +389,7 @@ function serveWatch(res: ServerResponse, req: IncomingMessage, objects: KubeObje
 /** Serve one non-upgrade request. */
 export async function handleRequest(ctx: ApiContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
   try {
-    const url = new URL(req.url ?? '/', 'https://sandbox');
+    const url = requestUrl(req);
     const user = identify(ctx, req);
     const method = req.method ?? 'GET';
     const resourcePath = parseResourcePath(url.pathname);

@@ -1,9 +1,29 @@
-// API errors as kube-apiserver writes them: a JSON `Status` with "kind" and "apiVersion", in Go's
-// field order (PROTOCOL.md §5.3). Handlers throw ApiError; the server turns it into the response.
+// The sandbox's two kinds of error.
+// - SandboxError: what goes wrong starting the sandbox or reading its world. A PodshellError
+//   with an ERR_SANDBOX_* code (docs/errors.md lists them).
+// - ApiError: the answer to one API request, a JSON `Status` with "kind" and "apiVersion" in Go's
+//   field order, as kube-apiserver writes it. Handlers throw it and the server turns it into the
+//   response; it never leaves the server, so its `code` is the HTTP status.
 
-import type { StatusCause, StatusDetails } from '../protocol/index.ts';
+import { PodshellError, type StatusCause, type StatusDetails } from '../protocol/index.ts';
 
 export type { StatusCause, StatusDetails };
+
+/** Something the sandbox could not do: start (ERR_SANDBOX_LISTEN …) or read its world (ERR_SANDBOX_MANIFEST …). */
+export class SandboxError extends PodshellError {
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+    this.name = 'SandboxError';
+  }
+}
+
+/** A label or field selector that could not be parsed or built. The message is the one Kubernetes gives. */
+export class SelectorError extends SandboxError {
+  constructor(message: string) {
+    super('ERR_SANDBOX_SELECTOR', message);
+    this.name = 'SelectorError';
+  }
+}
 
 export interface StatusBody {
   kind: 'Status';

@@ -1,15 +1,11 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import {
-  SelectorError,
-  fromLabelSelector,
-  goValue,
-  isDNS1123Label,
-  isLabelKey,
-  parseLabelSelector,
-  parsePodFieldSelector,
-  selectorToString,
-} from './labels.ts';
+import { PodshellError } from '../protocol/index.ts';
+import { SandboxError, SelectorError } from './errors.ts';
+import { parsePodFieldSelector } from './fields.ts';
+import { goValue } from './goformat.ts';
+import { fromLabelSelector, parseLabelSelector, selectorToString } from './labels.ts';
+import { isDNS1123Label, isLabelKey } from './names.ts';
 import type { LabelSelector, Pod } from './types.ts';
 
 const KEY_REGEX_MSG =
@@ -239,4 +235,8 @@ describe('validation helpers', () => {
     assert.equal(goValue(['a', 'b']), '[]string{"a", "b"}');
     assert.equal(goValue({ b: '2', a: '1' }), 'map[string]string{"a":"1", "b":"2"}');
   });
+});
+
+test('a SelectorError is a PodshellError with code ERR_SANDBOX_SELECTOR', () => {
+  assert.throws(() => parseLabelSelector('a in ('), (err: unknown) => err instanceof SelectorError && err instanceof SandboxError && err instanceof PodshellError && err.code === 'ERR_SANDBOX_SELECTOR');
 });

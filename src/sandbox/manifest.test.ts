@@ -1,6 +1,9 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { ManifestError, describeObject, parseManifests, supportedKinds, validateObject } from './manifest.ts';
+import { PodshellError } from '../protocol/index.ts';
+import { SandboxError } from './errors.ts';
+import { supportedKinds } from './kinds.ts';
+import { ManifestError, describeObject, parseManifests, validateObject } from './manifest.ts';
 import type { Pod } from './types.ts';
 
 const SUBDOMAIN_MSG =
@@ -386,4 +389,17 @@ spec: {tokens: [t1, t2], groups: [devs], uid: "1000"}
     );
     assert.equal(validateObject({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'ok' } }).resource, 'namespaces');
   });
+});
+
+test('a ManifestError is a PodshellError with code ERR_SANDBOX_MANIFEST', () => {
+  let caught: unknown;
+  try {
+    parseManifests('kind: Pod\n', 'x.yaml');
+  } catch (err) {
+    caught = err;
+  }
+  assert.ok(caught instanceof ManifestError);
+  assert.ok(caught instanceof SandboxError);
+  assert.ok(caught instanceof PodshellError);
+  assert.equal(caught.code, 'ERR_SANDBOX_MANIFEST');
 });

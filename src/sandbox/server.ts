@@ -1,15 +1,17 @@
 // startSandbox(): the whole local cluster — certificates, the world of objects, one real process
 // environment per container, and the HTTPS server speaking the Kubernetes API.
 
-import { mkdtemp, mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { createServer, type Server } from 'node:https';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import type { Socket } from 'node:net';
 import { stringify } from 'yaml';
-import { allSubprotocols, isSubprotocol, PodshellError, type Subprotocol } from '../protocol/index.ts';
+import { allSubprotocols, isSubprotocol, type Subprotocol } from '../protocol/index.ts';
 import { handleRequest, type ApiContext } from './api.ts';
 import { Authenticator } from './authn.ts';
+import { SandboxError } from './errors.ts';
 import { parseManifests } from './manifest.ts';
 import { createPki, type CertPair } from './pki.ts';
 import { bootstrapPolicy, RbacAuthorizer } from './rbac.ts';
@@ -18,10 +20,13 @@ import { Store } from './store.ts';
 import { createStreamServer } from './streams.ts';
 import { buildWorld, builtinManifest } from './world.ts';
 
+export { SandboxError, SelectorError } from './errors.ts';
+export { ManifestError } from './manifest.ts';
+
 export interface SandboxOptions {
   /** TCP port on 127.0.0.1; 0 (the default) picks a free one. */
   port?: number;
-  /** Where to write the kubeconfig; default: a file in the sandbox's state folder. */
+  /** Where to write the kubeconfig (mode 0600, replacing any file there); default: a file in the sandbox's state folder. */
   kubeconfigPath?: string;
   /** Manifest files (multi-document YAML); default: the built-in world. */
   manifests?: string[];
@@ -52,13 +57,6 @@ export interface Sandbox {
   readonly users: Readonly<Record<string, UserCredentials>>;
   readonly isolation: 'namespaces' | 'none';
   close(): Promise<void>;
-}
-
-export class SandboxError extends PodshellError {
-  constructor(code: string, message: string) {
-    super(code, message);
-    this.name = 'SandboxError';
-  }
 }
 
 function acceptedProtocols(names: string[] | undefined): Subprotocol[] {
@@ -164,8 +162,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     }
     const kubeconfig = kubeconfigYaml(url, pki.ca.certPem, users);
     const kubeconfigPath = options.kubeconfigPath ?? join(stateDir, 'kubeconfig');
-    await mkdir(dirname(kubeconfigPath), { recursive: true });
-    await writeFile(kubeconfigPath, kubeconfig, { mode: 0o600 });
+    await writeKubeconfig(kubeconfigPath, kubeconfig);
 
     let closing: Promise<void> | undefined;
     return {
@@ -180,6 +177,23 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
   } catch (err) {
     await cleanup();
     throw err;
+  }
+}
+
+/**
+ * The kubeconfig holds the admin's client key, so it is readable by its owner only — also when a
+ * file is already there (writeFile's mode applies only to a file it creates): write a fresh 0600
+ * file next to it, then rename it into place.
+ */
+async function writeKubeconfig(path: string, text: string): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const temp = join(dirname(path), `.${basename(path)}.${randomBytes(6).toString('hex')}.tmp`);
+  try {
+    await writeFile(temp, text, { mode: 0o600, flag: 'wx' });
+    await rename(temp, path);
+  } catch (err) {
+    await rm(temp, { force: true });
+    throw new SandboxError('ERR_SANDBOX_KUBECONFIG', `cannot write the kubeconfig ${path}: ${(err as Error).message}`);
   }
 }
 

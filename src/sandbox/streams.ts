@@ -1,5 +1,5 @@
 // exec and attach: the HTTP upgrade, subprotocol negotiation and the channel protocol, served
-// byte for byte as a Kubernetes control plane serves them (PROTOCOL.md §1–5). v5 requests get the
+// byte for byte as a Kubernetes control plane serves them. v5 requests get the
 // apiserver stream translator's behaviour; older protocols get the container runtime's.
 
 import { randomBytes } from 'node:crypto';
@@ -26,7 +26,7 @@ import {
   type StreamRequest,
   type Subprotocol,
 } from '../protocol/index.ts';
-import { authorize, identify, parseResourcePath, resolveContainer, type ApiContext } from './api.ts';
+import { authorize, identify, parseResourcePath, requestUrl, resolveContainer, type ApiContext } from './api.ts';
 import { splitProtocolToken } from './authn.ts';
 import { ApiError, badRequest, notFound } from './errors.ts';
 import { forbidden } from './rbac.ts';
@@ -89,7 +89,7 @@ export function createStreamServer(ctx: ApiContext, options: StreamServerOptions
   });
 
   function prepare(req: IncomingMessage): Prepared | { reject: [number, string, string] } {
-    const url = new URL(req.url ?? '/', 'https://sandbox');
+    const url = requestUrl(req);
     const user = identify(ctx, req);
     const p = parseResourcePath(url.pathname);
     if (!p || p.group !== '' || p.version !== 'v1' || p.resource !== 'pods' || !p.name || p.namespace === undefined || (p.subresource !== 'exec' && p.subresource !== 'attach')) {
@@ -194,7 +194,7 @@ class StreamSession {
   start(): void {
     const { request } = this._p;
     const stderrOpen = request.stderr && (!request.tty || this._translator);
-    // Exactly one empty message, on the lowest channel the server writes (PROTOCOL.md §2.5).
+    // Exactly one empty message first, on the lowest channel the server writes.
     this._send(request.stdout ? Channel.Stdout : stderrOpen ? Channel.Stderr : Channel.Error, new Uint8Array(0));
     this._ws.on('message', (data: Buffer) => this._onMessage(data));
     this._ws.on('close', () => {
@@ -206,7 +206,7 @@ class StreamSession {
     else this._attach();
   }
 
-  /** The v5 translator wraps the upstream error once more (PROTOCOL.md §3.2). */
+  /** The v5 translator wraps the upstream error once more (`Internal error occurred: ` twice). */
   private _inBand(message: string): string {
     return this._translator ? `Internal error occurred: ${message}` : message;
   }

@@ -1,8 +1,10 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { ManifestError, parseManifests } from './manifest.ts';
-import { buildWorld, builtinManifest, builtinUsers, builtinWorld, templateHash, type World } from './world.ts';
-import { fromLabelSelector, parsePodFieldSelector } from './labels.ts';
+import { templateHash } from './controllers.ts';
+import { buildWorld, builtinManifest, builtinUsers, builtinWorld, type World } from './world.ts';
+import { parsePodFieldSelector } from './fields.ts';
+import { fromLabelSelector } from './labels.ts';
 import type { KubeObject, Pod, Workload } from './types.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
@@ -36,7 +38,7 @@ const spec = (p: Pod) => p.spec as Record<string, any>;
 describe('the built-in world', () => {
   const w = buildWorld(parseManifests(builtinManifest, 'builtin'));
 
-  test('has the pods DESIGN.md promises', () => {
+  test('has the pods docs/sandbox.md lists', () => {
     const names = w.pods.map((p) => `${p.metadata.namespace}/${p.metadata.name}`);
     assert.deepEqual(
       names.filter((n) => !n.startsWith('default/web-')),

@@ -1,0 +1,49 @@
+// The build: `tsc -b` compiles every layer of src/ into dist/, then the files the compiled code
+// reads at run time (every file under src/<layer>/ that is not TypeScript, not a tsconfig.json
+// and not a test file) are copied to the same place under dist/, so that
+// `new URL('./world.yaml', import.meta.url)` finds its file from src/ and dist/ alike.
+//
+//   node scripts/build.ts           build (incremental: a no-op when dist/ is current)
+//   node scripts/build.ts --clean   remove dist/ first (npm pack and npm publish: no stale files)
+
+import { spawnSync } from 'node:child_process';
+import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = dirname(dirname(fileURLToPath(import.meta.url)));
+const src = join(root, 'src');
+const dist = join(root, 'dist');
+
+/** Whether a file under src/ is read at run time from next to the compiled code. */
+export function isRuntimeAsset(name: string): boolean {
+  return !name.endsWith('.ts') && name !== 'tsconfig.json' && !/\.test\./.test(name);
+}
+
+/** Copies the run-time files of src/*\/ to dist/, keeping their paths; returns them, relative to src/. */
+export function copyAssets(from = src, to = dist): string[] {
+  const copied: string[] = [];
+  for (const layer of readdirSync(from, { withFileTypes: true })) {
+    if (!layer.isDirectory()) continue;
+    for (const entry of readdirSync(join(from, layer.name), { withFileTypes: true, recursive: true })) {
+      if (!entry.isFile() || !isRuntimeAsset(entry.name)) continue;
+      const file = join(entry.parentPath, entry.name);
+      const path = relative(from, file);
+      mkdirSync(dirname(join(to, path)), { recursive: true });
+      copyFileSync(file, join(to, path));
+      copied.push(path);
+    }
+  }
+  return copied.sort();
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  if (process.argv.includes('--clean')) rmSync(dist, { recursive: true, force: true });
+  const tsc = spawnSync(join(root, 'node_modules', '.bin', 'tsc'), ['-b'], { cwd: root, stdio: 'inherit' });
+  if (tsc.error) {
+    console.error(`build: cannot run tsc (${tsc.error.message}); run npm install first`);
+    process.exit(1);
+  }
+  if (tsc.status !== 0) process.exit(tsc.status ?? 1);
+  copyAssets();
+}
