@@ -6,6 +6,7 @@ import type { ChildProcess } from 'node:child_process';
 import { readlinkSync } from 'node:fs';
 import { Readable, Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
+import { SandboxError } from './errors.ts';
 import { BoundedLogBuffer, type LogBuffer } from './logbuffer.ts';
 import { launch, OUTPUT_HWM, timeout, type ExecProcess, type Launched, type RawExit } from './launch.ts';
 import { DROP_PRIVILEGES, type HostTools } from './hosttools.ts';
@@ -53,12 +54,12 @@ export interface Container {
 }
 
 /** argv[0] cannot be found or executed in the container; the message is runc's. */
-export class ExecNotFoundError extends Error {
+export class ExecNotFoundError extends SandboxError {
   readonly executable: string;
   readonly reason: 'not-found' | 'no-such-file' | 'permission-denied';
 
   constructor(executable: string, message: string, reason: ExecNotFoundError['reason'] = 'not-found') {
-    super(message);
+    super('ERR_SANDBOX_EXEC_NOT_FOUND', message);
     this.name = 'ExecNotFoundError';
     this.executable = executable;
     this.reason = reason;
@@ -66,11 +67,11 @@ export class ExecNotFoundError extends Error {
 }
 
 /** exec or attach into a container whose main process is gone (or that is being stopped). */
-export class ContainerNotRunningError extends Error {
+export class ContainerNotRunningError extends SandboxError {
   readonly container: string;
 
   constructor(container: string) {
-    super(`container "${container}" is not running`);
+    super('ERR_SANDBOX_CONTAINER_NOT_RUNNING', `container "${container}" is not running`);
     this.name = 'ContainerNotRunningError';
     this.container = container;
   }
@@ -178,7 +179,7 @@ export class SandboxContainer implements Container {
     let exit: string | undefined;
     holder.stderr!.setEncoding('utf8').on('data', (s: string) => (stderr += s));
     holder.once('exit', (code, sig) => (exit = sig ?? `exit ${code}`));
-    if (!this.#holderPid) throw new Error(`cannot start container "${this.name}": unshare did not start`);
+    if (!this.#holderPid) throw new SandboxError('ERR_SANDBOX_CONTAINER_START', `cannot start container "${this.name}": unshare did not start`);
     const deadline = Date.now() + 20_000;
     let init: number | null = null;
     for (;;) {
@@ -192,12 +193,12 @@ export class SandboxContainer implements Container {
       if (r === root && exit === undefined) break;
       if (exit !== undefined || Date.now() > deadline) {
         await delay(20); // let stderr arrive
-        throw new Error(`cannot start container "${this.name}": ${stderr.trim() || exit || 'timed out setting up its root'}`);
+        throw new SandboxError('ERR_SANDBOX_CONTAINER_START', `cannot start container "${this.name}": ${stderr.trim() || exit || 'timed out setting up its root'}`);
       }
       await delay(2);
     }
     const ns = mntNs(init!);
-    if (!ns || ns === hostNs) throw new Error(`cannot start container "${this.name}": no mount namespace of its own`);
+    if (!ns || ns === hostNs) throw new SandboxError('ERR_SANDBOX_CONTAINER_START', `cannot start container "${this.name}": no mount namespace of its own`);
     this.#initPid = init!;
     this.#ns = ns;
     this.#root = root;

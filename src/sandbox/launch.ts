@@ -7,6 +7,7 @@ import { constants as osConstants } from 'node:os';
 import { finished, Readable, Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import * as pty from 'node-pty';
+import { SandboxError } from './errors.ts';
 import { signalEntered, signalSession } from './procfs.ts';
 
 export interface ExecProcess {
@@ -138,7 +139,7 @@ function launchPipes(spec: LaunchSpec): Launched {
     child.stdout?.destroy();
     child.stderr?.destroy();
     child.stdin?.destroy();
-    throw new Error(`cannot start ${spec.file}: ${spawnError?.message ?? 'spawn failed'}`);
+    throw new SandboxError('ERR_SANDBOX_CONTAINER_START', `cannot start ${spec.file}: ${spawnError?.message ?? 'spawn failed'}`);
   }
   const pid = child.pid;
   const stdout = ownReader(child.stdout!);

@@ -5,6 +5,7 @@
 import { constants as fsConstants, lstatSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import { copyFile, chmod, link, lstat, mkdir, readlink, realpath, stat, symlink, writeFile } from 'node:fs/promises';
 import { posix } from 'node:path';
+import { SandboxError } from './errors.ts';
 
 export type Flavor = 'full' | 'slim' | 'distroless';
 
@@ -165,7 +166,7 @@ export async function planRoot(opts: RootOptions): Promise<RootPlan> {
     await dir('usr');
     bind('/usr', 'usr', true);
     if (flavor === 'slim') {
-      if (!opts.slimBin) throw new Error('slim root without a slim tool directory');
+      if (!opts.slimBin) throw new SandboxError('ERR_SANDBOX_CONTAINER_START', 'slim root without a slim tool directory');
       bind(opts.slimBin, 'usr/bin', true);
       for (const hide of ['sbin', 'local', 'libexec', 'games']) {
         if ((await kindOf(`/usr/${hide}`)) === 'dir') bind(opts.emptyDir, `usr/${hide}`, true);

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { PodshellError } from '../protocol/index.ts';
 import { BoundedLogBuffer } from './logbuffer.ts';
 import { fstabEscape, lookupExecutable, resolveInRoot } from './rootfs.ts';
 import {
@@ -337,7 +338,8 @@ test('exec: missing or non-executable argv[0] throws ExecNotFoundError synchrono
   assert.throws(
     () => c.exec({ argv: ['nosuch'], tty: false, stdin: false }),
     (e: unknown) =>
-      e instanceof ExecNotFoundError && e.executable === 'nosuch' && e.message === 'exec: "nosuch": executable file not found in $PATH',
+      e instanceof ExecNotFoundError && e instanceof PodshellError && e.code === 'ERR_SANDBOX_EXEC_NOT_FOUND' &&
+      e.executable === 'nosuch' && e.message === 'exec: "nosuch": executable file not found in $PATH',
   );
   assert.throws(() => c.exec({ argv: ['/etc/passwd'], tty: true, stdin: false }), {
     name: 'ExecNotFoundError',
@@ -433,6 +435,8 @@ test('main process: logs, attach to stdin and exit', async (t) => {
   assert.equal(short.logs.snapshot().toString(), 'bye\n');
   assert.equal(short.running, false);
   assert.throws(() => short.exec({ argv: ['true'], tty: false, stdin: false }), ContainerNotRunningError);
+  assert.throws(() => short.exec({ argv: ['true'], tty: false, stdin: false }), (e: unknown) =>
+    e instanceof PodshellError && e.code === 'ERR_SANDBOX_CONTAINER_NOT_RUNNING' && e.message === 'container "main" is not running');
 
   await logged.stop();
   assert.deepEqual(await logged.exited, { code: null, signal: 'SIGTERM' });
@@ -442,6 +446,7 @@ test('main process: logs, attach to stdin and exit', async (t) => {
 test('main process: a command that cannot be found fails the start', async (t) => {
   const rt = await newRuntime(t);
   await assert.rejects(start(rt, { command: ['nosuch-binary'] }), ExecNotFoundError);
+  await assert.rejects(start(rt, { command: ['nosuch-binary'] }), { code: 'ERR_SANDBOX_EXEC_NOT_FOUND' });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -545,6 +550,7 @@ for (const isolation of ['auto', 'none'] as const) {
     assert.deepEqual(mountPoints(), mountsBefore);
     assert.equal(a.running, false);
     assert.throws(() => a.exec({ argv: ['true'], tty: false, stdin: false }), ContainerNotRunningError);
+    await assert.rejects(start(rt), { name: 'SandboxError', code: 'ERR_SANDBOX_CLOSED', message: 'runtime is closed' });
   });
 }
 

@@ -18,6 +18,7 @@ import { mkdir, realpath, rm, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { join, posix, resolve } from 'node:path';
 import { containerEnv, KILL_TIMEOUT_MS, SandboxContainer, type Container, type Host } from './container.ts';
+import { SandboxError } from './errors.ts';
 import { findHostTool, HOLDER_SCRIPT, HOST_PATH, probeNamespaces, sanitizeHostname, UNSHARE_OPTIONS, WATCHDOG_SCRIPT, type HostTools } from './hosttools.ts';
 import { timeout } from './launch.ts';
 import { MARKER_VAR, mergeSelectors, killUntilGone, mntNs, mountsUnder } from './procfs.ts';
@@ -77,7 +78,7 @@ export class Runtime {
     if ('tools' in probe) return Runtime.#finish(stateDir, 'namespaces', probe.tools);
     if (want === 'namespaces') {
       await rm(stateDir, { recursive: true, force: true });
-      throw new Error(`namespaces isolation is not available: ${probe.problem}`);
+      throw new SandboxError('ERR_SANDBOX_ISOLATION', `namespaces isolation is not available: ${probe.problem}`);
     }
     opts.warn?.(
       `Sandbox containers will run as plain processes on this host, without isolation: ${probe.problem}. ` +
@@ -120,7 +121,7 @@ export class Runtime {
   }
 
   async startContainer(opts: StartOptions): Promise<Container> {
-    if (this.#closed) throw new Error('runtime is closed');
+    if (this.#closed) throw new SandboxError('ERR_SANDBOX_CLOSED', 'runtime is closed');
     const { spec } = opts;
     const id = ++this.#counter;
     const dir = join(this.stateDir, 'c', String(id));
@@ -159,7 +160,7 @@ export class Runtime {
     await writeFile(join(dir, 'hostname'), `${hostname}\n`);
     const fstab = join(dir, 'fstab');
     await writeFile(fstab, plan.fstab);
-    if (this.#closed) throw new Error('runtime is closed');
+    if (this.#closed) throw new SandboxError('ERR_SANDBOX_CLOSED', 'runtime is closed');
 
     const holder = spawnChild(
       tools.unshare,
@@ -200,7 +201,7 @@ export class Runtime {
       const stuck = mountsUnder(this.stateDir);
       for (const m of stuck.reverse()) spawnSync('umount', ['-l', m], { stdio: 'ignore', env: { PATH: HOST_PATH } });
       if (mountsUnder(this.stateDir).length > 0) {
-        throw new Error(`cannot remove ${this.stateDir}: mounts remain under it`);
+        throw new SandboxError('ERR_SANDBOX_CLEANUP', `cannot remove ${this.stateDir}: mounts remain under it`);
       }
       await rm(this.stateDir, { recursive: true, force: true, maxRetries: 3 });
     } finally {
