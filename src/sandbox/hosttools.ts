@@ -34,23 +34,30 @@ exec "$4" --root=/ --wd=/ -- "$6" ${DROP_PRIVILEGES.join(' ')} -- "$5" 0`;
 /**
  * Runs beside the runtime for its whole life. A line on stdin means a clean close(); end of file
  * means the runtime's process died without close(): then it kills every process of the
- * runtime's containers (chrooted under <stateDir>/c/, or carrying the plain-process marker in
- * their environment) and removes the state directory.
+ * runtime's containers (those whose root is a container's root under <stateDir>/c/, pid 1 of
+ * each PID namespace among them, or that carry the plain-process marker in their environment)
+ * and removes the state directory. A pass over /proc forks nothing per process (test and read
+ * are shell builtins): on a loaded machine with hundreds of processes, a fork for each would
+ * make every pass take seconds. Zombies are skipped: they are dead already, and whoever reaps
+ * them may take its time.
  */
 export const WATCHDOG_SCRIPT = `read _ && exit 0
 n=0
-while [ $n -lt 10 ]; do
+while [ $n -lt 20 ]; do
   found=
   for d in /proc/[0-9]*; do
     p=\${d#/proc/}
     [ "$p" = "$$" ] && continue
-    r=$(readlink "$d/root" 2>/dev/null) || continue
-    case "$r" in "$1"/c/*) kill -9 "$p" 2>/dev/null && found=1; continue;; esac
+    read -r s 2>/dev/null < "$d/stat" || continue
+    case "\${s##*) }" in Z*|X*) continue;; esac
+    for r in "$1"/c/*/root; do
+      if [ "$d/root" -ef "$r" ]; then kill -9 "$p" 2>/dev/null && found=1; continue 2; fi
+    done
     if [ -n "$2" ] && grep -qsaF -- "$2" "$d/environ"; then kill -9 "$p" 2>/dev/null && found=1; fi
   done
   [ -z "$found" ] && break
   n=$((n+1))
-  sleep 0.2
+  sleep 0.1
 done
 grep -qF -- "$1" /proc/self/mountinfo || rm -rf -- "$1"`;
 
