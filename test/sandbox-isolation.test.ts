@@ -88,6 +88,15 @@ test('every process runs without capabilities and with no_new_privs, on pipes an
   assert.match(main.stdout, /^CapEff:\t0{16}\nCapBnd:\t0{16}\nNoNewPrivs:\t1\n/);
 });
 
+test('the kernel\'s settings under /proc are read-only', async (t) => {
+  if (!namespaced(t)) return;
+  const r = await sh('for p in sys sysrq-trigger bus fs irq; do [ -e /proc/$p ] && echo "$p $(grep " /proc/$p " /proc/self/mounts | cut -d" " -f4 | cut -d, -f1)"; done; ' +
+    'echo x > /proc/sys/kernel/hostname && echo wrote');
+  const lines = r.stdout.trim().split('\n');
+  assert.ok(lines.includes('sys ro'), r.stdout);
+  for (const l of lines) assert.match(l, / ro$/, r.stdout);
+});
+
 test('/etc/hostname and hostname print the pod\'s name', async (t) => {
   if (!namespaced(t)) return;
   const r = await sh('cat /etc/hostname; hostname');

@@ -223,7 +223,11 @@ export async function planRoot(opts: RootOptions): Promise<RootPlan> {
   bind('/dev/pts', 'dev/pts', false);
   lines.push(`shm ${fstabEscape(posix.join(root, 'dev/shm'))} tmpfs nosuid,nodev,mode=1777 0 0`);
   lines.push(`proc ${fstabEscape(posix.join(root, 'proc'))} proc nosuid,nodev,noexec 0 0`);
-  bind(posix.join(root, 'proc/sys'), 'proc/sys', true);
+  // Read-only, as container runtimes make them: uid 0 without capabilities could still write
+  // some of these (sysrq-trigger needs no capability, only root's file permission).
+  for (const rel of ['sys', 'sysrq-trigger', 'bus', 'fs', 'irq']) {
+    if ((await kindOf(`/proc/${rel}`)) !== null) bind(posix.join(root, 'proc', rel), `proc/${rel}`, true);
+  }
   bind('/sys', 'sys', true);
 
   // The working directory, when it lies in the container's own part of the tree.
