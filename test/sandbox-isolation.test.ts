@@ -88,6 +88,25 @@ test('every process runs without capabilities and with no_new_privs, on pipes an
   assert.match(main.stdout, /^CapEff:\t0{16}\nCapBnd:\t0{16}\nNoNewPrivs:\t1\n/);
 });
 
+test('no process of a container holds another session\'s terminal (or any descriptor of the sandbox)', async (t) => {
+  if (!namespaced(t)) return;
+  // A terminal session open meanwhile: node-pty leaves its terminal's descriptor open to children.
+  const other = dev.exec({ target: 'demo', command: ['cat'], stdin: true, tty: true });
+  other.stdout!.resume();
+  await other.opened;
+  try {
+    for (const tty of [false, true]) {
+      // A single command (a pipeline would show the shell's own pipe descriptors).
+      const r = await sh('ls -l /proc/$$/fd/', tty);
+      const fds = [...r.stdout.matchAll(/ (\d+) -> /g)].map((m) => m[1]);
+      assert.deepEqual(fds, ['0', '1', '2'], `tty ${tty}:\n${r.stdout}`);
+    }
+  } finally {
+    other.stdin!.end('\x04');
+    await other.exit;
+  }
+});
+
 test('the kernel\'s settings under /proc are read-only', async (t) => {
   if (!namespaced(t)) return;
   const r = await sh('for p in sys sysrq-trigger bus fs irq; do [ -e /proc/$p ] && echo "$p $(grep " /proc/$p " /proc/self/mounts | cut -d" " -f4 | cut -d, -f1)"; done; ' +

@@ -84,6 +84,8 @@ export const KILL_TIMEOUT_MS = 5000;
 export interface Host {
   readonly tools: HostTools | null;
   isClosed(): boolean;
+  /** Descriptors a process entering a container must not take with it. */
+  strayDescriptors(): readonly number[];
 }
 
 export function containerEnv(spec: ContainerSpec, base: Record<string, string>): Record<string, string> {
@@ -219,15 +221,10 @@ export class SandboxContainer implements Container {
     // takes children only); the child starts a session of its own (with a tty, it takes the
     // terminal over), so signals and terminal keys reach it and not nsenter, which waits and
     // exits as the child does. setpriv then drops every capability for good.
-    const base = this.#holder
-      ? {
-          file: this.#host.tools!.nsenter,
-          args: ['-t', String(this.#initPid), '-m', '-u', '-p', '-r', '-w', '--',
-            SETSID_IN_ROOT, ...(opts.tty ? ['--ctty'] : []), SETPRIV_IN_ROOT, ...DROP_PRIVILEGES, '--', ...argv],
-          cwd: '/',
-          enters: true,
-        }
-      : { file: argv[0]!, args: argv.slice(1), cwd: this.#cwd };
+    // Descriptors this process leaves open to children (other sessions' terminals) are closed
+    // first, by bash (it alone of the host's shells closes descriptors above 9); it then
+    // becomes nsenter.
+    const base = this.#holder ? this.#entering(argv, opts.tty) : { file: argv[0]!, args: argv.slice(1), cwd: this.#cwd };
     const proc = launch({ ...base, ...opts });
     this.#live.set(proc, false);
     void proc.processExit.then(() => {
@@ -238,6 +235,18 @@ export class SandboxContainer implements Container {
       if (!this.#ns && listProcs().some((p) => p.sid === proc.pid && !p.dead)) this.#lingering.add(proc.pid);
     });
     return proc;
+  }
+
+  #entering(argv: string[], tty: boolean): { file: string; args: string[]; cwd: string; enters: true } {
+    const tools = this.#host.tools!;
+    const nsenter = [tools.nsenter, '-t', String(this.#initPid), '-m', '-u', '-p', '-r', '-w', '--',
+      SETSID_IN_ROOT, ...(tty ? ['--ctty'] : []), SETPRIV_IN_ROOT, ...DROP_PRIVILEGES, '--', ...argv];
+    const stray = this.#host.strayDescriptors();
+    if (stray.length === 0 || !tools.bash) return { file: nsenter[0]!, args: nsenter.slice(1), cwd: '/', enters: true };
+    const close = `exec ${stray.map((fd) => `${fd}>&-`).join(' ')}; exec "$@"`;
+    // No start-up files, and -p: no BASH_ENV, no functions or shell options from the environment
+    // (the container's, passed on untouched).
+    return { file: tools.bash, args: ['--norc', '--noprofile', '-p', '-c', close, 'podshell-enter', ...nsenter], cwd: '/', enters: true };
   }
 
   #environment(extra: Record<string, string> | undefined, tty: boolean): Record<string, string> {

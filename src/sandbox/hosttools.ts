@@ -84,6 +84,8 @@ export interface HostTools {
   readonly sleep: string;
   readonly setsid: string;
   readonly setpriv: string;
+  /** Empty when there is none: then descriptors node-pty leaves open cannot be closed for containers. */
+  readonly bash: string;
   /** Empty when there is no hostname binary: the holder writes /proc/sys/kernel/hostname. */
   readonly hostname: string;
 }
@@ -110,7 +112,7 @@ export async function probeNamespaces(stateDir: string): Promise<{ tools: HostTo
   if (process.getuid?.() !== 0) return { problem: 'the sandbox is not running as root' };
   const found: Record<string, string | null> = {};
   const needed = ['sh', 'unshare', 'nsenter', 'mount', 'sleep', 'setsid', 'setpriv'];
-  for (const name of [...needed, 'hostname']) found[name] = findHostTool(name);
+  for (const name of [...needed, 'hostname', 'bash']) found[name] = findHostTool(name);
   const missing = needed.filter((n) => !found[n]);
   if (missing.length) return { problem: `${missing.join(', ')} not found` };
   const tools: HostTools = {
@@ -122,6 +124,7 @@ export async function probeNamespaces(stateDir: string): Promise<{ tools: HostTo
     setsid: await realpath(found.setsid!),
     setpriv: await realpath(found.setpriv!),
     hostname: found.hostname ?? '',
+    bash: found.bash ?? '',
   };
   const dir = join(stateDir, 'probe');
   await mkdir(dir, { recursive: true });

@@ -165,7 +165,22 @@ function launchPipes(spec: LaunchSpec): Launched {
   };
 }
 
-type PtyWithEvents = pty.IPty & { on(event: 'error', listener: (err: Error) => void): void; readonly ptsName?: string };
+type PtyWithEvents = pty.IPty & { on(event: 'error', listener: (err: Error) => void): void; readonly ptsName?: string; readonly fd?: number };
+
+/**
+ * The terminal (master) descriptors of ptys in use. node-pty opens them without close-on-exec,
+ * so every process started meanwhile — on a pty or on pipes — inherits them: a container's
+ * process would hold other sessions' terminals. Each is kept here until a while after its
+ * process has exited (node-pty closes it 200 ms after); closing one too many in a child is
+ * harmless.
+ */
+const openMasters = new Set<number>();
+const MASTER_CLOSE_MARGIN_MS = 1000;
+
+/** Descriptors of this process that node-pty left open to children: terminals of other sessions. */
+export function terminalDescriptors(): readonly number[] {
+  return [...openMasters];
+}
 
 // Reaping, seen from outside. node-pty's own thread waitpid()s each pty process at once; all we
 // can observe is the pid disappearing, so a single timer checks the pids of live pty sessions.
@@ -224,6 +239,8 @@ function launchPty(spec: LaunchSpec): Launched {
   // node-pty throws read errors other than EIO unless someone else listens.
   p.on('error', () => {});
   const pid = p.pid;
+  const master = typeof p.fd === 'number' && p.fd > 2 ? p.fd : undefined;
+  if (master !== undefined) openMasters.add(master);
   let held = holdTerminal(p);
   let gone = false; // the process has been reaped: never pause again, drain what is left
   let paused = false;
@@ -269,6 +286,7 @@ function launchPty(spec: LaunchSpec): Launched {
   let resolveExit!: (e: RawExit) => void;
   const processExit = new Promise<RawExit>((res) => (resolveExit = res));
   p.onExit(({ exitCode, signal: sig }) => {
+    if (master !== undefined) setTimeout(() => openMasters.delete(master), MASTER_CLOSE_MARGIN_MS).unref();
     // node-pty reports exit after the pty has closed: every byte has been through onData.
     unwatch();
     reaped();

@@ -129,6 +129,32 @@ export function signalSession(leader: number, sig: NodeJS.Signals | number): voi
   for (const p of listProcs()) if (p.sid === leader && !p.dead && killable(p.pid)) signal(p.pid, sig);
 }
 
+const O_CLOEXEC = 0o2000000;
+
+/** This process's descriptors above 2 that children inherit (no close-on-exec flag). */
+export function inheritableDescriptors(): number[] {
+  const out: number[] = [];
+  let names: string[];
+  try {
+    names = readdirSync('/proc/self/fdinfo');
+  } catch {
+    return out;
+  }
+  for (const name of names) {
+    const fd = Number(name);
+    if (!(fd > 2)) continue;
+    let info: string;
+    try {
+      info = readFileSync(`/proc/self/fdinfo/${name}`, 'latin1');
+    } catch {
+      continue; // closed meanwhile (the directory's own descriptor among them)
+    }
+    const flags = /^flags:\s*([0-7]+)$/m.exec(info);
+    if (flags && (parseInt(flags[1]!, 8) & O_CLOEXEC) === 0) out.push(fd);
+  }
+  return out;
+}
+
 /** A process's first child, or null when it has none (yet). */
 export function childOf(pid: number): number | null {
   let s: string;

@@ -20,8 +20,8 @@ import { join, posix, resolve } from 'node:path';
 import { containerEnv, KILL_TIMEOUT_MS, SandboxContainer, type Container, type Host } from './container.ts';
 import { SandboxError } from './errors.ts';
 import { findHostTool, HOLDER_SCRIPT, HOST_PATH, probeNamespaces, sanitizeHostname, UNSHARE_OPTIONS, WATCHDOG_SCRIPT, type HostTools } from './hosttools.ts';
-import { timeout } from './launch.ts';
-import { MARKER_VAR, mergeSelectors, killUntilGone, mntNs, mountsUnder } from './procfs.ts';
+import { terminalDescriptors, timeout } from './launch.ts';
+import { inheritableDescriptors, MARKER_VAR, mergeSelectors, killUntilGone, mntNs, mountsUnder } from './procfs.ts';
 import { CONTAINER_PATH, flavorOf, planRoot, prepareSlimBin, SETPRIV_IN_ROOT, type Flavor } from './rootfs.ts';
 import type { ContainerSpec } from './types.ts';
 
@@ -58,6 +58,8 @@ export class Runtime {
   #closing: Promise<void> | undefined;
   #closed = false;
   #hostNs: string | null;
+  /** Descriptors this process was started with that its children inherit: not for containers. */
+  #inherited: readonly number[] = inheritableDescriptors();
   #token = randomBytes(6).toString('hex');
   #watchdog: ChildProcess | null = null;
 
@@ -129,7 +131,11 @@ export class Runtime {
     const hostname = sanitizeHostname(opts.hostname);
     const workingDir = spec.workingDir ? posix.resolve('/', spec.workingDir) : '/';
     const argv = [...(spec.command ?? []), ...(spec.args ?? [])];
-    const host: Host = { tools: this.#tools, isClosed: () => this.#closed };
+    const host: Host = {
+      tools: this.#tools,
+      isClosed: () => this.#closed,
+      strayDescriptors: () => [...this.#inherited, ...terminalDescriptors()],
+    };
 
     if (this.isolation === 'none') {
       const root = join(dir, 'root');
