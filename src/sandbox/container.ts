@@ -217,13 +217,6 @@ export class SandboxContainer implements Container {
   }
 
   #launch(argv: string[], opts: { tty: boolean; stdin: boolean; cols: number; rows: number; env: Record<string, string> }): Launched {
-    // nsenter joins pid 1's namespaces, root and working directory, and forks (a PID namespace
-    // takes children only); the child starts a session of its own (with a tty, it takes the
-    // terminal over), so signals and terminal keys reach it and not nsenter, which waits and
-    // exits as the child does. setpriv then drops every capability for good.
-    // Descriptors this process leaves open to children (other sessions' terminals) are closed
-    // first, by bash (it alone of the host's shells closes descriptors above 9); it then
-    // becomes nsenter.
     const base = this.#holder ? this.#entering(argv, opts.tty) : { file: argv[0]!, args: argv.slice(1), cwd: this.#cwd };
     const proc = launch({ ...base, ...opts });
     this.#live.set(proc, false);
@@ -237,6 +230,15 @@ export class SandboxContainer implements Container {
     return proc;
   }
 
+  /**
+   * How a process enters the container. nsenter joins pid 1's namespaces, root and working
+   * directory, and forks (a PID namespace takes children only); the child starts a session of its
+   * own (with a tty, it takes the terminal over), so signals and terminal keys reach it and not
+   * nsenter, which waits and exits as the child does; setpriv then drops every capability for
+   * good. Descriptors the runtime's process leaves open to children (other sessions' terminals)
+   * are closed before, by bash (of the host's shells, only it closes descriptors above 9), which
+   * then becomes nsenter.
+   */
   #entering(argv: string[], tty: boolean): { file: string; args: string[]; cwd: string; enters: true } {
     const tools = this.#host.tools!;
     const nsenter = [tools.nsenter, '-t', String(this.#initPid), '-m', '-u', '-p', '-r', '-w', '--',
