@@ -18,13 +18,20 @@ export const UNSHARE_OPTIONS: readonly string[] = ['--mount', '--uts', '--pid', 
 export const DROP_PRIVILEGES: readonly string[] = ['--bounding-set', '-all', '--inh-caps', '-all', '--no-new-privs'];
 
 /**
+ * pid 1 of a container, as the pause process of a pod: it sleeps (its child sleeps, the shell
+ * waits) and so reaps every process orphaned in the container, which would otherwise stay a
+ * zombie. $0 is the pause binary.
+ */
+const PAUSE_SCRIPT = 'while :; do "$0" infinity & wait; done';
+
+/**
  * Runs as pid 1 of the new namespaces: hostname, mounts (among them the container's own /proc),
- * then chroot+chdir, drop every privilege, and sleep.
+ * then chroot+chdir, drop every privilege, and pause. $10 is the sh in the container's root.
  */
 export const HOLDER_SCRIPT = `set -e
 if [ -n "$5" ]; then "$5" "$4"; else printf '%s\\n' "$4" > /proc/sys/kernel/hostname; fi
 "$7" -a -T "$1"
-exec "$8" --root="$2" --wd="$3" -- "$9" ${DROP_PRIVILEGES.join(' ')} -- "$6" infinity`;
+exec "$8" --root="$2" --wd="$3" -- "$9" ${DROP_PRIVILEGES.join(' ')} -- "\${10}" -c '${PAUSE_SCRIPT}' "$6"`;
 
 const PROBE_SCRIPT = `set -e
 "$2" -t tmpfs podshell-probe "$1"
@@ -116,7 +123,7 @@ export async function probeNamespaces(stateDir: string): Promise<{ tools: HostTo
   const missing = needed.filter((n) => !found[n]);
   if (missing.length) return { problem: `${missing.join(', ')} not found` };
   const tools: HostTools = {
-    sh: found.sh!,
+    sh: await realpath(found.sh!),
     unshare: found.unshare!,
     nsenter: found.nsenter!,
     mount: found.mount!,

@@ -80,11 +80,13 @@ export async function prepareSlimBin(dir: string): Promise<number> {
 
 /**
  * Where a container root holds the host's setsid and setpriv, which every process of the
- * container passes through on its way in (a new session; no capabilities, no_new_privs).
+ * container passes through on its way in (a new session; no capabilities, no_new_privs), and the
+ * host's sh, which runs the container's pid 1 (it sleeps and reaps orphans).
  */
 export const HELPER_DIR = '/dev/.podshell';
 export const SETSID_IN_ROOT = `${HELPER_DIR}/setsid`;
 export const SETPRIV_IN_ROOT = `${HELPER_DIR}/setpriv`;
+export const SH_IN_ROOT = `${HELPER_DIR}/sh`;
 
 export interface RootPlan {
   /** The container's root directory (on the host: an empty skeleton until the mounts are made). */
@@ -109,6 +111,8 @@ export interface RootOptions {
   /** The host's setsid and setpriv binaries, bound under HELPER_DIR. */
   readonly setsidBinary: string;
   readonly setprivBinary: string;
+  /** The host's sh (resolved), bound under HELPER_DIR too. */
+  readonly shBinary: string;
   /** A host file holding the container's hostname, bound over /etc/hostname. */
   readonly hostnameFile: string;
 }
@@ -217,9 +221,10 @@ export async function planRoot(opts: RootOptions): Promise<RootPlan> {
   ]);
   for (const n of DEV_NODES) bind(`/dev/${n}`, `dev/${n}`, false);
   await dir(HELPER_DIR.slice(1));
-  await Promise.all([SETSID_IN_ROOT, SETPRIV_IN_ROOT].map((f) => writeFile(posix.join(root, f), '', { mode: 0o755 })));
+  await Promise.all([SETSID_IN_ROOT, SETPRIV_IN_ROOT, SH_IN_ROOT].map((f) => writeFile(posix.join(root, f), '', { mode: 0o755 })));
   bind(opts.setsidBinary, SETSID_IN_ROOT.slice(1), true);
   bind(opts.setprivBinary, SETPRIV_IN_ROOT.slice(1), true);
+  bind(opts.shBinary, SH_IN_ROOT.slice(1), true);
   bind('/dev/pts', 'dev/pts', false);
   lines.push(`shm ${fstabEscape(posix.join(root, 'dev/shm'))} tmpfs nosuid,nodev,mode=1777 0 0`);
   lines.push(`proc ${fstabEscape(posix.join(root, 'proc'))} proc nosuid,nodev,noexec 0 0`);

@@ -534,6 +534,25 @@ test('namespaces: slim images have a shell and coreutils but no tar', async (t) 
   assert.equal((await run(c, ['bash', '-c', 'ls / >/dev/null && echo ok'])).stdout, 'ok\n');
 });
 
+test('namespaces: pid 1 of a container reaps the processes orphaned in it', async (t) => {
+  const rt = await nsRuntime(t);
+  if (!rt) return;
+  for (const image of ['x/full', 'x/distroless']) {
+    const c = await start(rt, { image });
+    // A child left behind by its parent: pid 1 inherits it, and must reap it when it ends.
+    const orphan = await run(c, ['/dev/.podshell/sh', '-c', '/dev/.podshell/sh -c "sleep 0.2 & echo \\$!"']);
+    const pid = orphan.stdout.trim();
+    assert.match(pid, /^\d+$/, orphan.stderr);
+    const state = async (): Promise<string> => (await run(c, ['/dev/.podshell/sh', '-c', `cat /proc/${pid}/stat 2>/dev/null || echo gone`])).stdout;
+    let last = '';
+    const deadline = Date.now() + 30_000;
+    while ((last = await state()) !== 'gone\n') {
+      assert.ok(Date.now() < deadline, `pid ${pid} is still there: ${last}`);
+      await delay(20);
+    }
+  }
+});
+
 test('namespaces: distroless images have no shell, no ls, no tar', async (t) => {
   const rt = await nsRuntime(t);
   if (!rt) return;

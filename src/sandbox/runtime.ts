@@ -22,7 +22,7 @@ import { SandboxError } from './errors.ts';
 import { findHostTool, HOLDER_SCRIPT, HOST_PATH, probeNamespaces, sanitizeHostname, UNSHARE_OPTIONS, WATCHDOG_SCRIPT, type HostTools } from './hosttools.ts';
 import { terminalDescriptors, timeout } from './launch.ts';
 import { inheritableDescriptors, MARKER_VAR, mergeSelectors, killUntilGone, mntNs, mountsUnder } from './procfs.ts';
-import { CONTAINER_PATH, flavorOf, planRoot, prepareSlimBin, SETPRIV_IN_ROOT, type Flavor } from './rootfs.ts';
+import { CONTAINER_PATH, flavorOf, planRoot, prepareSlimBin, SETPRIV_IN_ROOT, SH_IN_ROOT, type Flavor } from './rootfs.ts';
 import type { ContainerSpec } from './types.ts';
 
 export { flavorOf };
@@ -161,6 +161,7 @@ export class Runtime {
       sleepBinary: tools.sleep,
       setsidBinary: tools.setsid,
       setprivBinary: tools.setpriv,
+      shBinary: tools.sh,
       hostnameFile: join(dir, 'hostname'),
     });
     await writeFile(join(dir, 'hostname'), `${hostname}\n`);
@@ -171,7 +172,7 @@ export class Runtime {
     const holder = spawnChild(
       tools.unshare,
       [...UNSHARE_OPTIONS, '--', tools.sh, '-c', HOLDER_SCRIPT, 'podshell-holder',
-        fstab, plan.root, workingDir, hostname, tools.hostname, plan.pause, tools.mount, tools.unshare, SETPRIV_IN_ROOT],
+        fstab, plan.root, workingDir, hostname, tools.hostname, plan.pause, tools.mount, tools.unshare, SETPRIV_IN_ROOT, SH_IN_ROOT],
       { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: { PATH: CONTAINER_PATH } },
     );
     holder.on('error', () => {});
