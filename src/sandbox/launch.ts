@@ -174,12 +174,12 @@ type PtyWithEvents = pty.IPty & { on(event: 'error', listener: (err: Error) => v
  * process has exited (node-pty closes it 200 ms after); closing one too many in a child is
  * harmless.
  */
-const openMasters = new Set<number>();
+const openMasters = new Map<number, number>(); // descriptor → how many ptys hold that number
 const MASTER_CLOSE_MARGIN_MS = 1000;
 
 /** Descriptors of this process that node-pty left open to children: terminals of other sessions. */
 export function terminalDescriptors(): readonly number[] {
-  return [...openMasters];
+  return [...openMasters.keys()];
 }
 
 // Reaping, seen from outside. node-pty's own thread waitpid()s each pty process at once; all we
@@ -240,7 +240,7 @@ function launchPty(spec: LaunchSpec): Launched {
   p.on('error', () => {});
   const pid = p.pid;
   const master = typeof p.fd === 'number' && p.fd > 2 ? p.fd : undefined;
-  if (master !== undefined) openMasters.add(master);
+  if (master !== undefined) openMasters.set(master, (openMasters.get(master) ?? 0) + 1);
   let held = holdTerminal(p);
   let gone = false; // the process has been reaped: never pause again, drain what is left
   let paused = false;
@@ -286,7 +286,14 @@ function launchPty(spec: LaunchSpec): Launched {
   let resolveExit!: (e: RawExit) => void;
   const processExit = new Promise<RawExit>((res) => (resolveExit = res));
   p.onExit(({ exitCode, signal: sig }) => {
-    if (master !== undefined) setTimeout(() => openMasters.delete(master), MASTER_CLOSE_MARGIN_MS).unref();
+    if (master !== undefined) {
+      // The number may belong to a newer pty by then: count, rather than delete.
+      setTimeout(() => {
+        const n = (openMasters.get(master) ?? 1) - 1;
+        if (n > 0) openMasters.set(master, n);
+        else openMasters.delete(master);
+      }, MASTER_CLOSE_MARGIN_MS).unref();
+    }
     // node-pty reports exit after the pty has closed: every byte has been through onData.
     unwatch();
     reaped();
