@@ -134,7 +134,9 @@ function processesWithArg(arg: string): number[] {
   const found: number[] = [];
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
     try {
-      if (readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').includes(arg)) found.push(Number(pid));
+      // The sleep itself: not the sandbox's nsenter that started it, whose arguments include it.
+      const argv = readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0');
+      if (argv[0]!.endsWith('sleep') && argv.includes(arg)) found.push(Number(pid));
     } catch {}
   }
   return found;

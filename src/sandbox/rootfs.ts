@@ -5,6 +5,7 @@
 import { constants as fsConstants, lstatSync, readlinkSync, statSync, type Stats } from 'node:fs';
 import { copyFile, chmod, link, lstat, mkdir, readlink, realpath, stat, symlink, writeFile } from 'node:fs/promises';
 import { posix } from 'node:path';
+import { SandboxError } from './errors.ts';
 
 export type Flavor = 'full' | 'slim' | 'distroless';
 
@@ -77,6 +78,16 @@ export async function prepareSlimBin(dir: string): Promise<number> {
   return placed.filter(Boolean).length;
 }
 
+/**
+ * Where a container root holds the host's setsid and setpriv, which every process of the
+ * container passes through on its way in (a new session; no capabilities, no_new_privs), and the
+ * host's sh, which runs the container's pid 1 (it sleeps and reaps orphans).
+ */
+export const HELPER_DIR = '/dev/.podshell';
+export const SETSID_IN_ROOT = `${HELPER_DIR}/setsid`;
+export const SETPRIV_IN_ROOT = `${HELPER_DIR}/setpriv`;
+export const SH_IN_ROOT = `${HELPER_DIR}/sh`;
+
 export interface RootPlan {
   /** The container's root directory (on the host: an empty skeleton until the mounts are made). */
   readonly root: string;
@@ -97,6 +108,13 @@ export interface RootOptions {
   readonly workingDir: string;
   /** The host's `sleep`, bound to /pause in distroless roots. */
   readonly sleepBinary: string;
+  /** The host's setsid and setpriv binaries, bound under HELPER_DIR. */
+  readonly setsidBinary: string;
+  readonly setprivBinary: string;
+  /** The host's sh (resolved), bound under HELPER_DIR too. */
+  readonly shBinary: string;
+  /** A host file holding the container's hostname, bound over /etc/hostname. */
+  readonly hostnameFile: string;
 }
 
 const DEV_NODES = ['null', 'zero', 'full', 'random', 'urandom', 'tty', 'ptmx'];
@@ -152,7 +170,7 @@ export async function planRoot(opts: RootOptions): Promise<RootPlan> {
     await dir('usr');
     bind('/usr', 'usr', true);
     if (flavor === 'slim') {
-      if (!opts.slimBin) throw new Error('slim root without a slim tool directory');
+      if (!opts.slimBin) throw new SandboxError('ERR_SANDBOX_CONTAINER_START', 'slim root without a slim tool directory');
       bind(opts.slimBin, 'usr/bin', true);
       for (const hide of ['sbin', 'local', 'libexec', 'games']) {
         if ((await kindOf(`/usr/${hide}`)) === 'dir') bind(opts.emptyDir, `usr/${hide}`, true);
@@ -177,6 +195,7 @@ export async function planRoot(opts: RootOptions): Promise<RootPlan> {
   }
 
   bind('/etc', 'etc', true);
+  if ((await kindOf('/etc/hostname')) === 'file') bind(opts.hostnameFile, 'etc/hostname', true);
   if (flavor === 'full' && (await kindOf('/opt')) === 'dir') {
     await dir('opt');
     bind('/opt', 'opt', true);
@@ -201,10 +220,19 @@ export async function planRoot(opts: RootOptions): Promise<RootPlan> {
     symlink('/proc/self/fd/2', posix.join(root, 'dev/stderr')),
   ]);
   for (const n of DEV_NODES) bind(`/dev/${n}`, `dev/${n}`, false);
+  await dir(HELPER_DIR.slice(1));
+  await Promise.all([SETSID_IN_ROOT, SETPRIV_IN_ROOT, SH_IN_ROOT].map((f) => writeFile(posix.join(root, f), '', { mode: 0o755 })));
+  bind(opts.setsidBinary, SETSID_IN_ROOT.slice(1), true);
+  bind(opts.setprivBinary, SETPRIV_IN_ROOT.slice(1), true);
+  bind(opts.shBinary, SH_IN_ROOT.slice(1), true);
   bind('/dev/pts', 'dev/pts', false);
   lines.push(`shm ${fstabEscape(posix.join(root, 'dev/shm'))} tmpfs nosuid,nodev,mode=1777 0 0`);
   lines.push(`proc ${fstabEscape(posix.join(root, 'proc'))} proc nosuid,nodev,noexec 0 0`);
-  bind(posix.join(root, 'proc/sys'), 'proc/sys', true);
+  // Read-only, as container runtimes make them: uid 0 without capabilities could still write
+  // some of these (sysrq-trigger needs no capability, only root's file permission).
+  for (const rel of ['sys', 'sysrq-trigger', 'bus', 'fs', 'irq']) {
+    if ((await kindOf(`/proc/${rel}`)) !== null) bind(posix.join(root, 'proc', rel), `proc/${rel}`, true);
+  }
   bind('/sys', 'sys', true);
 
   // The working directory, when it lies in the container's own part of the tree.

@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { test, type TestContext } from 'node:test';
 import { setTimeout as delay } from 'node:timers/promises';
+import { PodshellError } from '../protocol/index.ts';
 import { BoundedLogBuffer } from './logbuffer.ts';
 import { fstabEscape, lookupExecutable, resolveInRoot } from './rootfs.ts';
 import {
@@ -138,6 +139,44 @@ function stillAlive(p: ProcStat): boolean {
   return now !== null && now.start === p.start && now.state !== 'Z' && now.state !== 'X';
 }
 
+/** The process's command name, or null when it is gone. */
+function commOf(pid: number): string | null {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'latin1').trim();
+  } catch {
+    return null;
+  }
+}
+
+/** How many live processes of `tree` run `name`. */
+function running(tree: ProcStat[], name: string): number {
+  return tree.filter((p) => stillAlive(p) && commOf(p.pid) === name).length;
+}
+
+/** Where the process sleeps in the kernel (e.g. blocked writing to a full pipe or terminal). */
+function wchanOf(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/wchan`, 'latin1');
+  } catch {
+    return '';
+  }
+}
+
+/** Polls `cond` until it holds; fails, saying what was awaited, after a generous deadline. */
+async function until(cond: () => boolean, what: string | (() => string), timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > deadline) assert.fail(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
+    await delay(10);
+  }
+}
+
+/** The process itself is gone: reaped, or a zombie. */
+function gone(pid: number): boolean {
+  const st = procStat(pid);
+  return st === null || st.state === 'Z' || st.state === 'X';
+}
+
 function mountPoints(): string[] {
   return readFileSync('/proc/self/mountinfo', 'utf8')
     .split('\n')
@@ -254,16 +293,18 @@ test('exec: output written just before exit is never lost, even with a slow read
   const rt = await newRuntime(t);
   const c = await start(rt);
   const cases = [
-    { tty: false, size: 1024 * 1024, wait: 0 },
-    { tty: true, size: 1024 * 1024, wait: 0 },
+    { tty: false, size: 1024 * 1024, wait: '' },
+    { tty: true, size: 1024 * 1024, wait: '' },
     // Small enough to fit in the kernel's buffers: the process exits while nobody reads.
-    { tty: false, size: 20_000, wait: 500 },
-    { tty: true, size: 20_000, wait: 500 },
-    { tty: true, size: 1024 * 1024, wait: 300 },
+    { tty: false, size: 20_000, wait: 'exit' },
+    { tty: true, size: 20_000, wait: 'exit' },
+    // Too big: reading starts once the output has filled the stream's buffer.
+    { tty: true, size: 1024 * 1024, wait: 'full' },
   ];
   for (const { tty, size, wait } of cases) {
     const p = c.exec({ argv: ['sh', '-c', `head -c ${size} /dev/zero | tr '\\000' x`], tty, stdin: false });
-    if (wait) await delay(wait);
+    if (wait === 'exit') await until(() => gone(p.pid), 'the process to exit while nobody reads');
+    if (wait === 'full') await until(() => p.stdout.readableLength >= 64 * 1024, 'the output to fill the stream');
     const [out, , exit] = await Promise.all([collect(p.stdout), collect(p.stderr), p.exited]);
     assert.equal(exit.code, 0);
     assert.equal(out.length, size, `tty=${tty} size=${size} wait=${wait}`);
@@ -277,8 +318,14 @@ test('exec: backpressure stops the process while nobody reads', async (t) => {
   for (const tty of [false, true]) {
     const p = c.exec({ argv: ['sh', '-c', 'head -c 4000000 /dev/zero; echo done >/tmp/bp-done'], tty, stdin: false });
     p.stderr?.resume();
-    await delay(300);
-    assert.ok((p.stdout.readableLength ?? 0) <= 1024 * 1024, 'output is not buffered without bound');
+    // Proof that the bound below is tested: the writer is blocked on the full socket or terminal
+    // (with a tty, once the stream's own buffer is full too: the pipe is read only on demand).
+    // Without backpressure it would run to its end.
+    await until(
+      () => (!tty || p.stdout.readableLength >= 64 * 1024) && processTree([p.pid]).some((q) => commOf(q.pid) === 'head' && /pipe_write|sock_alloc_send|unix_stream_sendmsg|wait_woken|tty_write/.test(wchanOf(q.pid))),
+      () => `head blocked writing (tty ${tty}), ${p.stdout.readableLength} bytes buffered`,
+    );
+    assert.ok(p.stdout.readableLength <= 1024 * 1024, 'output is not buffered without bound');
     assert.equal((await run(c, ['sh', '-c', 'cat /tmp/bp-done 2>/dev/null || echo blocked'])).stdout, 'blocked\n');
     const out = await collect(p.stdout);
     assert.equal(out.length, 4000000);
@@ -311,7 +358,7 @@ test('exec: tty size, resize and ^D on closeStdin', async (t) => {
 
 test('exec: a terminal process that ends on ^D is never hung up on its way out', async (t) => {
   // The terminal stays up until the process is reaped. Before, a `cat` could die of SIGHUP
-  // between closing its terminal and exiting (see holdTerminal in runtime.ts): this test failed
+  // between closing its terminal and exiting (see holdTerminal in launch.ts): this test failed
   // in each of 3 runs without that.
   const rt = await newRuntime(t);
   const c = await start(rt);
@@ -337,7 +384,8 @@ test('exec: missing or non-executable argv[0] throws ExecNotFoundError synchrono
   assert.throws(
     () => c.exec({ argv: ['nosuch'], tty: false, stdin: false }),
     (e: unknown) =>
-      e instanceof ExecNotFoundError && e.executable === 'nosuch' && e.message === 'exec: "nosuch": executable file not found in $PATH',
+      e instanceof ExecNotFoundError && e instanceof PodshellError && e.code === 'ERR_SANDBOX_EXEC_NOT_FOUND' &&
+      e.executable === 'nosuch' && e.message === 'exec: "nosuch": executable file not found in $PATH',
   );
   assert.throws(() => c.exec({ argv: ['/etc/passwd'], tty: true, stdin: false }), {
     name: 'ExecNotFoundError',
@@ -352,19 +400,40 @@ test('exec: kill() ends the process and its children with 128+signal', async (t)
   for (const tty of [false, true]) {
     const p = c.exec({ argv: ['sh', '-c', 'sleep 1000 & sleep 1000'], tty, stdin: false });
     const out = Promise.all([collect(p.stdout), collect(p.stderr)]);
-    await delay(150);
-    const tree = processTree([p.pid]);
-    assert.ok(tree.length >= 3, `sh and two sleeps: ${tree.length}`);
+    let tree: ProcStat[] = [];
+    await until(() => running((tree = processTree([p.pid])), 'sleep') === 2, 'sh to start both sleeps');
     p.kill();
     await out;
     assert.deepEqual(await p.exited, { code: 137, signal: 'SIGKILL' });
-    await delay(50);
-    assert.deepEqual(tree.filter(stillAlive), []);
+    await until(() => !tree.some(stillAlive), () => `the process and its children to die: ${tree.filter(stillAlive).map((q) => q.pid)}`);
   }
   const term = c.exec({ argv: ['sleep', '1000'], tty: false, stdin: false });
   term.kill('SIGTERM');
   await Promise.all([collect(term.stdout), collect(term.stderr)]);
   assert.deepEqual(await term.exited, { code: 143, signal: 'SIGTERM' });
+});
+
+test('exec: signals reach the command, which may handle them: ^C on a tty, kill() on pipes and on a tty', async (t) => {
+  // With namespaces every exec starts outside the container (nsenter) and waits there for the
+  // command: were that process in the command's session, ^C or SIGTERM would end it, and the
+  // exec with it, while the command carried on.
+  const rt = await newRuntime(t);
+  const c = await start(rt);
+  const script = (sig: string, code: number) => `trap 'echo caught; exit ${code}' ${sig}; echo ready; while :; do sleep 0.05; done`;
+  const ctrlC = c.exec({ argv: ['sh', '-c', script('INT', 3)], tty: true, stdin: true });
+  await readUntil(ctrlC.stdout, (s) => s.includes('ready'));
+  ctrlC.stdin!.write('\x03');
+  assert.match((await collect(ctrlC.stdout)).toString(), /caught/);
+  assert.deepEqual(await ctrlC.exited, { code: 3, signal: null });
+  for (const tty of [false, true]) {
+    const term = c.exec({ argv: ['sh', '-c', script('TERM', 4)], tty, stdin: false });
+    const err = collect(term.stderr);
+    await readUntil(term.stdout, (s) => s.includes('ready'));
+    term.kill('SIGTERM');
+    assert.match((await collect(term.stdout)).toString(), /caught/);
+    await err;
+    assert.deepEqual(await term.exited, { code: 4, signal: null }, `tty ${tty}`);
+  }
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -373,9 +442,7 @@ test('exec: kill() ends the process and its children with 128+signal', async (t)
 test('main process: logs, attach to stdin and exit', async (t) => {
   const rt = await newRuntime(t);
   const logged = await start(rt, { command: ['sh', '-c', 'echo started; echo oops >&2; sleep 1000'] });
-  const deadline = Date.now() + 5000;
-  while (logged.logs.snapshot().toString() !== 'started\noops\n' && Date.now() < deadline) await delay(10);
-  assert.equal(logged.logs.snapshot().toString(), 'started\noops\n');
+  await until(() => logged.logs.snapshot().toString() === 'started\noops\n', () => `both lines in the logs: ${JSON.stringify(logged.logs.snapshot().toString())}`);
   assert.equal(logged.running, true);
 
   const cat = await start(rt, { command: ['cat'], stdin: true });
@@ -410,6 +477,8 @@ test('main process: logs, attach to stdin and exit', async (t) => {
   assert.equal(short.logs.snapshot().toString(), 'bye\n');
   assert.equal(short.running, false);
   assert.throws(() => short.exec({ argv: ['true'], tty: false, stdin: false }), ContainerNotRunningError);
+  assert.throws(() => short.exec({ argv: ['true'], tty: false, stdin: false }), (e: unknown) =>
+    e instanceof PodshellError && e.code === 'ERR_SANDBOX_CONTAINER_NOT_RUNNING' && e.message === 'container "main" is not running');
 
   await logged.stop();
   assert.deepEqual(await logged.exited, { code: null, signal: 'SIGTERM' });
@@ -419,6 +488,7 @@ test('main process: logs, attach to stdin and exit', async (t) => {
 test('main process: a command that cannot be found fails the start', async (t) => {
   const rt = await newRuntime(t);
   await assert.rejects(start(rt, { command: ['nosuch-binary'] }), ExecNotFoundError);
+  await assert.rejects(start(rt, { command: ['nosuch-binary'] }), { code: 'ERR_SANDBOX_EXEC_NOT_FOUND' });
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -464,6 +534,25 @@ test('namespaces: slim images have a shell and coreutils but no tar', async (t) 
   assert.equal((await run(c, ['bash', '-c', 'ls / >/dev/null && echo ok'])).stdout, 'ok\n');
 });
 
+test('namespaces: pid 1 of a container reaps the processes orphaned in it', async (t) => {
+  const rt = await nsRuntime(t);
+  if (!rt) return;
+  for (const image of ['x/full', 'x/distroless']) {
+    const c = await start(rt, { image });
+    // A child left behind by its parent: pid 1 inherits it, and must reap it when it ends.
+    const orphan = await run(c, ['/dev/.podshell/sh', '-c', '/dev/.podshell/sh -c "sleep 0.2 & echo \\$!"']);
+    const pid = orphan.stdout.trim();
+    assert.match(pid, /^\d+$/, orphan.stderr);
+    const state = async (): Promise<string> => (await run(c, ['/dev/.podshell/sh', '-c', `cat /proc/${pid}/stat 2>/dev/null || echo gone`])).stdout;
+    let last = '';
+    const deadline = Date.now() + 30_000;
+    while ((last = await state()) !== 'gone\n') {
+      assert.ok(Date.now() < deadline, `pid ${pid} is still there: ${last}`);
+      await delay(20);
+    }
+  }
+});
+
 test('namespaces: distroless images have no shell, no ls, no tar', async (t) => {
   const rt = await nsRuntime(t);
   if (!rt) return;
@@ -486,8 +575,7 @@ test('isolation none: plain processes in a per-container directory', async (t) =
   assert.throws(() => c.exec({ argv: ['nosuch'], tty: false, stdin: false }), ExecNotFoundError);
   const tty = c.exec({ argv: ['stty', 'size'], tty: true, stdin: false });
   assert.equal((await collect(tty.stdout)).toString(), '24 80\r\n');
-  await delay(50);
-  assert.equal(c.logs.snapshot().toString(), 'up\n');
+  await until(() => c.logs.snapshot().toString() === 'up\n', () => `"up" in the logs: ${JSON.stringify(c.logs.snapshot().toString())}`);
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -508,9 +596,9 @@ for (const isolation of ['auto', 'none'] as const) {
       a.exec({ argv: ['sh', '-c', 'setsid sleep 1000 & sleep 1000'], tty: false, stdin: false }),
     ];
     const outputs = execs.map((p) => Promise.all([collect(p.stdout), collect(p.stderr)]));
-    await delay(300);
-    const tree = processTree([...execs.map((p) => p.pid), a.pid, b.pid]);
-    assert.ok(tree.length >= 12, `expected at least 12 processes, found ${tree.length}`);
+    // Two sleeps in each of the two main processes and the three execs.
+    let tree: ProcStat[] = [];
+    await until(() => running((tree = processTree([...execs.map((p) => p.pid), a.pid, b.pid])), 'sleep') === 10, () => `10 sleeps, found ${running(tree, 'sleep')}`);
     const t0 = performance.now();
     await rt.close();
     t.diagnostic(`close: ${(performance.now() - t0).toFixed(0)} ms for ${tree.length} processes`);
@@ -522,6 +610,7 @@ for (const isolation of ['auto', 'none'] as const) {
     assert.deepEqual(mountPoints(), mountsBefore);
     assert.equal(a.running, false);
     assert.throws(() => a.exec({ argv: ['true'], tty: false, stdin: false }), ContainerNotRunningError);
+    await assert.rejects(start(rt), { name: 'SandboxError', code: 'ERR_SANDBOX_CLOSED', message: 'runtime is closed' });
   });
 }
 
@@ -535,19 +624,19 @@ test('a runtime whose process dies without close() is cleaned up by its watchdog
     const c = await rt.startContainer({ namespace: 'd', pod: 'p', podUid: 'u', hostname: 'p',
       spec: { name: 'c', command: ['sh', '-c', 'sleep 1000 & sleep 1000'] } });
     const e = c.exec({ argv: ['sh', '-c', 'sleep 1000 & sleep 1000'], tty: true, stdin: false });
-    await new Promise((r) => setTimeout(r, 200));
     process.stdout.write(JSON.stringify([c.pid, e.pid]) + '\\n');
     process.stdin.once('data', () => process.kill(process.pid, 'SIGKILL'));
   `;
   const child = spawn(process.execPath, ['--input-type=module', '-e', script], { stdio: ['pipe', 'pipe', 'inherit'] });
   const exited = new Promise((res) => child.once('exit', res));
   const line = await readUntil(child.stdout, (s) => s.endsWith('\n'));
-  const tree = processTree(JSON.parse(line) as number[]);
-  assert.ok(tree.length >= 6, `found ${tree.length} processes`);
+  const roots = JSON.parse(line) as number[];
+  let tree: ProcStat[] = [];
+  await until(() => running((tree = processTree(roots)), 'sleep') === 4, () => `4 sleeps, found ${running(tree, 'sleep')}`);
   child.stdin.write('die\n');
   await exited;
-  const deadline = Date.now() + 5000;
-  while ((tree.some(stillAlive) || existsSync(join(base, 'state'))) && Date.now() < deadline) await delay(50);
-  assert.deepEqual(tree.filter(stillAlive).map((p) => p.pid), []);
-  assert.equal(existsSync(join(base, 'state')), false);
+  const t0 = performance.now();
+  await until(() => !tree.some(stillAlive) && !existsSync(join(base, 'state')), () =>
+    `the watchdog to kill ${tree.filter(stillAlive).map((p) => `${p.pid} ${commOf(p.pid)}`)} and remove the state (exists: ${existsSync(join(base, 'state'))})`);
+  t.diagnostic(`watchdog: ${(performance.now() - t0).toFixed(0)} ms to clean up`);
 });
