@@ -86,3 +86,24 @@ test('the repository stands on its own: no comment or doc points at documents ou
   }
   assert.deepEqual(found, []);
 });
+
+test('docs/errors.md lists exactly the codes a user can see', () => {
+  const errorsDoc = readFileSync(new URL('../docs/errors.md', import.meta.url), 'utf8');
+  const listed = new Set([...errorsDoc.matchAll(/`(ERR_[A-Z0-9_]+)`/g)].map((m) => m[1]!));
+  // Codes of Node.js or of an internal step that podshell matches on, never shown to a user as such
+  // (a TLS name mismatch and a refused proxy tunnel both reach the user as ERR_CONNECT).
+  const internal = new Set(['ERR_TLS_CERT_ALTNAME_INVALID', 'ERR_PROXY_CONNECT']);
+  const defined = new Set<string>();
+  const visit = (dir: URL): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.isDirectory()) visit(new URL(`${entry.name}/`, dir));
+      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts')) {
+        for (const m of readFileSync(new URL(entry.name, dir), 'utf8').matchAll(/['"`](ERR_[A-Z0-9_]+)/g)) defined.add(m[1]!);
+      }
+    }
+  };
+  visit(new URL('../src/', import.meta.url));
+  assert.ok(defined.size > 40, `found only ${defined.size} codes`);
+  assert.deepEqual([...defined].filter((code) => !listed.has(code) && !internal.has(code)).sort(), [], 'defined in src/ but not in docs/errors.md');
+  assert.deepEqual([...listed].filter((code) => !defined.has(code)).sort(), [], 'in docs/errors.md but defined nowhere in src/');
+});
