@@ -6,6 +6,7 @@
 
 import { spawn } from 'node:child_process';
 import { ConfigError } from './errors.ts';
+import { raceAbort } from './transport.ts';
 
 /** The `exec:` entry of a kubeconfig user. */
 export interface ExecConfig {
@@ -69,23 +70,12 @@ export class ExecPlugin {
     const run = this._running;
     run.waiters++;
     if (!signal) return run.promise;
-    return new Promise<ExecCredentialStatus>((resolve, reject) => {
-      const onAbort = () => {
-        reject(signal.reason);
-        if (--run.waiters === 0) run.stop();
-      };
-      signal.addEventListener('abort', onAbort, { once: true });
-      run.promise.then(
-        (value) => {
-          signal.removeEventListener('abort', onAbort);
-          resolve(value);
-        },
-        (err: unknown) => {
-          signal.removeEventListener('abort', onAbort);
-          reject(err);
-        },
-      );
-    });
+    // The caller stops waiting at once; the plugin is stopped when no caller waits any more.
+    const onAbort = () => {
+      if (--run.waiters === 0) run.stop();
+    };
+    signal.addEventListener('abort', onAbort, { once: true });
+    return raceAbort(run.promise, signal).finally(() => signal.removeEventListener('abort', onAbort));
   }
 
   private _fail(reason: string): ConfigError {
