@@ -99,6 +99,17 @@ const upgradeHeaders = (extra: Record<string, string>) => ({
 
 const errorCode = (a: Answer) => (JSON.parse(a.body) as { error: { code: string; message: string; status: number } }).error;
 
+/** `promise`, or a failure naming `what` after `ms`: a test never hangs on a socket. */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms)));
+  try {
+    return await Promise.race([promise, late]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 const nextMessage = (socket: WebSocket) => new Promise<Buffer>((resolve) => socket.once('message', (data) => resolve(data as Buffer)));
 
 test('podshell web prints one ready line; its login URL signs in once and never again; SIGTERM ends it', async (t) => {
@@ -214,7 +225,7 @@ test('Origin: an upgrade from another origin, Origin null, no Origin, another po
   t.after(() => socket.terminate());
   await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
   socket.send(Buffer.from('hello'));
-  const echo = await nextMessage(socket);
+  const echo = await within(nextMessage(socket), 20_000, 'the echo');
   assert.equal(echo.toString(), 'hello');
 
   const metrics = await (await gw.fetch('/metrics')).text();
@@ -291,11 +302,11 @@ test('a client message of 64 KiB is taken; a larger one closes the socket with 1
   await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
   const limit = Buffer.alloc(64 * 1024, 7);
   socket.send(limit);
-  const echo = await nextMessage(socket);
+  const echo = await within(nextMessage(socket), 20_000, 'the echo');
   assert.equal(echo.length, limit.length, 'exactly 64 KiB is echoed');
   const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
   socket.send(Buffer.alloc(64 * 1024 + 1, 7));
-  assert.equal(await closed, 1009);
+  assert.equal(await within(closed, 20_000, 'the close after 64 KiB + 1'), 1009);
 });
 
 test('/healthz answers ok without a sign-in; /metrics shows the gateway metrics to a signed-in client', async (t) => {
@@ -392,7 +403,7 @@ test('TLS: with a certificate and key it serves https and wss, and the cookie is
   t.after(() => socket.terminate());
   await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
   socket.send(Buffer.from('over tls'));
-  const echo = await nextMessage(socket);
+  const echo = await within(nextMessage(socket), 20_000, 'the echo');
   assert.equal(echo.toString(), 'over tls');
 });
 
@@ -404,7 +415,7 @@ test('close() ends open WebSockets (1001) and the port refuses connections', asy
   const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
   const t0 = Date.now();
   await gw.close();
-  assert.equal(await closed, 1001);
+  assert.equal(await within(closed, 20_000, 'the close'), 1001);
   assert.ok(Date.now() - t0 < 5000, 'closed in time');
   await assert.rejects(fetch(`${gw.url}/healthz`));
 });
