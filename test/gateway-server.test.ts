@@ -361,6 +361,15 @@ test('a non-loopback address without TLS is refused with a clear message, in the
     assert.equal(bad.code, 2, `${args.join(' ')}: ${bad.stderr}`);
     assert.match(bad.stderr.toString(), message);
   }
+  // An address that cannot be listened on is said so, as a usage error.
+  const busy = await startTestGateway({ kubeconfig: writeKubeconfig(t) });
+  t.after(() => busy.close());
+  const inUse = await run(bin, ['web', '--kubeconfig', writeKubeconfig(t), '--port', new URL(busy.url).port]);
+  assert.equal(inUse.code, 2, inUse.stderr.toString());
+  assert.match(inUse.stderr.toString(), new RegExp(`^podshell: cannot listen on 127\\.0\\.0\\.1:${new URL(busy.url).port}: the port is in use \\(--port 0 picks a free one\\)\n`));
+  const nowhere = await run(bin, ['web', '--kubeconfig', writeKubeconfig(t), '--address', '192.0.2.1', '--insecure-bind']);
+  assert.equal(nowhere.code, 2, nowhere.stderr.toString());
+  assert.match(nowhere.stderr.toString(), /^podshell: cannot listen on 192\.0\.2\.1:0: no such address on this machine\n/);
   // --insecure-bind says it is wanted: it listens (on every address; reached here through loopback).
   const gw = await startTestGateway({ kubeconfig: writeKubeconfig(t), config: { address: '0.0.0.0', insecureBind: true } });
   t.after(() => gw.close());

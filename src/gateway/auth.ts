@@ -152,5 +152,5 @@ export function installAuth(app: FastifyInstance, options: AuthOptions): void {
       .send();
   });
 
-  app.get('/api/me', async (request) => ({ csrfToken: request.principal.csrfToken }));
+  app.get('/api/me', async (request, reply) => reply.header('cache-control', 'no-store').send({ csrfToken: request.principal.csrfToken }));
 }

@@ -143,7 +143,12 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   installAuth(app, { signIns, metrics, tls, allowedHosts: () => hosts });
   for (const register of options.routes ?? defaultRoutes) await register(app, ctx);
 
-  await app.listen({ host: config.address, port: config.port });
+  try {
+    await app.listen({ host: config.address, port: config.port });
+  } catch (err) {
+    await app.close();
+    throw listenError(err, config);
+  }
   const address = app.server.address();
   port = typeof address === 'object' && address ? address.port : config.port;
   const wildcard = config.address === '0.0.0.0' || config.address === '::';
@@ -160,6 +165,16 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     ctx,
     close: () => (closing ??= app.close()),
   };
+}
+
+/** Why the gateway cannot listen, said as a user can act on it. */
+function listenError(err: unknown, config: GatewayConfig): unknown {
+  const code = (err as NodeJS.ErrnoException).code;
+  const where = `${urlHost(config.address)}:${config.port}`;
+  if (code === 'EADDRINUSE') return usage(`cannot listen on ${where}: the port is in use (--port 0 picks a free one)`);
+  if (code === 'EACCES') return usage(`cannot listen on ${where}: permission denied (ports below 1024 need privileges)`);
+  if (code === 'EADDRNOTAVAIL' || code === 'ENOTFOUND' || code === 'EAI_AGAIN') return usage(`cannot listen on ${where}: no such address on this machine`);
+  return err;
 }
 
 /** Close each socket (1001, going away), and cut those whose peer does not answer in time. */
