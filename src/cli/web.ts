@@ -155,7 +155,10 @@ export function webCommand(): Command {
         throw asUsage(err);
       }
       process.stdout.write(`web ready ${gateway.loginUrl}\n`);
-      if (process.stderr.isTTY) process.stderr.write(`\nOpen the URL above in a browser (once: it signs you in).\nPress Ctrl-C to stop.\n\n`);
+      if (process.stderr.isTTY) {
+        const kubectl = sandbox ? `\nThe sandbox works with kubectl too:\n  export KUBECONFIG=${sandbox.kubeconfigPath}\n  kubectl exec -it demo -- sh\n` : '';
+        process.stderr.write(`\nOpen the URL above in a browser (once: it signs you in).\n${kubectl}\nPress Ctrl-C to stop.\n\n`);
+      }
       await stop;
       try {
         await gateway.close();
