@@ -280,7 +280,10 @@ test('CSRF: a state-changing request needs its own Origin and the X-CSRF-Token o
   // The control: the page's own request.
   const ok = await gw.fetch('/api/test/echo', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"a":1}' });
   assert.equal(ok.status, 200);
-  assert.deepEqual(((await ok.json()) as { body: unknown }).body, { a: 1 });
+  const echoed = (await ok.json()) as { body: unknown; principal: string };
+  assert.deepEqual(echoed.body, { a: 1 });
+  assert.match(echoed.principal, /^[0-9a-f]{32}$/, 'request.principal is set for the route');
+
 });
 
 test('an upgrade request with a body is refused with 400', async (t) => {
@@ -371,9 +374,15 @@ test('a non-loopback address without TLS is refused with a clear message, in the
   assert.equal(nowhere.code, 2, nowhere.stderr.toString());
   assert.match(nowhere.stderr.toString(), /^podshell: cannot listen on 192\.0\.2\.1:0: no such address on this machine\n/);
   // --insecure-bind says it is wanted: it listens (on every address; reached here through loopback).
-  const gw = await startTestGateway({ kubeconfig: writeKubeconfig(t), config: { address: '0.0.0.0', insecureBind: true } });
+  const gw = await startTestGateway({ kubeconfig: writeKubeconfig(t), routes: [...defaultRoutes, echoRoutes], config: { address: '0.0.0.0', insecureBind: true } });
   t.after(() => gw.close());
   assert.equal((await gw.fetch('/api/me')).status, 200);
+  // Behind a TLS proxy the page's origin is https:// of the proxied host; any other still is not.
+  const host = new URL(gw.url).host;
+  for (const [origin, status] of [[`https://${host}`, 200], [`http://${host}`, 200], ['https://evil.example', 403]] as const) {
+    const a = await raw(`${gw.url}/api/test/echo`, { method: 'POST', headers: { host, origin, cookie: gw.cookie, 'x-csrf-token': gw.csrfToken } });
+    assert.equal(a.status, status, origin);
+  }
 });
 
 test('TLS: with a certificate and key it serves https and wss, and the cookie is Secure', async (t) => {

@@ -82,6 +82,8 @@ export interface AuthOptions {
   signIns: SignIns;
   metrics: GatewayMetrics;
   tls: boolean;
+  /** Plain HTTP with --insecure-bind: a TLS proxy may be in front, so https:// of the host is an own origin too. */
+  behindTlsProxy: boolean;
   /** The `host:port` names served (lower case); read per request, as the port is known after listen. */
   allowedHosts(): ReadonlySet<string>;
 }
@@ -112,8 +114,10 @@ export function installAuth(app: FastifyInstance, options: AuthOptions): void {
     if (upgrade || STATE_CHANGING.has(request.method)) {
       const origin = request.headers.origin;
       const own = `${tls ? 'https' : 'http'}://${host}`;
+      // Behind a TLS proxy (--insecure-bind) pages come from https:// of the same host.
+      const proxied = options.behindTlsProxy && !tls ? `https://${host}` : undefined;
       // Required on state-changing requests too: browsers send it on every one of them.
-      if (origin === undefined || origin.toLowerCase() !== own) {
+      if (origin === undefined || (origin.toLowerCase() !== own && origin.toLowerCase() !== proxied)) {
         const what = origin === undefined ? 'no Origin header' : `Origin ${JSON.stringify(origin)}`;
         return refuse(request, reply, new GatewayError('ERR_GATEWAY_ORIGIN', 403, `${what}: only pages of ${own} may do this`), 'origin');
       }

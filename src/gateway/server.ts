@@ -140,7 +140,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       await closeSockets(this.websocketServer.clients);
     },
   });
-  installAuth(app, { signIns, metrics, tls, allowedHosts: () => hosts });
+  installAuth(app, { signIns, metrics, tls, behindTlsProxy: config.insecureBind, allowedHosts: () => hosts });
   for (const register of options.routes ?? defaultRoutes) await register(app, ctx);
 
   try {
