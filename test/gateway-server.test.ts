@@ -159,6 +159,30 @@ test('podshell web prints one ready line; its login URL signs in once and never 
   assert.equal(stdout, `${line}\n`, 'exactly one stdout line');
 });
 
+test('podshell web ends cleanly on SIGINT and SIGHUP too, and its port then refuses connections', async (t) => {
+  const kubeconfig = writeKubeconfig(t);
+  for (const signal of ['SIGINT', 'SIGHUP'] as const) {
+    const child = spawn(bin, ['web', '--kubeconfig', kubeconfig], { stdio: ['ignore', 'pipe', 'pipe'] });
+    t.after(() => child.kill('SIGKILL'));
+    let stderr = '';
+    child.stderr.on('data', (c) => (stderr += c));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const base = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (c) => {
+        out += c;
+        const m = /^web ready (\S+)\/login\?token=\S+\n/.exec(out);
+        if (m) resolve(m[1]!);
+      });
+      child.on('exit', (code) => reject(new Error(`podshell web exited ${code}: ${stderr}`)));
+    });
+    assert.equal((await fetch(`${base}/healthz`)).status, 200, 'it served before the signal');
+    child.kill(signal);
+    assert.equal(await within(exited, 20_000, `the exit after ${signal}`), 0, `${signal}: ${stderr}`);
+    await assert.rejects(fetch(`${base}/healthz`), `${signal}: the port refuses connections`);
+  }
+});
+
 test('sign-in: no cookie, an unknown cookie, a replayed token and an expired sign-in are refused with 401', async (t) => {
   const kubeconfig = writeKubeconfig(t);
   const gw = await startTestGateway({ kubeconfig, routes: [...defaultRoutes, echoRoutes], signInTtlMs: 3000 });
