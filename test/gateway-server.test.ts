@@ -534,3 +534,35 @@ test('SIGTERM to podshell web --sandbox ends the gateway, the sandbox and every 
   assert.ok(ended, `processes left behind:\n${started.filter(running).map((p) => `${p} ${cmdline(p)}`).join('\n')}`);
   await assert.rejects(fetch(`${base}/healthz`), 'the gateway port refuses connections');
 });
+
+test('podshell web --help lists every option with its default', async () => {
+  const help = await run(bin, ['web', '--help']);
+  assert.equal(help.code, 0);
+  const text = help.stdout.toString().replace(/\s+/g, ' ');
+  assert.match(text, /^Usage: podshell web \[options\]/);
+  for (const option of [
+    '--kubeconfig <file>',
+    '--port <n> TCP port (default: 0 (a free one))',
+    '--address <addr>',
+    '(default: "127.0.0.1")',
+    '--tls-cert <file>',
+    '--tls-key <file>',
+    '--insecure-bind',
+    '--allowed-host <host:port>',
+    '(default: 60s)',
+    '(default: 30m)',
+    '(default: 12h)',
+    '--max-sessions <n> open sessions in the whole gateway (default: 100)',
+    '(default: 1MiB)',
+    '(default: 256KiB)',
+    '(default: 64KiB)',
+    '--max-upload <size> largest file upload (default: 1GiB)',
+    '--sandbox',
+    'web ready <url>',
+  ]) {
+    assert.ok(text.includes(option), `${option} in:\n${help.stdout}`);
+  }
+  const bad = await run(bin, ['web', '--no-such-flag']);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr.toString(), /^podshell: unknown option '--no-such-flag'/);
+});
