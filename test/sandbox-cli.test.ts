@@ -1,6 +1,6 @@
-// `podshell sandbox` as a user starts it (directly, through npm start, under a shell): the ready
-// line, a working kubeconfig, and a shutdown that leaves no process behind, whether it is told to
-// stop or whatever started it goes away.
+// `podshell sandbox` as a user starts it (directly, through npm start — the sandbox with the web
+// shell in front —, under a shell): the ready line, a working kubeconfig, and a shutdown that
+// leaves no process behind, whether it is told to stop or whatever started it goes away.
 
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -55,10 +55,11 @@ test('podshell sandbox prints the ready line, serves kubectl, and leaves no proc
 });
 
 /**
- * Start the sandbox through `launcher` (npm, a shell), wait for its ready line, and return what
- * the test needs to watch it end: the launcher, every process under it and the sandbox's port.
+ * Start the sandbox through `launcher` (npm, a shell), wait for its ready line (and, for `npm
+ * start`, the web shell's), and return what the test needs to watch it end: the launcher, every
+ * process under it and the ports it serves (the sandbox's first).
  */
-async function launch(t: TestContext, file: string, args: string[], kubeconfig: string) {
+async function launch(t: TestContext, file: string, args: string[], kubeconfig: string, options: { web?: boolean } = {}) {
   const launcher = spawn(file, args, { cwd: root, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, npm_config_update_notifier: 'false' } });
   const started: number[] = [];
   t.after(() => {
@@ -72,21 +73,22 @@ async function launch(t: TestContext, file: string, args: string[], kubeconfig: 
   });
   let stderr = '';
   launcher.stderr!.on('data', (c) => (stderr += c));
-  const port = await new Promise<number>((resolve, reject) => {
+  const ports = await new Promise<number[]>((resolve, reject) => {
     let out = '';
     launcher.stdout!.on('data', (c) => {
       out += c;
       const m = /^sandbox ready https:\/\/127\.0\.0\.1:(\d+) kubeconfig=(\S+)$/m.exec(out);
-      if (m) {
+      const web = /^web ready http:\/\/127\.0\.0\.1:(\d+)\/login\?token=\S+$/m.exec(out);
+      if (m && (web || !options.web)) {
         assert.equal(m[2], kubeconfig, 'the kubeconfig flag reached the sandbox');
-        resolve(Number(m[1]));
+        resolve([Number(m[1]), ...(web ? [Number(web[1])] : [])]);
       }
     });
     launcher.on('exit', (code) => reject(new Error(`${file} exited ${code}: ${stderr}`)));
   });
   // Every process the launcher started (the sandbox, its containers' processes, its watchdog).
   started.push(...descendants(launcher.pid!));
-  return { launcher, port, started, stderr: () => stderr };
+  return { launcher, port: ports[0]!, ports, started, stderr: () => stderr };
 }
 
 const refused = (port: number) =>
@@ -100,15 +102,15 @@ const refused = (port: number) =>
   });
 
 /**
- * After `end`, every process of the sandbox has ended within 5 s and its port refuses
+ * After `end`, every process of the sandbox has ended within 5 s and its ports refuse
  * connections. Polled well past 5 s, so a slow machine shows how long it really took.
  */
-async function assertAllEnd(started: number[], port: number, end: () => void) {
-  const sandboxNode = started.filter((pid) => cmdline(pid).includes('src/cli/main.ts sandbox'));
+async function assertAllEnd(started: number[], ports: number[], end: () => void, node = 'src/cli/main.ts sandbox') {
+  const sandboxNode = started.filter((pid) => cmdline(pid).includes(node));
   assert.equal(sandboxNode.length, 1, `the sandbox's node process is among ${started.map((p) => `${p} ${cmdline(p)}`).join('; ')}`);
   assert.ok(started.length >= 10, `expected the containers' processes under the launcher, found ${started.length}`);
   assert.ok(started.every(running), 'every process was running before the stop');
-  assert.equal(await refused(port), false, 'the port served before the stop');
+  for (const port of ports) assert.equal(await refused(port), false, `port ${port} served before the stop`);
   const t0 = Date.now();
   end();
   const ended = await pollUntil(() => !started.some(running), 30_000, 50);
@@ -116,15 +118,25 @@ async function assertAllEnd(started: number[], port: number, end: () => void) {
   const left = started.filter(running).map((pid) => `${pid} ${cmdline(pid)}`);
   assert.ok(ended, `processes left behind:\n${left.join('\n')}`);
   assert.ok(elapsed <= 5000, `every process ended, but only after ${elapsed} ms`);
-  assert.equal(await refused(port), true, 'the port refuses connections');
+  for (const port of ports) assert.equal(await refused(port), true, `port ${port} refuses connections`);
 }
 
-test('SIGTERM to `npm start` ends the sandbox and every process it started within 5 s', async (t) => {
+test('SIGTERM to `npm start` ends the web shell, the sandbox and every process they started within 5 s', async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'podshell-cli-'));
   t.after(() => rmSync(work, { recursive: true, force: true }));
   const kubeconfig = join(work, 'kubeconfig');
-  const { launcher, port, started } = await launch(t, 'npm', ['start', '--', '--kubeconfig', kubeconfig], kubeconfig);
-  await assertAllEnd(started, port, () => launcher.kill('SIGTERM'));
+  const { launcher, ports, started } = await launch(t, 'npm', ['start', '--', '--kubeconfig', kubeconfig], kubeconfig, { web: true });
+  assert.equal(ports.length, 2, 'npm start prints the sandbox line and the web shell URL');
+  await assertAllEnd(started, ports, () => launcher.kill('SIGTERM'), 'src/cli/main.ts web --sandbox');
+});
+
+test('the web shell with its sandbox ends, and everything it started, when its parent is SIGKILLed', async (t) => {
+  const work = mkdtempSync(join(tmpdir(), 'podshell-cli-'));
+  t.after(() => rmSync(work, { recursive: true, force: true }));
+  const kubeconfig = join(work, 'kubeconfig');
+  // What `npm start` runs, under a shell that stays its parent and dies without a word.
+  const { launcher, ports, started } = await launch(t, 'sh', ['-c', `"${bin}" web --sandbox --kubeconfig "${kubeconfig}" & wait`], kubeconfig, { web: true });
+  await assertAllEnd(started, ports, () => launcher.kill('SIGKILL'), 'src/cli/main.ts web --sandbox');
 });
 
 test('the sandbox ends, and everything it started, when its parent is SIGKILLed', async (t) => {
@@ -133,7 +145,7 @@ test('the sandbox ends, and everything it started, when its parent is SIGKILLed'
   const kubeconfig = join(work, 'kubeconfig');
   // The shell stays the sandbox's parent (`& wait`: it does not exec); then it dies without a word.
   const { launcher, port, started } = await launch(t, 'sh', ['-c', `"${bin}" sandbox --kubeconfig "${kubeconfig}" & wait`], kubeconfig);
-  await assertAllEnd(started, port, () => launcher.kill('SIGKILL'));
+  await assertAllEnd(started, [port], () => launcher.kill('SIGKILL'));
 });
 
 test('a second SIGTERM while the sandbox stops ends it at once, and still nothing is left', async (t) => {
@@ -142,7 +154,7 @@ test('a second SIGTERM while the sandbox stops ends it at once, and still nothin
   const kubeconfig = join(work, 'kubeconfig');
   const { port, started } = await launch(t, 'sh', ['-c', `"${bin}" sandbox --kubeconfig "${kubeconfig}" & wait`], kubeconfig);
   const sandboxNode = started.find((pid) => cmdline(pid).includes('src/cli/main.ts sandbox'))!;
-  await assertAllEnd(started, port, () => {
+  await assertAllEnd(started, [port], () => {
     process.kill(sandboxNode, 'SIGTERM');
     process.kill(sandboxNode, 'SIGTERM');
   });

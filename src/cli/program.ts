@@ -11,6 +11,7 @@ import { addKubeFlags, kubeFlagsWithValue } from './kubeflags.ts';
 import { commandName } from './name.ts';
 import { sanitizeLines } from './sanitize.ts';
 import { sandboxCommand } from './sandbox.ts';
+import { webCommand } from './web.ts';
 
 /** The version in package.json (two folders up from src/cli and dist/cli alike). */
 function packageVersion(): string {
@@ -42,6 +43,7 @@ export function buildProgram(command: string[] | null): Command {
   program.addCommand(conventions(attachCommand()));
   program.addCommand(conventions(cpCommand()));
   program.addCommand(conventions(sandboxCommand()));
+  program.addCommand(conventions(webCommand()));
   return program;
 }
 

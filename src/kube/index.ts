@@ -3,6 +3,8 @@
 
 export { ApiStatusError, ConfigError, ConnectError, TargetError, apiStatusCode, apiStatusError, connectError, parseStatus } from './errors.ts';
 export { KubeClient } from './client.ts';
+export { kubeconfigContexts } from './contexts.ts';
+export type { KubeconfigContext } from './contexts.ts';
 export type { InClusterOptions, KubeconfigOptions, RequestOptions } from './client.ts';
 export type { Impersonation } from './headers.ts';
 export { MAX_RESPONSE_BYTES, tlsOptions } from './transport.ts';

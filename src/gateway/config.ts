@@ -1,0 +1,121 @@
+// The gateway's configuration: its defaults, declared once with their units (docs/web.md), and
+// the strict check of anything a user gives (flags, a program's options). A bad value is refused
+// at start-up with a sentence that names the setting and what it takes, never later.
+
+import { PodshellError } from '../lib/index.ts';
+import type { GatewayConfig } from './context.ts';
+
+const KiB = 1024;
+const MiB = 1024 * KiB;
+const GiB = 1024 * MiB;
+const SECOND = 1000;
+const MINUTE = 60 * SECOND;
+const HOUR = 60 * MINUTE;
+
+export const defaultConfig: GatewayConfig = Object.freeze({
+  address: '127.0.0.1',
+  port: 0, // a free one
+  insecureBind: false,
+  allowedHosts: [],
+  graceMs: 60 * SECOND,
+  replayBufferBytes: 1 * MiB,
+  highWaterBytes: 256 * KiB,
+  lowWaterBytes: 64 * KiB,
+  idleTimeoutMs: 30 * MINUTE,
+  maxDurationMs: 12 * HOUR,
+  maxSessions: 100,
+  pingIntervalMs: 20 * SECOND,
+  maxUploadBytes: 1 * GiB,
+}) as GatewayConfig;
+
+function usage(message: string): PodshellError {
+  return new PodshellError('ERR_USAGE', message);
+}
+
+const durationUnits: Record<string, number> = { ms: 1, s: SECOND, m: MINUTE, h: HOUR };
+const sizeUnits: Record<string, number> = { '': 1, b: 1, kib: KiB, mib: MiB, gib: GiB, k: KiB, m: MiB, g: GiB };
+
+/**
+ * A duration as a user writes it: `500ms`, `60s`, `30m`, `12h`, or a combination (`1h30m`).
+ * @throws PodshellError ERR_USAGE
+ * @example parseDuration('--grace', '90s') // 90000
+ */
+export function parseDuration(name: string, text: string): number {
+  const parts = [...text.matchAll(/(\d+)(ms|s|m|h)/gy)];
+  if (!text || parts.map((p) => p[0]).join('') !== text) {
+    throw usage(`${name} must be a duration such as 500ms, 60s, 30m, 12h or 1h30m, not "${text}"`);
+  }
+  return parts.reduce((sum, p) => sum + Number(p[1]) * durationUnits[p[2]!]!, 0);
+}
+
+/**
+ * A size in bytes as a user writes it: `1048576`, `64KiB`, `1MiB`, `1GiB` (K, M, G mean the same).
+ * @throws PodshellError ERR_USAGE
+ */
+export function parseSize(name: string, text: string): number {
+  const m = /^(\d+)([a-z]*)$/i.exec(text);
+  const unit = m ? sizeUnits[m[2]!.toLowerCase()] : undefined;
+  if (!m || unit === undefined) throw usage(`${name} must be a size such as 65536, 64KiB, 1MiB or 1GiB, not "${text}"`);
+  return Number(m[1]) * unit;
+}
+
+type NumberKey = { [K in keyof GatewayConfig]-?: GatewayConfig[K] extends number ? K : never }[keyof GatewayConfig];
+
+/** Each number's allowed range (inclusive) and what it is, for messages. */
+const ranges: Record<NumberKey, [min: number, max: number, what: string]> = {
+  port: [0, 65535, 'a TCP port'],
+  graceMs: [0, 7 * 24 * HOUR, 'milliseconds'],
+  replayBufferBytes: [0, 1 * GiB, 'bytes'],
+  highWaterBytes: [1, 1 * GiB, 'bytes'],
+  lowWaterBytes: [0, 1 * GiB, 'bytes'],
+  idleTimeoutMs: [1 * SECOND, 365 * 24 * HOUR, 'milliseconds'],
+  maxDurationMs: [1 * SECOND, 365 * 24 * HOUR, 'milliseconds'],
+  maxSessions: [1, 1_000_000, 'sessions'],
+  pingIntervalMs: [100, 1 * HOUR, 'milliseconds'],
+  maxUploadBytes: [0, Number.MAX_SAFE_INTEGER, 'bytes'],
+};
+
+const known = new Set<string>([...Object.keys(defaultConfig), 'tlsCert', 'tlsKey']);
+
+/** A `Host` header value: a name or an address, with a port. */
+const HOST_WITH_PORT = /^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?):\d{1,5}$/i;
+
+/**
+ * The defaults with `given` over them, checked: no unknown setting, numbers whole and in range,
+ * both TLS files or neither, allowed hosts as `name:port`.
+ * @throws PodshellError ERR_USAGE
+ */
+export function resolveConfig(given: Partial<GatewayConfig> = {}): GatewayConfig {
+  for (const key of Object.keys(given)) {
+    if (!known.has(key)) throw usage(`unknown gateway setting "${key}"`);
+  }
+  const config: GatewayConfig = { ...defaultConfig, allowedHosts: [...defaultConfig.allowedHosts] };
+  for (const [key, value] of Object.entries(given)) {
+    if (value !== undefined) (config as unknown as Record<string, unknown>)[key] = value;
+  }
+  for (const [key, [min, max, what]] of Object.entries(ranges) as [NumberKey, [number, number, string]][]) {
+    const value = config[key];
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+      throw usage(`${key} must be a whole number of ${what} from ${min} to ${max}, not ${JSON.stringify(value)}`);
+    }
+  }
+  if (config.lowWaterBytes >= config.highWaterBytes) {
+    throw usage(`lowWaterBytes (${config.lowWaterBytes}) must be below highWaterBytes (${config.highWaterBytes})`);
+  }
+  if (typeof config.address !== 'string' || !config.address) throw usage('address must be an IP address or a host name');
+  if (typeof config.insecureBind !== 'boolean') throw usage('insecureBind must be true or false');
+  if (!Array.isArray(config.allowedHosts)) throw usage('allowedHosts must be a list of host:port names');
+  for (const host of config.allowedHosts) {
+    if (typeof host !== 'string' || !HOST_WITH_PORT.test(host)) {
+      throw usage(`an allowed host must be a name with its port, such as shell.example.com:8443, not ${JSON.stringify(host)}`);
+    }
+  }
+  config.allowedHosts = config.allowedHosts.map((h) => h.toLowerCase());
+  if (!config.tlsCert !== !config.tlsKey) throw usage('--tls-cert and --tls-key go together: give both files or neither');
+  return config;
+}
+
+/** Whether an address only this machine can reach. */
+export function isLoopback(address: string): boolean {
+  return address === 'localhost' || address === '::1' || address === '[::1]' || /^127\.\d+\.\d+\.\d+$/.test(address);
+}

@@ -1,0 +1,63 @@
+// The gateway's route groups. Each is a Registrar: it adds its routes to the app, in a scope of its
+// own (`app.register`), and relies on the server for sign-in, the Origin/Host/CSRF checks, the
+// WebSocket plugin and the error answer. startGateway() registers `defaultRoutes` in order.
+
+import type { FastifyInstance } from 'fastify';
+import type { GatewayContext } from './context.ts';
+import { PromMetrics } from './metrics.ts';
+
+export type Registrar = (app: FastifyInstance, ctx: GatewayContext) => void | Promise<void>;
+
+/** GET /healthz: `ok`, without sign-in (for probes). */
+export function registerHealthRoutes(app: FastifyInstance, _ctx: GatewayContext): void {
+  app.register(async (scope) => {
+    scope.get('/healthz', async (_request, reply) => reply.type('text/plain; charset=utf-8').send('ok'));
+  });
+}
+
+/** GET /metrics: the Prometheus text format (signed-in only, like everything but /healthz and /login). */
+export function registerMetricsRoutes(app: FastifyInstance, ctx: GatewayContext): void {
+  app.register(async (scope) => {
+    scope.get('/metrics', async (_request, reply) => {
+      const metrics = ctx.metrics;
+      if (!(metrics instanceof PromMetrics)) return reply.code(404).type('text/plain; charset=utf-8').send('no metrics registry\n');
+      return reply.type(metrics.contentType).send(await metrics.text());
+    });
+  });
+}
+
+const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** GET /: a minimal page listing the clusters, until the browser UI arrives. */
+export function registerHomeRoutes(app: FastifyInstance, ctx: GatewayContext): void {
+  app.register(async (scope) => {
+    scope.get('/', async (_request, reply) => {
+      const items = ctx.clusters
+        .list()
+        .map((c) => `<li>${escapeHtml(c.name)}${c.current ? ' (current)' : ''} — ${escapeHtml(c.server)}, namespace ${escapeHtml(c.namespace)}</li>`)
+        .join('\n');
+      const html = `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>podshell web</title></head>
+<body>
+<h1>podshell web — the browser UI arrives soon</h1>
+<h2>Clusters</h2>
+<ul>
+${items}
+</ul>
+</body></html>
+`;
+      return reply
+        .type('text/html; charset=utf-8')
+        .header('content-security-policy', "default-src 'none'")
+        .header('x-content-type-options', 'nosniff')
+        .send(html);
+    });
+  });
+}
+
+/**
+ * The route groups of the gateway, in order. The session, cluster and file groups join here, one
+ * line each (`registerClusterRoutes`, `registerFileRoutes`, and `(app, ctx) =>
+ * registerSessionRoutes(app, ctx, manager)` with the server's SessionManager).
+ */
+export const defaultRoutes: Registrar[] = [registerHealthRoutes, registerMetricsRoutes, registerHomeRoutes];
