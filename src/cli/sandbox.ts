@@ -3,14 +3,10 @@
 // started with it, on SIGINT, SIGTERM or SIGHUP and when its parent process goes away.
 
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { stopRequested } from './lifetime.ts';
 import { commandName } from './name.ts';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-
-/** How long a clean close() may take after a stop request before podshell exits regardless. */
-export const CLOSE_GRACE_MS = 3000;
-/** How often the parent process is checked (it is gone when podshell's parent pid changes). */
-export const PARENT_POLL_MS = 300;
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -30,36 +26,6 @@ interface SandboxFlags {
   manifest?: string[];
   protocols?: string;
   isolation: 'auto' | 'namespaces' | 'none';
-}
-
-/**
- * Resolves when the sandbox should stop: the first SIGINT, SIGTERM or SIGHUP, or the parent
- * process going away (podshell is then re-parented, and `process.ppid` changes). From the first
- * stop request on, a second signal, or a clean shutdown still running after CLOSE_GRACE_MS, ends
- * the process at once; the runtime's watchdog then kills every container process.
- */
-function stopRequested(): Promise<string> {
-  const parent = process.ppid;
-  return new Promise((resolve) => {
-    let requested = false;
-    const request = (why: string) => {
-      if (requested) {
-        process.stderr.write(`podshell: sandbox: ${why} while stopping; exiting now\n`);
-        process.exit(1);
-      }
-      requested = true;
-      clearInterval(poll);
-      setTimeout(() => {
-        process.stderr.write(`podshell: sandbox: not stopped after ${CLOSE_GRACE_MS} ms; exiting now\n`);
-        process.exit(1);
-      }, CLOSE_GRACE_MS).unref();
-      resolve(why);
-    };
-    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => request(signal));
-    const poll = setInterval(() => {
-      if (process.ppid !== parent) request('parent process gone');
-    }, PARENT_POLL_MS).unref();
-  });
 }
 
 export function sandboxCommand(): Command {
@@ -87,7 +53,7 @@ export function sandboxCommand(): Command {
       // `podshell --kubeconfig X sandbox`: the global flag, unless one was given after `sandbox`.
       const global = command.parent?.opts<{ kubeconfig?: string }>().kubeconfig;
       const kubeconfigPath = command.getOptionValueSource('kubeconfig') === 'default' && global ? global : opts.kubeconfig;
-      const stop = stopRequested();
+      const stop = stopRequested('sandbox');
       // Loaded here, not at start-up: the sandbox (node-pty, the API server) is no cost to other commands.
       const { startSandbox } = await import('../sandbox/server.ts');
       const sandbox = await startSandbox({

@@ -9,7 +9,8 @@ import { parseDuration, parseSize } from '../gateway/config.ts';
 import type { GatewayConfig } from '../gateway/context.ts';
 import { CliUsageError } from './errors.ts';
 import { commandName } from './name.ts';
-import { CLOSE_GRACE_MS, PARENT_POLL_MS, defaultSandboxKubeconfig } from './sandbox.ts';
+import { stopRequested } from './lifetime.ts';
+import { defaultSandboxKubeconfig } from './sandbox.ts';
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
@@ -46,35 +47,6 @@ interface WebFlags {
   lowWater: number;
   maxUpload: number;
   sandbox?: boolean;
-}
-
-/**
- * Resolves when podshell web should stop: the first SIGINT, SIGTERM or SIGHUP, or the parent
- * process going away (`process.ppid` changes). From then on a second signal, or a shutdown still
- * running after CLOSE_GRACE_MS, ends the process at once.
- */
-function stopRequested(): Promise<string> {
-  const parent = process.ppid;
-  return new Promise((resolve) => {
-    let requested = false;
-    const request = (why: string) => {
-      if (requested) {
-        process.stderr.write(`podshell: web: ${why} while stopping; exiting now\n`);
-        process.exit(1);
-      }
-      requested = true;
-      clearInterval(poll);
-      setTimeout(() => {
-        process.stderr.write(`podshell: web: not stopped after ${CLOSE_GRACE_MS} ms; exiting now\n`);
-        process.exit(1);
-      }, CLOSE_GRACE_MS).unref();
-      resolve(why);
-    };
-    for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => request(signal));
-    const poll = setInterval(() => {
-      if (process.ppid !== parent) request('parent process gone');
-    }, PARENT_POLL_MS).unref();
-  });
 }
 
 export function webCommand(): Command {
@@ -131,7 +103,7 @@ export function webCommand(): Command {
         lowWaterBytes: opts.lowWater,
         maxUploadBytes: opts.maxUpload,
       };
-      const stop = stopRequested();
+      const stop = stopRequested('web');
       // Loaded here: the gateway (fastify) and the sandbox are no cost to other commands.
       const { resolveConfig } = await import('../gateway/config.ts');
       try {
