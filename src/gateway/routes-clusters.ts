@@ -108,6 +108,9 @@ function streamPods(request: FastifyRequest, reply: FastifyReply, client: KubeCl
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-store',
     'x-accel-buffering': 'no',
+    // Not reused afterwards: a stream ended by the gateway's close leaves no idle connection
+    // that would hold the close up until it times out.
+    connection: 'close',
   });
   res.flushHeaders();
   request.log.debug({ namespace }, 'pod watch stream opened');
