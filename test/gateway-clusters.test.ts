@@ -78,13 +78,16 @@ interface EventStream {
   status: number;
   contentType: string | null;
   close(): void;
+  /** Start reading (streams opened with `read: false`). */
+  read(): Promise<void>;
 }
 
-async function openStream(client: GatewayTestClient, path: string): Promise<EventStream> {
+/** Open a stream; it is read from the start unless `read: false`, then from `stream.read()` on. */
+async function openStream(client: GatewayTestClient, path: string, opts: { read?: boolean } = {}): Promise<EventStream> {
   const control = new AbortController();
   const res = await client.fetch(path, { signal: control.signal, headers: { accept: 'text/event-stream' } });
-  const stream: EventStream = { events: [], comments: [], done: false, status: res.status, contentType: res.headers.get('content-type'), ended: Promise.resolve(), close: () => control.abort() };
-  stream.ended = (async () => {
+  const stream: EventStream = { events: [], comments: [], done: false, status: res.status, contentType: res.headers.get('content-type'), ended: Promise.resolve(), close: () => control.abort(), read: () => Promise.resolve() };
+  const reading = async () => {
     const decoder = new TextDecoder();
     let buffer = '';
     try {
@@ -110,7 +113,9 @@ async function openStream(client: GatewayTestClient, path: string): Promise<Even
     } finally {
       stream.done = true;
     }
-  })();
+  };
+  stream.read = () => (stream.ended = reading());
+  if (opts.read !== false) stream.read();
   return stream;
 }
 
@@ -481,6 +486,58 @@ describe('against an API server of our own', () => {
       await stream.ended;
       assert.deepEqual(stream.events.at(-1)!.event, 'error');
       assert.equal(stream.events.at(-1)!.data.error.code, 'ERR_BAD_RESPONSE');
+    } finally {
+      stream.close();
+    }
+  });
+
+  test('a client that does not read stops the gateway reading the watch: the events wait at the API server', async (t) => {
+    fake.watches = [];
+    fake.list = { resourceVersion: '10', pods: [] };
+    const stream = await openStream(client, '/api/clusters/fake/namespaces/ns/pods?watch=1', { read: false });
+    try {
+      await until('the watch reached the API server', () => fake.watches.length === 1);
+      const watch = fake.watches[0]!;
+      const padding = 'x'.repeat(16 * 1024);
+      let written = 0;
+      let events = 0;
+      // Bytes that left the API server's buffers: taken by the connection toward the gateway.
+      const flushed = () => written - watch.res.writableLength;
+      // Each event changes the pod's summary (its image), so each one is for the client. Write
+      // until nothing more leaves for a second; a gateway that read without bound would take
+      // everything, up to the cap.
+      const cap = 256 * 1024 * 1024;
+      let last = -1;
+      let quietSince = Date.now();
+      while (Date.now() - quietSince < 1_000) {
+        assert.ok(written < cap, `the gateway took ${flushed()} bytes from a watch its client does not read`);
+        if (watch.res.writableLength < 4 * 1024 * 1024) {
+          const pod = fakePod('p', { rv: String(100 + events) });
+          pod.spec.containers[0].image = `${events}-${padding}`;
+          const line = `${JSON.stringify({ type: 'MODIFIED', object: pod })}\n`;
+          watch.res.write(line);
+          written += line.length;
+          events++;
+          continue;
+        }
+        if (flushed() !== last) {
+          last = flushed();
+          quietSince = Date.now();
+        }
+        await sleep(20);
+      }
+      t.diagnostic(`wrote ${written} bytes (${events} events); ${flushed()} left the API server, ${watch.res.writableLength} wait there`);
+      assert.ok(watch.res.writableLength >= 4 * 1024 * 1024, 'precondition: events wait at the API server');
+      assert.ok(flushed() < 64 * 1024 * 1024, `at most 64 MiB in flight between the API server and the client, found ${flushed()}`);
+
+      // The client reads: every event arrives, in order, and the API server's buffer drains.
+      void stream.read();
+      await until('every event reached the client', () => stream.events.length === events, 60_000);
+      assert.deepEqual(
+        stream.events.map((e) => `${e.data.type} ${e.data.pod.containers[0].image.split('-')[0]}`),
+        Array.from({ length: events }, (_, i) => `${i === 0 ? 'ADDED' : 'MODIFIED'} ${i}`),
+      );
+      assert.equal(watch.res.writableLength, 0);
     } finally {
       stream.close();
     }
