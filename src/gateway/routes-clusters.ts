@@ -103,6 +103,9 @@ function streamPods(request: FastifyRequest, reply: FastifyReply, client: KubeCl
   const signal = control.signal;
   opts.streams.add(control);
   res.once('close', () => control.abort(new Error('the client went away')));
+  res.on('error', () => control.abort(new Error('the connection to the client failed')));
+  // Gone between the list and now: 'close' has already been emitted.
+  if (res.destroyed || request.raw.socket.destroyed) control.abort(new Error('the client went away'));
   res.writeHead(200, {
     ...(reply.getHeaders() as Record<string, string>),
     'content-type': 'text/event-stream; charset=utf-8',
@@ -121,6 +124,7 @@ function streamPods(request: FastifyRequest, reply: FastifyReply, client: KubeCl
   }, opts.pingIntervalMs);
 
   const write = async (text: string) => {
+    signal.throwIfAborted();
     if (!res.write(text)) await once(res, 'drain', { signal });
   };
   const known = new Map<string, { json: string; summary: PodSummary }>();
