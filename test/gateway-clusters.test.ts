@@ -209,6 +209,12 @@ describe('against the sandbox', () => {
     assert.deepEqual(Object.keys(demo).sort(), ['containers', 'created', 'defaultContainer', 'name', 'phase', 'ready', 'restarts']);
   });
 
+  test('a namespace that does not exist has no pods, as the API server answers', async () => {
+    const res = await client.fetch('/api/clusters/podshell-sandbox/namespaces/nope/pods');
+    assert.equal(res.status, 200);
+    assert.deepEqual(await json(res), { pods: [] });
+  });
+
   test('one pod', async () => {
     const res = await client.fetch('/api/clusters/podshell-sandbox/namespaces/default/pods/demo');
     assert.equal(res.status, 200);
