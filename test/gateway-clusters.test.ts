@@ -291,7 +291,9 @@ interface FakeApi {
   url: string;
   requests: { method: string; url: string }[];
   /** Open watch requests, in arrival order. */
-  watches: { url: URL; res: ServerResponse; closed: boolean }[];
+  watches: { url: URL; res: ServerResponse; closed: boolean; at: number }[];
+  /** End every watch as soon as it arrives. */
+  endWatchesAtOnce: boolean;
   /** What a pod list answers. */
   list: { resourceVersion: string; pods: any[] };
   kubeconfigPath: string;
@@ -307,7 +309,7 @@ function fakePod(name: string, opts: { rv: string; phase?: string; ready?: boole
 }
 
 async function startFakeApi(): Promise<FakeApi> {
-  const fake: FakeApi = { url: '', requests: [], watches: [], list: { resourceVersion: '10', pods: [] }, kubeconfigPath: '', close: async () => {} };
+  const fake: FakeApi = { url: '', requests: [], watches: [], list: { resourceVersion: '10', pods: [] }, endWatchesAtOnce: false, kubeconfigPath: '', close: async () => {} };
   const server: Server = createServer((req: IncomingMessage, res: ServerResponse) => {
     fake.requests.push({ method: req.method!, url: req.url! });
     const url = new URL(req.url!, 'http://fake');
@@ -317,11 +319,12 @@ async function startFakeApi(): Promise<FakeApi> {
       return;
     }
     if (url.searchParams.get('watch') === 'true') {
-      const watch = { url, res, closed: false };
+      const watch = { url, res, closed: false, at: Date.now() };
       res.on('close', () => (watch.closed = true));
       fake.watches.push(watch);
       res.writeHead(200, { 'content-type': 'application/json' });
       res.flushHeaders();
+      if (fake.endWatchesAtOnce) res.end();
       return;
     }
     res.writeHead(200, { 'content-type': 'application/json' });
@@ -461,6 +464,27 @@ describe('against an API server of our own', () => {
     }
     await until('the upstream watch is closed', () => fake.watches[2]!.closed);
     assert.ok(fake.watches.every((w) => w.closed));
+  });
+
+  test('a server that ends every watch at once is not asked in a loop', async () => {
+    const own = await gateway(kubeconfigClusters(fake.kubeconfigPath, ['fake']), { minWatchMs: 300 });
+    fake.watches = [];
+    fake.list = { resourceVersion: '10', pods: [] };
+    fake.endWatchesAtOnce = true;
+    const stream = await openStream(own, '/api/clusters/fake/namespaces/ns/pods?watch=1');
+    try {
+      await until('four watches', () => fake.watches.length >= 4);
+      const gaps = fake.watches.slice(1).map((w, i) => w.at - fake.watches[i]!.at);
+      assert.ok(
+        gaps.every((gap) => gap >= 280),
+        `at least 300 ms between watches: ${gaps}`,
+      );
+      assert.equal(stream.done, false);
+    } finally {
+      fake.endWatchesAtOnce = false;
+      stream.close();
+      await own.close();
+    }
   });
 
   test('a watch line longer than the limit ends the stream with ERR_BAD_RESPONSE, and the upstream watch', async () => {

@@ -16,7 +16,7 @@ export interface ClusterRoutesOptions {
   pingIntervalMs?: number;
   /** The longest line of the cluster's watch answer the gateway reads. [default 16 MiB] */
   maxWatchLineBytes?: number;
-  /** A watch that the API server ended sooner than this after it began is resumed only this long after it began, so a server that ends every watch at once is not asked in a loop. [default 1_000 ms] */
+  /** The least time between the starts of two watches of one stream (after the API server ended one, or answered 410), so a server that ends every watch at once is not asked in a loop. [default 1_000 ms] */
   minWatchMs?: number;
 }
 
@@ -157,8 +157,12 @@ function streamPods(request: FastifyRequest, reply: FastifyReply, client: KubeCl
     try {
       await reconcile(first.pods);
       let resourceVersion = first.resourceVersion;
+      let began = 0;
       for (;;) {
-        const began = Date.now();
+        // A server that ends every watch at once (or answers 410 every time) is not asked in a loop.
+        const early = opts.minWatchMs - (Date.now() - began);
+        if (early > 0) await sleep(early, undefined, { signal });
+        began = Date.now();
         try {
           for await (const event of watchPods(client, namespace, { resourceVersion, signal, ...(opts.maxLineBytes ? { maxLineBytes: opts.maxLineBytes } : {}) })) {
             if (event.resourceVersion) resourceVersion = event.resourceVersion;
@@ -170,10 +174,7 @@ function streamPods(request: FastifyRequest, reply: FastifyReply, client: KubeCl
           const listing = await listPodsAt(client, namespace, signal);
           await reconcile(listing.pods);
           resourceVersion = listing.resourceVersion;
-          continue;
         }
-        const early = opts.minWatchMs - (Date.now() - began);
-        if (early > 0) await sleep(early, undefined, { signal });
       }
     } catch (err) {
       if (!signal.aborted) {
