@@ -3,7 +3,7 @@
 // cluster's watch. Every name from the URL is checked before any request reaches a cluster.
 
 import { once } from 'node:events';
-import type { ServerResponse } from 'node:http';
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiStatusError, listNamespaceNames, listPodsAt, watchPods, type KubeClient, type Pod } from '../lib/index.ts';
@@ -37,6 +37,14 @@ function responseSignal(reply: FastifyReply): AbortSignal {
   return control.signal;
 }
 
+/**
+ * GET /api/clusters, …/namespaces, …/pods (with `?watch=1`: an event stream) and …/pods/:pod.
+ * Open event streams end when the gateway closes.
+ * @example
+ * registerClusterRoutes(app, ctx);
+ * // tests: pings every 200 ms
+ * registerClusterRoutes(app, ctx, { pingIntervalMs: 200 });
+ */
 export function registerClusterRoutes(app: FastifyInstance, ctx: GatewayContext, options: ClusterRoutesOptions = {}): void {
   const pingIntervalMs = options.pingIntervalMs ?? 20_000;
   const minWatchMs = options.minWatchMs ?? 1_000;
@@ -107,7 +115,7 @@ function streamPods(request: FastifyRequest, reply: FastifyReply, client: KubeCl
   // Gone between the list and now: 'close' has already been emitted.
   if (res.destroyed || request.raw.socket.destroyed) control.abort(new Error('the client went away'));
   res.writeHead(200, {
-    ...(reply.getHeaders() as Record<string, string>),
+    ...(reply.getHeaders() as OutgoingHttpHeaders),
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache, no-store',
     'x-accel-buffering': 'no',
