@@ -5,6 +5,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { GatewayContext } from './context.ts';
 import { PromMetrics } from './metrics.ts';
+import { registerClusterRoutes } from './routes-clusters.ts';
 
 export type Registrar = (app: FastifyInstance, ctx: GatewayContext) => void | Promise<void>;
 
@@ -55,9 +56,5 @@ ${items}
   });
 }
 
-/**
- * The route groups of the gateway, in order. The session, cluster and file groups join here, one
- * line each (`registerClusterRoutes`, `registerFileRoutes`, and `(app, ctx) =>
- * registerSessionRoutes(app, ctx, manager)` with the server's SessionManager).
- */
-export const defaultRoutes: Registrar[] = [registerHealthRoutes, registerMetricsRoutes, registerHomeRoutes];
+/** The route groups of the gateway, in order (the session routes are added by the server, which owns the SessionManager). */
+export const defaultRoutes: Registrar[] = [registerHealthRoutes, registerMetricsRoutes, registerHomeRoutes, (app, ctx) => registerClusterRoutes(app, ctx)];

@@ -24,3 +24,5 @@ export {
 } from './targets.ts';
 export type { ResolvedTarget, ResolveOptions, ResourceKind, Target, TargetSource, TypeName } from './targets.ts';
 export type { Container, LabelSelector, ObjectMeta, Pod } from './types.ts';
+export { MAX_WATCH_LINE_BYTES, listNamespaceNames, listPodsAt, watchPods } from './listing.ts';
+export type { PodListing, PodWatchEvent, WatchPodsOptions } from './listing.ts';
