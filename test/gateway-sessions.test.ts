@@ -152,3 +152,127 @@ describe('a shell session', () => {
     assert.equal(gw.metrics.counts.closed, gw.metrics.counts.opened - gw.manager.list('test').length);
   });
 });
+
+describe('a session outlives its socket', () => {
+  let gw: Gateway;
+  before(async () => (gw = await startGateway({ graceMs: 1500 })));
+  after(() => gw.close());
+
+  test('output produced while away is replayed on rejoin; the shell kept its state; after the grace period its processes are gone', async () => {
+    const { id, c } = await shellSession(gw);
+    c.type('A=kept; (sleep 1; echo done-$((1+1))-while-away) &\r');
+    await until('the background job started', () => /\[1\] \d+/.test(c.text()));
+    await until('everything received is acked', () => c.acked === c.next && gw.manager.peek(id)!.stats().acked === c.next);
+    const lastAcked = c.acked;
+    await c.drop();
+    await until('the session saw the client leave', () => !gw.manager.peek(id)!.joined);
+    await until('output produced while away', () => gw.manager.peek(id)!.stats().produced > lastAcked + 'done-2-while-away'.length);
+    const c2 = gw.join(id, { resumeFrom: lastAcked });
+    const joined = await c2.joined;
+    assert.equal(joined.offset, lastAcked);
+    assert.equal(joined.skipped, 0);
+    await until('the output produced while away arrives', () => c2.text().includes('done-2-while-away'));
+    assert.ok(!c.text().includes('done-2-while-away'), 'the first client left before it was printed');
+    c2.type('echo $A\r');
+    await until('the shell kept its variable', () => /\rkept\r\n/.test(c2.text()));
+    assert.deepEqual(c2.problems, []);
+
+    // The session's process becomes `sleep MARK`; dropping the socket starts the grace period.
+    const mark = String(42_000 + (process.pid % 1000));
+    c2.type(`exec sleep ${mark}\r`);
+    await until('the sleep runs in the sandbox', () => processesWith(['sleep', mark]).length === 1);
+    await c2.drop();
+    const left = Date.now();
+    await until('the session ended after its grace period', () => gw.manager.peek(id) === undefined);
+    assert.ok(Date.now() - left >= 1400, `ended ${Date.now() - left} ms after the client left, before the 1.5 s grace period`);
+    await until('no process of the session remains', () => processesWith(['sleep', mark]).length === 0);
+  });
+
+  test('a second join takes over: the first socket is closed with 4001', async () => {
+    const { id, c } = await shellSession(gw);
+    const c2 = gw.join(id, { resumeFrom: c.next });
+    await c2.joined;
+    assert.equal((await c.closed).code, 4001);
+    c2.type('echo $((7*6))\r');
+    await until('the new client drives the shell', () => /\r42\r\n/.test(c2.text()));
+    assert.equal(gw.manager.peek(id)!.joined, true);
+    await gw.fetch(`/api/sessions/${id}`, { method: 'DELETE' });
+  });
+
+  test("another principal's session is unknown to it: 404 over HTTP, 4004 on the stream", async () => {
+    const { id, c } = await shellSession(gw);
+    const other = await gw.fetch(`/api/sessions/${id}`, { headers: { 'x-test-principal': 'someone-else' } });
+    assert.equal(other.status, 404);
+    assert.equal(((await other.json()) as { error: { code: string } }).error.code, 'ERR_GATEWAY_UNKNOWN_SESSION');
+    const list = (await (await gw.fetch('/api/sessions', { headers: { 'x-test-principal': 'someone-else' } })).json()) as { sessions: unknown[] };
+    assert.deepEqual(list.sessions, []);
+    const del = await gw.fetch(`/api/sessions/${id}`, { method: 'DELETE', headers: { 'x-test-principal': 'someone-else' } });
+    assert.equal(del.status, 404);
+    const intruder = gw.join(id, { principal: 'someone-else' });
+    assert.equal((await intruder.closed).code, 4004);
+    assert.equal((await gw.join('no-such-session').closed).code, 4004);
+    // The owner's client was not disturbed.
+    c.type('echo still-mine\r');
+    await until('the owner still drives it', () => /\rstill-mine\r\n/.test(c.text()));
+    const res = await gw.fetch(`/api/sessions/${id}`, { method: 'DELETE' });
+    assert.equal(res.status, 204);
+    assert.equal((await c.closed).code, 1000);
+    assert.deepEqual(c.notices, [{ kind: 'ending', reason: 'ended' }]);
+    assert.equal((await gw.fetch(`/api/sessions/${id}`)).status, 404);
+  });
+});
+
+describe('flow control', () => {
+  const highWater = 64 * 1024;
+  let gw: Gateway;
+  before(async () => (gw = await startGateway({ highWaterBytes: highWater, lowWaterBytes: 16 * 1024 })));
+  after(() => gw.close());
+
+  test('a flood (yes) with a slow client: reading pauses at high water, resumes losslessly on acks, Ctrl-C stops it fast', async () => {
+    const { id, c } = await shellSession(gw, { autoAck: false });
+    const session = gw.manager.peek(id)!;
+    c.ack();
+    c.type('yes\r');
+    await until('reading paused for the unacknowledged output', () => session.stats().paused && session.stats().pauses >= 1);
+    // While the client acks nothing, the session reads nothing more: the pause holds.
+    const stalled = session.stats().produced;
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    const s = session.stats();
+    assert.equal(s.produced, stalled, 'nothing more was read from the exec while unacknowledged');
+    assert.ok(s.paused);
+    assert.ok(s.maxUnacked >= highWater, `the flood reached high water (${s.maxUnacked})`);
+    assert.ok(s.maxUnacked <= highWater + s.maxChunk, `buffered ${s.maxUnacked} > high water ${highWater} + one read ${s.maxChunk}`);
+    assert.ok(c.next - c.acked <= highWater + s.maxChunk, `the client holds ${c.next - c.acked} unacknowledged bytes`);
+    console.log(`flood: paused at ${s.maxUnacked} unacknowledged bytes (high water ${highWater}, largest read ${s.maxChunk})`);
+
+    // Slow acks: each one lets a little more through.
+    for (let i = 0; i < 5; i++) {
+      await until('unacknowledged output at the client', () => c.next > c.acked);
+      const before = session.stats().produced;
+      c.ack();
+      await until('more output read after an ack', () => session.stats().produced > before);
+    }
+    c.autoAck = true;
+    c.ack();
+    await until('2 MiB of the flood received', () => c.received > 2 * 1024 * 1024, 60_000);
+    assert.deepEqual(c.problems, [], 'every output message followed the previous one');
+    assert.ok(session.stats().maxUnacked <= highWater + session.stats().maxChunk);
+    // Lossless: from its first line, the flood is an unbroken run of "y\r\n" (a terminal's newline).
+    const text = c.text();
+    const first = text.indexOf('\ry\r\n') + 1;
+    assert.ok(first > 0);
+    const whole = Math.floor((text.length - first) / 3) * 3;
+    assert.ok(whole > 2_000_000);
+    assert.ok(text.slice(first, first + whole) === 'y\r\n'.repeat(whole / 3), 'the flood arrived without a gap or a repeat');
+
+    const before = c.received;
+    const sent = performance.now();
+    c.type('\x03');
+    await until('the prompt after Ctrl-C', () => c.received > before && c.tail(64).endsWith('<p>$ '), 30_000);
+    const stoppedMs = performance.now() - sent;
+    console.log(`flood: Ctrl-C to prompt in ${stoppedMs.toFixed(0)} ms (${c.received - before} bytes of flood still delivered)`);
+    assert.ok(stoppedMs < 5000, `Ctrl-C took ${stoppedMs} ms`);
+    c.type('echo calm-$((2+3))\r');
+    await until('the shell answers again', () => c.tail(64).includes('calm-5\r\n'));
+  });
+});

@@ -107,6 +107,13 @@ export class StreamClient {
     return this.bytes().toString('latin1');
   }
 
+  /** The last `n` bytes received, as text. */
+  tail(n: number): string {
+    let out = '';
+    for (let i = this._chunks.length - 1; i >= 0 && out.length < n; i--) out = this._chunks[i]!.toString('latin1') + out;
+    return out.slice(-n);
+  }
+
   /** Output received so far, in bytes. */
   get received(): number {
     return this._received;
