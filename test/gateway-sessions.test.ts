@@ -276,3 +276,230 @@ describe('flow control', () => {
     await until('the shell answers again', () => c.tail(64).includes('calm-5\r\n'));
   });
 });
+
+describe('a tiny replay buffer', () => {
+  const ring = 4096;
+  let gw: Gateway;
+  before(async () => (gw = await startGateway({ replayBufferBytes: ring })));
+  after(() => gw.close());
+
+  test('more output than it holds while away: joined.skipped > 0, output resumes at the oldest byte kept', async () => {
+    const { id, c } = await shellSession(gw);
+    c.type('sleep 1; seq 1 20000; echo seq-$((3*3))-done\r');
+    await until('the command was echoed and acked', () => c.text().includes('seq-$((3*3))-done') && gw.manager.peek(id)!.stats().acked === c.next);
+    const lastAcked = c.acked;
+    await c.drop();
+    const session = gw.manager.peek(id)!;
+    await until('far more output than the ring holds, produced while away', () => session.stats().produced > lastAcked + 20 * ring && session.stats().oldest > lastAcked);
+    await until('the command finished', () => session.stats().produced >= lastAcked + 128_894 + 'seq-9-done\r\n'.length);
+    const oldest = session.stats().oldest;
+    const c2 = gw.join(id, { resumeFrom: lastAcked });
+    const joined = await c2.joined;
+    assert.equal(joined.offset, oldest);
+    assert.equal(joined.skipped, oldest - lastAcked);
+    assert.ok(joined.skipped > 0);
+    await until('the end of the output arrives', () => c2.text().includes('\r\nseq-9-done\r\n'));
+    assert.equal(c2.start, oldest);
+    assert.ok(c2.received <= ring + 100, `only the ring's bytes were replayed, then what came after (${c2.received})`);
+    assert.match(c2.text(), /19999\r\n20000\r\nseq-9-done\r\n/);
+    assert.deepEqual(c2.problems, []);
+  });
+});
+
+describe('errors when a session cannot start', () => {
+  let gw: Gateway;
+  before(async () => (gw = await startGateway()));
+  after(() => gw.close());
+
+  test('a container with no shell: 422 ERR_GATEWAY_NO_SHELL naming what is missing and what would work', async () => {
+    const { status, body } = await gw.create({ ...shell, pod: 'distroless' });
+    assert.equal(status, 422);
+    assert.equal(body.error.code, 'ERR_GATEWAY_NO_SHELL');
+    assert.equal(body.error.status, 422);
+    assert.match(body.error.message, /container "app" of pod "distroless" has no shell \(neither bash nor sh/);
+    assert.ok(body.error.message.endsWith('kubectl debug -it distroless --image=busybox --target=app'), body.error.message);
+    assert.equal(gw.manager.size, 0);
+  });
+
+  test('an explicit command runs as given', async () => {
+    const { status, body } = await gw.create({ ...shell, command: ['sh', '-c', 'echo given-$((1+1)); read x; exit 5'] });
+    assert.equal(status, 201);
+    assert.deepEqual(body.command, ['sh', '-c', 'echo given-$((1+1)); read x; exit 5']);
+    const c = gw.join(body.id);
+    await until('its output', () => c.text().includes('given-2\r\n'));
+    c.type('\r');
+    assert.equal((await c.closed).code, 1000);
+    assert.deepEqual(c.exitInfo, { code: 5 });
+  });
+
+  test("the viewer may not exec: 403 with the API server's RBAC sentence", async () => {
+    const { status, body } = await gw.create({ ...shell, cluster: 'podshell-sandbox-viewer' });
+    assert.equal(status, 403);
+    assert.deepEqual(body.error, {
+      code: 'ERR_FORBIDDEN',
+      message: 'pods "demo" is forbidden: User "viewer" cannot get resource "pods/exec" in API group "" in the namespace "default"',
+      status: 403,
+    });
+  });
+
+  test('an unknown pod is 404, an unknown cluster 404, a bad body 400 before any request', async () => {
+    const pod = await gw.create({ ...shell, pod: 'nope' });
+    assert.equal(pod.status, 404);
+    assert.equal(pod.body.error.code, 'ERR_NOT_FOUND');
+    assert.equal(pod.body.error.message, 'pods "nope" not found');
+    const cluster = await gw.create({ ...shell, cluster: 'nope' });
+    assert.equal(cluster.status, 404);
+    assert.equal(cluster.body.error.code, 'ERR_GATEWAY_UNKNOWN_CLUSTER');
+    for (const bad of [
+      { ...shell, pod: 'Not_A_Name' },
+      { ...shell, namespace: '../etc' },
+      { ...shell, cols: 0 },
+      { ...shell, rows: 65536 },
+      { ...shell, cols: '80' },
+      { ...shell, extra: true },
+      { ...shell, command: [] },
+      { cluster: 'podshell-sandbox', pod: 'demo' },
+    ]) {
+      const res = await gw.create(bad);
+      assert.equal(res.status, 400, JSON.stringify(bad));
+      assert.equal(res.body.error.code, 'ERR_GATEWAY_BAD_REQUEST');
+    }
+    const resize = await gw.fetch('/api/sessions/whatever/resize', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"cols":80,"rows":24,"x":1}' });
+    assert.equal(resize.status, 400);
+    const signal = await gw.fetch('/api/sessions/whatever/signal', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"signal":"KILL"}' });
+    assert.equal(signal.status, 400);
+    assert.equal(gw.manager.size, 0);
+  });
+});
+
+describe('limits', () => {
+  test('idle timeout: a warning notice first, then the session ends; input resets the clock', async (t) => {
+    const gw = await startGateway({ idleTimeoutMs: 3000 }, { idleWarningMs: 1500 });
+    t.after(() => gw.close());
+    const { id, c } = await shellSession(gw);
+    const started = Date.now();
+    let lastInput = started;
+    // Keep typing past the first timeout: input counts, output does not.
+    while (Date.now() - started < 4000) {
+      c.type(' \x7f');
+      lastInput = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 500));
+    }
+    assert.equal(gw.manager.peek(id)?.state, 'running');
+    await until('the idle warning', () => c.notices.length > 0);
+    assert.deepEqual(c.notices[0], { kind: 'idle-warning', secondsLeft: 2 });
+    const closed = await c.closed;
+    assert.ok(Date.now() - lastInput >= 2900, `ended ${Date.now() - lastInput} ms after the last input`);
+    assert.equal(closed.code, 1000);
+    assert.deepEqual(c.notices, [{ kind: 'idle-warning', secondsLeft: 2 }, { kind: 'ending', reason: 'idle' }]);
+    assert.equal(gw.manager.peek(id), undefined);
+  });
+
+  test('max duration ends a session whatever happens', async (t) => {
+    const gw = await startGateway({ maxDurationMs: 2000 });
+    t.after(() => gw.close());
+    const { id, c } = await shellSession(gw);
+    const closed = await c.closed;
+    assert.equal(closed.code, 1000);
+    assert.deepEqual(c.notices, [{ kind: 'ending', reason: 'max-duration' }]);
+    assert.equal(gw.manager.peek(id), undefined);
+    assert.equal(gw.metrics.counts.closed, 1);
+  });
+
+  test('the session cap: 429 ERR_GATEWAY_TOO_MANY_SESSIONS; ending one makes room', async (t) => {
+    const gw = await startGateway({ maxSessions: 2 });
+    t.after(() => gw.close());
+    const a = await gw.create(shell);
+    const b = await gw.create(shell);
+    assert.equal(a.status, 201);
+    assert.equal(b.status, 201);
+    const c = await gw.create(shell);
+    assert.equal(c.status, 429);
+    assert.equal(c.body.error.code, 'ERR_GATEWAY_TOO_MANY_SESSIONS');
+    assert.equal((await gw.fetch(`/api/sessions/${a.body.id}`, { method: 'DELETE' })).status, 204);
+    assert.equal((await gw.create(shell)).status, 201);
+  });
+
+  test('signal INT interrupts the foreground command; EOF ends the shell', async (t) => {
+    const gw = await startGateway();
+    t.after(() => gw.close());
+    const { id, c } = await shellSession(gw);
+    c.type('sleep 30; echo after-$((4+4))\r');
+    await until('sleep started', () => c.text().includes('sleep 30; echo'));
+    const post = (signal: string) => gw.fetch(`/api/sessions/${id}/signal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ signal }) });
+    const started = Date.now();
+    assert.equal((await post('INT')).status, 204);
+    await until('the prompt is back', () => c.tail(8).endsWith('<p>$ '));
+    assert.ok(Date.now() - started < 25_000);
+    assert.ok(!c.text().includes('after-8'), '^C ended the whole command line');
+    assert.equal((await post('EOF')).status, 204);
+    assert.equal((await c.closed).code, 1000);
+    assert.deepEqual(c.exitInfo, { code: 130 }, "the shell's last status: the interrupted sleep");
+  });
+});
+
+describe('the stream refuses what is not the protocol', () => {
+  let gw: Gateway;
+  let id: string;
+  before(async () => {
+    gw = await startGateway({}, { resumeTimeoutMs: 800 });
+    const { status, body } = await gw.create(shell);
+    assert.equal(status, 201);
+    id = body.id;
+  });
+  after(() => gw.close());
+
+  /** A raw socket on the session's stream. */
+  function raw(): { socket: WebSocket; closed: Promise<number>; messages: Buffer[] } {
+    const socket = new WebSocket(`${gw.baseUrl.replace('http', 'ws')}/api/sessions/${id}/stream`, { origin: gw.baseUrl });
+    const messages: Buffer[] = [];
+    socket.on('message', (m: Buffer) => messages.push(m));
+    socket.on('error', () => {});
+    const closed = new Promise<number>((resolve) => socket.on('close', (code) => resolve(code)));
+    return { socket, closed, messages };
+  }
+  const opened = (socket: WebSocket) => new Promise((resolve) => socket.once('open', resolve));
+
+  test('no resume within the time allowed: 4000, and nothing was sent before', async () => {
+    const { closed, messages } = raw();
+    const started = Date.now();
+    assert.equal(await closed, 4000);
+    assert.ok(Date.now() - started >= 700);
+    assert.equal(messages.length, 0);
+  });
+
+  test('a text message: 1003', async () => {
+    const { socket, closed } = raw();
+    await opened(socket);
+    socket.send('hello');
+    assert.equal(await closed, 1003);
+  });
+
+  test('malformed messages: 1008 (unknown type, wrong length, input before resume, ack beyond what was sent)', async () => {
+    for (const bytes of [[0x05], [0x03, 0, 0], [0x00, 0x41], [0x01, 0, 80, 0, 24]]) {
+      const { socket, closed } = raw();
+      await opened(socket);
+      socket.send(Buffer.from(bytes));
+      assert.equal(await closed, 1008, JSON.stringify(bytes));
+    }
+    const c = gw.join(id, { autoAck: false });
+    await c.joined;
+    c.socket.send(Buffer.from([0x02, 0, 0, 0, 0x7f, 0, 0, 0, 0]));
+    assert.equal((await c.closed).code, 1008);
+  });
+
+  test('a message larger than 64 KiB: 1009', async () => {
+    const { socket, closed } = raw();
+    await opened(socket);
+    socket.send(Buffer.alloc(64 * 1024 + 1));
+    assert.equal(await closed, 1009);
+    // 64 KiB exactly is fine: an input message after resume.
+    const c = gw.join(id);
+    await c.joined;
+    const big = Buffer.alloc(64 * 1024, 0x20);
+    big[0] = 0x00;
+    c.socket.send(big);
+    c.type('\x15echo fits-$((8*8))\r');
+    await until('the shell still answers', () => c.text().includes('fits-64\r\n'));
+  });
+});
