@@ -503,3 +503,71 @@ describe('the stream refuses what is not the protocol', () => {
     await until('the shell still answers', () => c.text().includes('fits-64\r\n'));
   });
 });
+
+describe('keepalive and shutdown', () => {
+  test('a client that does not answer pings is dropped and the session enters its grace period', async (t) => {
+    const gw = await startGateway({ pingIntervalMs: 300, graceMs: 1500 });
+    t.after(() => gw.close());
+    const { status, body } = await gw.create(shell);
+    assert.equal(status, 201);
+    const session = gw.manager.peek(body.id)!;
+    // A client that answers pings stays.
+    const c = gw.join(body.id);
+    await c.joined;
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    assert.equal(c.closeCode, null);
+    assert.equal(session.joined, true);
+    // One that does not is terminated after a ping went unanswered.
+    const deaf = new StreamClient(new WebSocket(`${gw.baseUrl.replace('http', 'ws')}/api/sessions/${body.id}/stream`, { origin: gw.baseUrl, autoPong: false }), { resumeFrom: c.next });
+    await deaf.joined;
+    assert.equal((await c.closed).code, 4001);
+    const joinedAt = Date.now();
+    const closed = await deaf.closed;
+    assert.equal(closed.code, 1006, 'terminated, no close frame');
+    assert.ok(Date.now() - joinedAt >= 250, 'not before a ping went unanswered');
+    await until('the session has no client', () => !session.joined);
+    const dropped = Date.now();
+    assert.equal(session.state, 'running');
+    await until('the grace period ended the session', () => gw.manager.peek(body.id) === undefined);
+    assert.ok(Date.now() - dropped >= 1300, `ended ${Date.now() - dropped} ms after the drop`);
+  });
+
+  test('closeAll tells every client the gateway is stopping and ends every session and its processes', async () => {
+    const gw = await startGateway();
+    const { id, c } = await shellSession(gw);
+    const other = await gw.create(shell);
+    const mark = String(43_000 + (process.pid % 1000));
+    c.type(`sleep ${mark}\r`);
+    await until('the sleep runs', () => processesWith(['sleep', mark]).length === 1);
+    await gw.close();
+    assert.equal((await c.closed).code, 1000);
+    assert.deepEqual(c.notices, [{ kind: 'ending', reason: 'gateway-stopping' }]);
+    assert.equal(gw.manager.peek(id), undefined);
+    assert.equal(gw.manager.peek(other.body.id), undefined);
+    assert.equal(gw.manager.size, 0);
+    assert.equal(gw.metrics.counts.closed, 2);
+    await until('no process of the sessions remains', () => processesWith(['sleep', mark]).length === 0);
+  });
+
+  test('the connection to the cluster lost mid-session: an error message, then the socket closes', async (t) => {
+    const lonely = await startSandbox({ kubeconfigPath: join(work, 'kubeconfig-lost') });
+    t.after(() => lonely.close());
+    const clusters = kubeconfigClusters(lonely.kubeconfigPath, ['podshell-sandbox']);
+    const manager = new SessionManager({ config: testDefaults, clusters, metrics: countingMetrics() });
+    const harness = await startHarness({ clusters, sessions: manager, register: (app, ctx) => registerSessionRoutes(app, ctx, manager) });
+    t.after(() => harness.close());
+    const res = await harness.fetch('/api/sessions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(shell) });
+    const body = (await res.json()) as { id: string };
+    assert.equal(res.status, 201);
+    const c = new StreamClient(harness.websocket(`/api/sessions/${body.id}/stream`));
+    await c.joined;
+    await lonely.close();
+    const closed = await c.closed;
+    assert.equal(closed.code, 1000);
+    assert.ok(c.errorInfo, `an error message came first (exit: ${JSON.stringify(c.exitInfo)})`);
+    assert.equal(c.errorInfo.code, 'ERR_CONNECTION_LOST');
+    assert.equal(c.errorInfo.status, 502);
+    const after = (await (await harness.fetch(`/api/sessions/${body.id}`)).json()) as Record<string, unknown>;
+    assert.equal(after.state, 'exited');
+  });
+});
