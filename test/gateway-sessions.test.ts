@@ -144,6 +144,12 @@ describe('a shell session', () => {
     assert.equal(after.state, 'exited');
     assert.equal(after.exitCode, 3);
     assert.equal(after.joined, false);
+    // A client that rejoins the exited session still sees its output and its end.
+    const late = gw.join(body.id, { resumeFrom: 0 });
+    assert.equal((await late.closed).code, 1000);
+    assert.equal(late.joinedInfo?.session.state, 'exited');
+    assert.equal(late.bytes().toString('latin1'), c.text());
+    assert.deepEqual(late.exitInfo, { code: 3 });
     assert.equal(gw.metrics.counts.joins >= 1, true);
     assert.ok(gw.metrics.counts.out >= c.received && gw.metrics.counts.in > 0);
     // Listed as exited for the grace period, then gone.

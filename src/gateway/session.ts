@@ -442,9 +442,9 @@ export class GatewaySession {
     this.exitCode = code;
     if (this._gone) return; // ended by the gateway: the client was told already
     this._final = final;
+    // Input no longer matters; the max duration still bounds a client that stays joined.
     clearTimeout(this._idleWarnTimer);
     clearTimeout(this._idleTimer);
-    clearTimeout(this._maxTimer);
     this._flow();
     this._pump();
     // Listed as exited for a grace period, so a client that rejoins still sees the end.
