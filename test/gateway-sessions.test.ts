@@ -283,6 +283,29 @@ describe('flow control', () => {
   });
 });
 
+describe('flow control without a client', () => {
+  test('a paused flood whose client leaves is read on into the ring: the process never blocks', async (t) => {
+    const gw = await startGateway({ highWaterBytes: 64 * 1024, lowWaterBytes: 16 * 1024, replayBufferBytes: 256 * 1024 });
+    t.after(() => gw.close());
+    const { id, c } = await shellSession(gw, { autoAck: false });
+    const session = gw.manager.peek(id)!;
+    c.ack();
+    c.type('yes\r');
+    await until('reading paused for the slow client', () => session.stats().paused);
+    const lastAcked = c.acked;
+    await c.drop();
+    const atDrop = session.stats().produced;
+    await until('the flood is read on with nobody joined', () => !session.stats().paused && session.stats().produced > atDrop + 4 * 1024 * 1024, 60_000);
+    const res = await gw.fetch(`/api/sessions/${id}/signal`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"signal":"INT"}' });
+    assert.equal(res.status, 204);
+    const c2 = gw.join(id, { resumeFrom: lastAcked });
+    const joined = await c2.joined;
+    assert.ok(joined.skipped > 4 * 1024 * 1024 - 256 * 1024, `skipped ${joined.skipped}`);
+    await until('the prompt after the interrupted flood', () => c2.tail(8).endsWith('<p>$ '), 30_000);
+    assert.deepEqual(c2.problems, []);
+  });
+});
+
 describe('a tiny replay buffer', () => {
   const ring = 4096;
   let gw: Gateway;

@@ -15,6 +15,7 @@ import {
   encodeJoined,
   encodeNotice,
   encodeOutput,
+  maxWebshellMessage,
   WebshellMessageError,
   type EndingReason,
   type ErrorInfo,
@@ -120,6 +121,8 @@ export class GatewaySession {
   /** Why the exec failed, when it did. */
   private _error: unknown = null;
   private _paused = false;
+  /** Whether the client's socket is paused because stdin toward the cluster is full. */
+  private _inputPaused = false;
   private _pauses = 0;
   private _maxUnacked = 0;
   private _maxChunk = 0;
@@ -272,6 +275,8 @@ export class GatewaySession {
     };
     socket.on('message', (data: Buffer, isBinary: boolean) => {
       if (!isBinary) return fail(1003, 'text messages are not part of the protocol');
+      // The server's WebSocket plugin refuses larger messages already; this holds whatever it allows.
+      if (data.length > maxWebshellMessage) return fail(1009, `messages are at most ${maxWebshellMessage} bytes`);
       let message;
       try {
         message = decodeClientMessage(data);
@@ -431,9 +436,13 @@ export class GatewaySession {
     stdin.write(data);
     const link = this._client;
     // A client that pastes faster than the cluster takes it: stop reading its socket meanwhile.
-    if (link && stdin.writableLength > inputHighWater) {
+    if (link && !this._inputPaused && stdin.writableLength > inputHighWater) {
+      this._inputPaused = true;
       link.socket.pause();
-      stdin.once('drain', () => link.socket.resume());
+      stdin.once('drain', () => {
+        this._inputPaused = false;
+        link.socket.resume();
+      });
     }
   }
 

@@ -147,6 +147,7 @@ export class SessionManager implements SessionRegistry {
   stream(owner: string, id: string, socket: WebSocket): void {
     const session = this._sessions.get(id);
     if (!session || session.owner !== owner) {
+      this._metrics.upgradeFailed('unknown-session');
       socket.close(4004, 'no such session');
       return;
     }
