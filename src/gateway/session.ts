@@ -235,6 +235,7 @@ export class GatewaySession {
   /** Type a signal's byte on the terminal; EOF off a terminal closes stdin. */
   signal(name: SignalName): void {
     if (this.state !== 'running') return;
+    this._touchIdle(); // a signal is the user's input too
     if (name === 'EOF' && !this.spec.tty) this._exec.closeStdin();
     else this._input(Buffer.from(signalBytes[name], 'latin1'));
   }
