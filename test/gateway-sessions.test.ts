@@ -335,7 +335,7 @@ describe('a tiny replay buffer', () => {
   });
 });
 
-describe('errors when a session cannot start', () => {
+describe('starting sessions: the shell, a command, and the errors', () => {
   let gw: Gateway;
   before(async () => (gw = await startGateway()));
   after(() => gw.close());
@@ -359,6 +359,26 @@ describe('errors when a session cannot start', () => {
     c.type('\r');
     assert.equal((await c.closed).code, 1000);
     assert.deepEqual(c.exitInfo, { code: 5 });
+  });
+
+  test('off a terminal: 8 MiB of input in 64 KiB messages, close-stdin, the count comes back', async () => {
+    const { status, body } = await gw.create({ ...shell, tty: false, command: ['wc', '-c'] });
+    assert.equal(status, 201);
+    assert.equal(body.tty, false);
+    const c = gw.join(body.id);
+    await c.joined;
+    const piece = Buffer.alloc(64 * 1024 - 1, 0x61);
+    let typed = 0;
+    while (typed < 8 * 1024 * 1024) {
+      c.type(piece);
+      typed += piece.length;
+      // Let the socket drain now and then, as a browser's paste would.
+      if (c.socket.bufferedAmount > 1024 * 1024) await until('the socket drained', () => c.socket.bufferedAmount < 256 * 1024);
+    }
+    c.closeStdin();
+    assert.equal((await c.closed).code, 1000);
+    assert.equal(c.text().trim(), String(typed));
+    assert.deepEqual(c.exitInfo, { code: 0 });
   });
 
   test("the viewer may not exec: 403 with the API server's RBAC sentence", async () => {
