@@ -11,7 +11,9 @@ import { PodshellError } from '../lib/index.ts';
 import { DEFAULT_SIGN_IN_TTL_MS, SignIns, installAuth } from './auth.ts';
 import { KubeconfigClusters } from './clusters.ts';
 import { isLoopback, resolveConfig } from './config.ts';
-import type { ClusterRegistry, GatewayConfig, GatewayContext, SessionRegistry } from './context.ts';
+import type { ClusterRegistry, GatewayConfig, GatewayContext } from './context.ts';
+import { registerSessionRoutes } from './routes-sessions.ts';
+import { SessionManager, type SessionManagerOptions } from './sessions.ts';
 import { GatewayError, errorAnswer } from './errors.ts';
 import { PromMetrics } from './metrics.ts';
 import { defaultRoutes, type Registrar } from './routes.ts';
@@ -28,8 +30,10 @@ export interface GatewayOptions {
   kubeconfig?: string;
   /** The clusters to serve instead of a kubeconfig's contexts. */
   clusters?: ClusterRegistry;
-  /** The route groups. [default `defaultRoutes`] */
+  /** The route groups. [default `defaultRoutes` and the session routes] */
   routes?: Registrar[];
+  /** Timings of the session manager that are not user settings (tests). */
+  sessions?: Pick<SessionManagerOptions, 'resumeTimeoutMs' | 'idleWarningMs' | 'shellReadyMs'>;
   /**
    * fastify's logger (pino, JSON): true logs at info to stderr. Request URLs are logged with the
    * login token hidden; cookies and Authorization headers never. [default false]
@@ -107,8 +111,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const https = tls ? { cert: readPem('--tls-cert', config.tlsCert!), key: readPem('--tls-key', config.tlsKey!) } : null;
   const clusters = options.clusters ?? new KubeconfigClusters(options.kubeconfig);
   const metrics = new PromMetrics();
-  // Temporary: an empty registry until the SessionManager (sessions.ts) is built here at merge.
-  const sessions: SessionRegistry = { size: 0, closeAll: async () => {} };
+  const sessions = new SessionManager({ config, clusters, metrics, ...options.sessions });
   const ctx: GatewayContext = { config, clusters, sessions, metrics };
   const signIns = new SignIns(options.signInTtlMs ?? DEFAULT_SIGN_IN_TTL_MS);
 
@@ -141,7 +144,8 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     },
   });
   installAuth(app, { signIns, metrics, tls, behindTlsProxy: config.insecureBind, allowedHosts: () => hosts });
-  for (const register of options.routes ?? defaultRoutes) await register(app, ctx);
+  const routes = options.routes ?? [...defaultRoutes, (app: FastifyInstance, ctx: GatewayContext) => registerSessionRoutes(app, ctx, sessions)];
+  for (const register of routes) await register(app, ctx);
 
   try {
     await app.listen({ host: config.address, port: config.port });

@@ -1,0 +1,168 @@
+// The sessions the gateway owns (docs/web.md, "Sessions"): created through the library, owned by
+// the principal that created them (others neither see nor join them), capped in number, and ended
+// all together when the gateway stops.
+
+import type WebSocket from 'ws';
+import type { ClusterRegistry, GatewayConfig, GatewayMetrics, SessionRegistry } from './context.ts';
+import { GatewayError } from './errors.ts';
+import { GatewaySession, type SessionLimits, type SessionSpec } from './session.ts';
+import { noShellError, sessionCommand } from './shell.ts';
+
+export interface SessionManagerOptions {
+  config: GatewayConfig;
+  clusters: ClusterRegistry;
+  metrics: GatewayMetrics;
+  /** A new stream socket must send `resume` within this, else it is closed with 4000. [default 10_000 ms] */
+  resumeTimeoutMs?: number;
+  /** How long before the idle timeout the warning notice comes. [default 60_000 ms] */
+  idleWarningMs?: number;
+  /** How long POST /api/sessions waits for the default shell's first output (its prompt) before answering anyway. [default 10_000 ms] */
+  shellReadyMs?: number;
+}
+
+/** What a client asks for in POST /api/sessions. */
+export interface CreateSessionRequest {
+  cluster: string;
+  namespace: string;
+  pod: string;
+  container?: string;
+  command?: string[];
+  tty?: boolean;
+  cols?: number;
+  rows?: number;
+}
+
+export class SessionManager implements SessionRegistry {
+  private readonly _sessions = new Map<string, GatewaySession>();
+  private readonly _clusters: ClusterRegistry;
+  private readonly _metrics: GatewayMetrics;
+  private readonly _config: GatewayConfig;
+  private readonly _limits: SessionLimits;
+  private readonly _shellReadyMs: number;
+  /** Sessions being created: they count against the cap already. */
+  private _starting = 0;
+  private _stopping = false;
+
+  constructor(options: SessionManagerOptions) {
+    this._config = options.config;
+    this._clusters = options.clusters;
+    this._metrics = options.metrics;
+    this._shellReadyMs = options.shellReadyMs ?? 10_000;
+    const c = options.config;
+    this._limits = {
+      graceMs: c.graceMs,
+      replayBufferBytes: c.replayBufferBytes,
+      highWaterBytes: c.highWaterBytes,
+      lowWaterBytes: c.lowWaterBytes,
+      idleTimeoutMs: c.idleTimeoutMs,
+      maxDurationMs: c.maxDurationMs,
+      pingIntervalMs: c.pingIntervalMs,
+      resumeTimeoutMs: options.resumeTimeoutMs ?? 10_000,
+      idleWarningMs: options.idleWarningMs ?? 60_000,
+    };
+  }
+
+  /** Sessions whose command still runs, plus those being created. */
+  get size(): number {
+    let running = 0;
+    for (const s of this._sessions.values()) if (s.state === 'running') running++;
+    return running + this._starting;
+  }
+
+  /** Start a session for `owner`; resolves once its exec is open. */
+  async create(owner: string, request: CreateSessionRequest): Promise<GatewaySession> {
+    if (this._stopping) throw new GatewayError('ERR_GATEWAY_STOPPING', 503, 'the gateway is stopping');
+    if (this.size >= this._config.maxSessions) {
+      throw new GatewayError('ERR_GATEWAY_TOO_MANY_SESSIONS', 429, `the gateway already runs ${this.size} sessions, its limit (--max-sessions ${this._config.maxSessions}): end one first`);
+    }
+    const entry = this._clusters.get(request.cluster);
+    const tty = request.tty ?? true;
+    const spec: SessionSpec = {
+      cluster: entry.name,
+      namespace: request.namespace,
+      pod: request.pod,
+      container: request.container ?? '',
+      command: sessionCommand(request.command),
+      tty,
+      cols: request.cols ?? 80,
+      rows: request.rows ?? 24,
+    };
+    const defaultShell = !request.command || request.command.length === 0;
+    this._starting++;
+    let session: GatewaySession | undefined;
+    try {
+      const exec = entry.cluster().exec({
+        target: { pod: spec.pod },
+        namespace: spec.namespace,
+        ...(request.container ? { container: request.container } : {}),
+        command: spec.command,
+        tty,
+        stdin: true,
+        ...(tty ? { size: { cols: spec.cols, rows: spec.rows } } : {}),
+      });
+      session = new GatewaySession(owner, spec, exec, this._limits, {
+        onGone: (s) => this._gone(s),
+        join: () => this._metrics.join(),
+        bytes: (direction, count) => this._metrics.bytes(direction, count),
+      });
+      await session.ready(defaultShell ? this._shellReadyMs : 0);
+      // A failure before the shell printed anything: the session never became usable.
+      const failure = session.failure;
+      if (failure) throw failure;
+    } catch (err) {
+      await session?.end('ended');
+      throw (defaultShell && noShellError(err, spec)) || err;
+    } finally {
+      this._starting--;
+    }
+    this._sessions.set(session.id, session);
+    this._metrics.sessionOpened();
+    session.start();
+    if (this._stopping) await session.end('gateway-stopping');
+    return session;
+  }
+
+  /** The sessions of `owner`, oldest first. */
+  list(owner: string): GatewaySession[] {
+    return [...this._sessions.values()].filter((s) => s.owner === owner);
+  }
+
+  /** `owner`'s session `id`; another principal's session is as unknown as a missing one. */
+  get(owner: string, id: string): GatewaySession {
+    const session = this._sessions.get(id);
+    if (!session || session.owner !== owner) throw new GatewayError('ERR_GATEWAY_UNKNOWN_SESSION', 404, `no session "${id}"`);
+    return session;
+  }
+
+  /** Any principal's session, for tests and metrics; undefined when gone. */
+  peek(id: string): GatewaySession | undefined {
+    return this._sessions.get(id);
+  }
+
+  async delete(owner: string, id: string): Promise<void> {
+    await this.get(owner, id).end('ended');
+  }
+
+  /** A WebSocket upgrade on /api/sessions/:id/stream: join, or close 4004. */
+  stream(owner: string, id: string, socket: WebSocket): void {
+    const session = this._sessions.get(id);
+    if (!session || session.owner !== owner) {
+      this._metrics.upgradeFailed('unknown-session');
+      socket.close(4004, 'no such session');
+      return;
+    }
+    session.accept(socket);
+  }
+
+  async closeAll(reason: string): Promise<void> {
+    this._stopping = true;
+    void reason; // every client is told `gateway-stopping`; the reason is the server's to log
+    await Promise.all([...this._sessions.values()].map((s) => s.end('gateway-stopping')));
+  }
+
+  private _gone(session: GatewaySession): void {
+    if (this._sessions.get(session.id) !== session) return; // never opened
+    this._sessions.delete(session.id);
+    this._metrics.sessionClosed((Date.now() - session.created.getTime()) / 1000);
+  }
+}

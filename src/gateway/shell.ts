@@ -1,0 +1,36 @@
+// What a session runs: the command the client asked for, or the best shell the container has,
+// started in one exec (no probing round trip). A container without any shell gets an error that
+// says what is missing and what would work instead.
+
+import { PodshellError } from '../lib/index.ts';
+import { GatewayError } from './errors.ts';
+
+/**
+ * `sh -c` with this script runs bash when the image has it, else stays on sh. `exec` replaces the
+ * probing sh, so the session's process is the shell itself.
+ */
+export const bestShellScript = 'if command -v bash >/dev/null 2>&1; then exec bash; fi; exec sh';
+
+/** The argv a session runs: `command` as given, else the best shell. */
+export function sessionCommand(command: readonly string[] | undefined): string[] {
+  return command && command.length > 0 ? [...command] : ['sh', '-c', bestShellScript];
+}
+
+/** The container runtime's words for a program that is not in the image. */
+const notFound = /executable file not found|no such file or directory/i;
+
+/**
+ * When the default shell could not start because the image has none (a distroless image): the
+ * error the client sees instead of the runtime's ERR_REMOTE. Anything else: null.
+ */
+export function noShellError(err: unknown, where: { namespace: string; pod: string; container: string }): GatewayError | null {
+  if (!(err instanceof PodshellError) || err.code !== 'ERR_REMOTE' || !notFound.test(err.message)) return null;
+  const ns = where.namespace === 'default' ? '' : ` -n ${where.namespace}`;
+  return new GatewayError(
+    'ERR_GATEWAY_NO_SHELL',
+    422,
+    `container "${where.container}" of pod "${where.pod}" has no shell (neither bash nor sh is in its image): ` +
+      `run a command the image has, or debug it from a container that has one: kubectl debug -it ${where.pod} --image=busybox --target=${where.container}${ns}`,
+    { cause: err },
+  );
+}
