@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives as real peers, when they are missing:
-# python3-kubernetes (a real WebSocket v4 client of the sandbox) and tmux (a real terminal).
+# python3-kubernetes (a real WebSocket v4 client of the sandbox), tmux (a real terminal) and
+# chromium (a real browser for the web shell's page).
 set -euo pipefail
-packages=(python3-kubernetes tmux)
+packages=(python3-kubernetes tmux chromium)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")
