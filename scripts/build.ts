@@ -1,7 +1,8 @@
 // The build: `tsc -b` compiles every layer of src/ into dist/, then the files the compiled code
 // reads at run time (every file under src/<layer>/ that is not TypeScript, not a tsconfig.json
 // and not a test file) are copied to the same place under dist/, so that
-// `new URL('./world.yaml', import.meta.url)` finds its file from src/ and dist/ alike.
+// `new URL('./world.yaml', import.meta.url)` finds its file from src/ and dist/ alike. Last, esbuild
+// bundles the browser UI (src/web) into dist/web (scripts/build-web.ts).
 //
 //   node scripts/build.ts           build (incremental: a no-op when dist/ is current)
 //   node scripts/build.ts --clean   remove dist/ first (npm pack and npm publish: no stale files)
@@ -10,6 +11,7 @@ import { spawnSync } from 'node:child_process';
 import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { buildWeb } from './build-web.ts';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const src = join(root, 'src');
@@ -46,4 +48,5 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   }
   if (tsc.status !== 0) process.exit(tsc.status ?? 1);
   copyAssets();
+  await buildWeb();
 }

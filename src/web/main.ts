@@ -1,0 +1,434 @@
+// The page: the side tree, the tab strip with one terminal per tab, the files panel and broadcast
+// input. Tabs survive a reload (their session ids are in sessionStorage); a deep link
+// `/?cluster=&namespace=&pod=&container=&command=` opens a shell directly.
+
+import { describeError as describe, type Target } from './api.ts';
+import { installAdoptedStyles } from './csp-styles.ts';
+import { download, joinPath, save, upload, type FileTarget } from './files.ts';
+import { TerminalTab, type SavedTab, type TerminalHost } from './terminal.ts';
+import { PodTree } from './tree.ts';
+
+const STORE = 'podshell.tabs';
+const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
+
+class App implements TerminalHost {
+  readonly tabs: TerminalTab[] = [];
+  active: TerminalTab | undefined;
+  fontSize = Number(localStorage.getItem('podshell.fontSize')) || 14;
+  screenReaderMode = localStorage.getItem('podshell.screenReader') === '1';
+  broadcast = false;
+  /** Tabs that receive broadcast input. */
+  readonly broadcastTo = new Set<TerminalTab>();
+  private readonly _tablist = $<HTMLElement>('tabs');
+  private readonly _panels = $<HTMLElement>('panels');
+  private readonly _tabEls = new Map<TerminalTab, HTMLElement>();
+  private _serial = 0;
+  private _dragged: TerminalTab | undefined;
+  private _staged: File[] = [];
+  lastUpload: { path: string; size: number; sha256: string } | { error: string } | undefined;
+
+  constructor() {
+    this._tablist.addEventListener('keydown', (e) => this._tabKey(e));
+    document.addEventListener('keydown', (e) => this._globalKey(e), true);
+    window.addEventListener('resize', () => this.active?.fitSoon());
+    $<HTMLInputElement>('screen-reader').checked = this.screenReaderMode;
+    $<HTMLInputElement>('screen-reader').addEventListener('change', (e) => {
+      this.screenReaderMode = (e.target as HTMLInputElement).checked;
+      localStorage.setItem('podshell.screenReader', this.screenReaderMode ? '1' : '0');
+      for (const t of this.tabs) t.term.options.screenReaderMode = this.screenReaderMode;
+    });
+    $<HTMLInputElement>('broadcast').addEventListener('change', (e) => this.setBroadcast((e.target as HTMLInputElement).checked));
+    $<HTMLButtonElement>('files-button').addEventListener('click', () => this.toggleFiles());
+    $<HTMLButtonElement>('files-close').addEventListener('click', () => this.toggleFiles(false));
+    $<HTMLInputElement>('upload-input').addEventListener('change', (e) => this._stage([...((e.target as HTMLInputElement).files ?? [])]));
+    $<HTMLFormElement>('upload-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      void this.uploadStaged();
+    });
+    $<HTMLFormElement>('download-form').addEventListener('submit', (e) => {
+      e.preventDefault();
+      void this.downloadPath($<HTMLInputElement>('download-path').value, true);
+    });
+    $<HTMLInputElement>('search').addEventListener('keydown', (e) => {
+      if (e.key !== 'Enter' || !this.active) return;
+      e.preventDefault();
+      const text = (e.target as HTMLInputElement).value;
+      if (e.shiftKey) this.active.search.findPrevious(text);
+      else this.active.search.findNext(text);
+    });
+  }
+
+  // ---- TerminalHost ----
+
+  input(from: TerminalTab, data: Uint8Array): void {
+    if (this.broadcast && this.broadcastTo.has(from)) {
+      for (const t of this.broadcastTo) t.send(data);
+    } else {
+      from.send(data);
+    }
+  }
+
+  changed(tab: TerminalTab): void {
+    const el = this._tabEls.get(tab);
+    if (el) this._renderTab(tab, el);
+    this._save();
+    this._renderBroadcast();
+    if (tab === this.active) this._renderFilesTarget();
+  }
+
+  dropped(tab: TerminalTab, files: File[]): void {
+    this.activate(tab);
+    this._stage(files);
+    this.toggleFiles(true);
+  }
+
+  setFontSize(size: number): void {
+    this.fontSize = size;
+    localStorage.setItem('podshell.fontSize', String(size));
+    for (const t of this.tabs) {
+      t.term.options.fontSize = size;
+      t.fitSoon();
+    }
+  }
+
+  // ---- tabs ----
+
+  open(target: Target, saved?: SavedTab): TerminalTab {
+    const id = `t${++this._serial}`;
+    const panel = document.createElement('section');
+    panel.id = `panel-${id}`;
+    panel.className = 'panel';
+    panel.setAttribute('role', 'tabpanel');
+    panel.setAttribute('aria-labelledby', `tab-${id}`);
+    this._panels.append(panel);
+    const el = document.createElement('div');
+    el.id = `tab-${id}`;
+    el.setAttribute('role', 'tab');
+    el.setAttribute('aria-controls', panel.id);
+    el.draggable = true;
+    this._tablist.append(el);
+    const tab = new TerminalTab(this, target, panel, saved);
+    this.tabs.push(tab);
+    this._tabEls.set(tab, el);
+    el.addEventListener('click', (e) => {
+      if ((e.target as HTMLElement).closest('.close')) void this.close(tab);
+      else this.activate(tab);
+    });
+    el.addEventListener('auxclick', (e) => {
+      if (e.button === 1) void this.close(tab);
+    });
+    el.addEventListener('dragstart', (e) => {
+      this._dragged = tab;
+      e.dataTransfer?.setData('text/plain', tab.label);
+    });
+    el.addEventListener('dragover', (e) => {
+      if (this._dragged) e.preventDefault();
+    });
+    el.addEventListener('drop', (e) => {
+      e.preventDefault();
+      if (this._dragged && this._dragged !== tab) this.move(this._dragged, this.tabs.indexOf(tab));
+      this._dragged = undefined;
+    });
+    this._renderTab(tab, el);
+    this.activate(tab);
+    $<HTMLElement>('empty').hidden = true;
+    void tab.start();
+    return tab;
+  }
+
+  activate(tab: TerminalTab, focus = true): void {
+    this.active = tab;
+    for (const t of this.tabs) {
+      const el = this._tabEls.get(t)!;
+      const on = t === tab;
+      el.setAttribute('aria-selected', String(on));
+      el.tabIndex = on ? 0 : -1;
+      t.panel.hidden = !on;
+    }
+    tab.fit();
+    if (focus) tab.term.focus();
+    this._renderFilesTarget();
+    this._save();
+  }
+
+  async close(tab: TerminalTab): Promise<void> {
+    const at = this.tabs.indexOf(tab);
+    if (at < 0) return;
+    this.tabs.splice(at, 1);
+    this._tabEls.get(tab)?.remove();
+    this._tabEls.delete(tab);
+    this.broadcastTo.delete(tab);
+    this._save();
+    this._renderBroadcast();
+    const next = this.tabs[Math.min(at, this.tabs.length - 1)];
+    if (next) this.activate(next);
+    else {
+      this.active = undefined;
+      $<HTMLElement>('empty').hidden = false;
+    }
+    await tab.close();
+  }
+
+  /** Moves `tab` to position `to` in the strip. */
+  move(tab: TerminalTab, to: number): void {
+    const from = this.tabs.indexOf(tab);
+    if (from < 0 || to < 0 || to >= this.tabs.length || from === to) return;
+    this.tabs.splice(from, 1);
+    this.tabs.splice(to, 0, tab);
+    for (const t of this.tabs) this._tablist.append(this._tabEls.get(t)!);
+    this._tabEls.get(tab)!.focus();
+    this._save();
+  }
+
+  private _renderTab(tab: TerminalTab, el: HTMLElement): void {
+    const label = document.createElement('span');
+    label.className = 'label';
+    label.textContent = tab.label;
+    const cluster = document.createElement('span');
+    cluster.className = 'cluster';
+    cluster.textContent = tab.target.cluster;
+    const close = document.createElement('button');
+    close.type = 'button';
+    close.className = 'close';
+    close.tabIndex = -1;
+    close.setAttribute('aria-label', `Close ${tab.label}`);
+    close.textContent = '×';
+    el.dataset.state = tab.state;
+    el.classList.toggle('broadcasting', this.broadcast && this.broadcastTo.has(tab));
+    el.title = `${tab.label} on ${tab.target.cluster}, namespace ${tab.target.namespace} (${tab.state})`;
+    el.replaceChildren(label, cluster, close);
+  }
+
+  private _tabKey(e: KeyboardEvent): void {
+    const el = (e.target as HTMLElement).closest('[role=tab]');
+    const tab = this.tabs.find((t) => this._tabEls.get(t) === el);
+    if (!tab) return;
+    const at = this.tabs.indexOf(tab);
+    const n = this.tabs.length;
+    if (e.shiftKey && (e.key === 'ArrowLeft' || e.key === 'ArrowRight')) {
+      this.move(tab, at + (e.key === 'ArrowLeft' ? -1 : 1));
+    } else if (e.key === 'ArrowLeft' || e.key === 'ArrowRight') {
+      const next = this.tabs[(at + (e.key === 'ArrowLeft' ? n - 1 : 1)) % n]!;
+      this.activate(next, false);
+      this._tabEls.get(next)!.focus();
+    } else if (e.key === 'Home' || e.key === 'End') {
+      const next = this.tabs[e.key === 'Home' ? 0 : n - 1]!;
+      this.activate(next, false);
+      this._tabEls.get(next)!.focus();
+    } else if (e.key === 'Delete') {
+      void this.close(tab);
+    } else if (e.key === 'Enter') {
+      this.activate(tab);
+    } else return;
+    e.preventDefault();
+  }
+
+  private _globalKey(e: KeyboardEvent): void {
+    if (!e.altKey || e.ctrlKey || e.metaKey || this.tabs.length === 0) return;
+    const at = this.active ? this.tabs.indexOf(this.active) : 0;
+    let next: TerminalTab | undefined;
+    if (/^[1-9]$/.test(e.key)) next = this.tabs[Number(e.key) - 1];
+    else if (e.key === 'PageDown') next = this.tabs[(at + 1) % this.tabs.length];
+    else if (e.key === 'PageUp') next = this.tabs[(at + this.tabs.length - 1) % this.tabs.length];
+    else return;
+    e.preventDefault();
+    e.stopPropagation();
+    if (next) this.activate(next);
+  }
+
+  // ---- saved tabs ----
+
+  private _save(): void {
+    const saved: SavedTab[] = this.tabs
+      .filter((t) => t.sessionId !== undefined && t.state !== 'ended' && t.state !== 'failed')
+      .map((t) => ({ target: t.target, sessionId: t.sessionId! }));
+    const active = this.active?.sessionId;
+    sessionStorage.setItem(STORE, JSON.stringify({ tabs: saved, active }));
+  }
+
+  restore(): void {
+    let stored: { tabs: SavedTab[]; active?: string } | undefined;
+    try {
+      stored = JSON.parse(sessionStorage.getItem(STORE) ?? 'null') ?? undefined;
+    } catch {
+      stored = undefined;
+    }
+    if (!stored) return;
+    let active: TerminalTab | undefined;
+    for (const saved of stored.tabs) {
+      const tab = this.open(saved.target, saved);
+      if (saved.sessionId === stored.active) active = tab;
+    }
+    if (active) this.activate(active);
+  }
+
+  // ---- broadcast ----
+
+  setBroadcast(on: boolean): void {
+    this.broadcast = on;
+    $<HTMLInputElement>('broadcast').checked = on;
+    if (on && this.broadcastTo.size === 0) for (const t of this.tabs) this.broadcastTo.add(t);
+    this._renderBroadcast();
+  }
+
+  setBroadcastTo(tab: TerminalTab, on: boolean): void {
+    if (on) this.broadcastTo.add(tab);
+    else this.broadcastTo.delete(tab);
+    this._renderBroadcast();
+  }
+
+  private _renderBroadcast(): void {
+    const bar = $<HTMLElement>('broadcast-bar');
+    document.body.classList.toggle('broadcast-on', this.broadcast);
+    bar.hidden = !this.broadcast;
+    for (const [t, el] of this._tabEls) el.classList.toggle('broadcasting', this.broadcast && this.broadcastTo.has(t));
+    if (!this.broadcast) return;
+    const title = document.createElement('strong');
+    title.textContent = `BROADCAST: what you type goes to ${this.broadcastTo.size} terminal${this.broadcastTo.size === 1 ? '' : 's'}`;
+    const boxes = this.tabs.map((t) => {
+      const label = document.createElement('label');
+      const box = document.createElement('input');
+      box.type = 'checkbox';
+      box.checked = this.broadcastTo.has(t);
+      box.addEventListener('change', () => this.setBroadcastTo(t, box.checked));
+      label.append(box, ` ${t.label} (${t.target.cluster})`);
+      return label;
+    });
+    bar.replaceChildren(title, ...boxes);
+  }
+
+  // ---- files ----
+
+  toggleFiles(open?: boolean): void {
+    const panel = $<HTMLElement>('files');
+    panel.hidden = open === undefined ? !panel.hidden : !open;
+    $<HTMLButtonElement>('files-button').setAttribute('aria-expanded', String(!panel.hidden));
+    this._renderFilesTarget();
+    this.active?.fitSoon();
+    if (!panel.hidden) $<HTMLInputElement>('upload-dir').focus();
+  }
+
+  private _fileTarget(): FileTarget | undefined {
+    const t = this.active;
+    const container = t?.session?.container ?? t?.target.container;
+    if (!t || !container) return undefined;
+    return { cluster: t.target.cluster, namespace: t.target.namespace, pod: t.target.pod, container };
+  }
+
+  private _renderFilesTarget(): void {
+    const target = this._fileTarget();
+    $<HTMLElement>('files-target').textContent = target ? `${target.pod}/${target.container} on ${target.cluster}` : 'open a terminal first';
+    const dir = $<HTMLInputElement>('upload-dir');
+    if (!dir.dataset.edited) dir.value = this.active?.cwd ?? '/tmp';
+  }
+
+  private _stage(files: File[]): void {
+    this._staged = files;
+    $<HTMLElement>('upload-staged').textContent = files.length ? files.map((f) => `${f.name} (${f.size} bytes)`).join(', ') : 'no file chosen';
+    this._renderFilesTarget();
+  }
+
+  async uploadStaged(): Promise<void> {
+    const target = this._fileTarget();
+    const status = $<HTMLElement>('upload-status');
+    const bar = $<HTMLProgressElement>('upload-progress');
+    if (!target) return void (status.textContent = 'Open a terminal first: files go to its container.');
+    if (this._staged.length === 0) return void (status.textContent = 'Choose a file, or drop one on the terminal.');
+    const dir = $<HTMLInputElement>('upload-dir').value.trim() || '/tmp';
+    for (const file of this._staged) {
+      const path = joinPath(dir, file.name);
+      status.textContent = `uploading ${file.name} to ${path}…`;
+      bar.hidden = false;
+      bar.value = 0;
+      bar.max = file.size || 1;
+      try {
+        const done = await upload(target, path, file, (sent, total) => {
+          bar.max = total || 1;
+          bar.value = sent;
+        });
+        bar.value = bar.max;
+        this.lastUpload = done;
+        status.textContent = `${done.path}: ${done.size} bytes, sha256 ${done.sha256}`;
+      } catch (err) {
+        this.lastUpload = { error: describe(err) };
+        status.textContent = `Upload of ${file.name} failed: ${describe(err)}`;
+        return;
+      }
+    }
+    this._stage([]);
+  }
+
+  async downloadPath(path: string, offer: boolean): Promise<{ name: string; size: number; sha256: string; resumed: number } | { error: string }> {
+    const target = this._fileTarget();
+    const status = $<HTMLElement>('download-status');
+    const bar = $<HTMLProgressElement>('download-progress');
+    if (!target) return { error: (status.textContent = 'Open a terminal first: files come from its container.') };
+    path = path.trim();
+    if (!path) return { error: (status.textContent = 'Type the path of a file in the container.') };
+    status.textContent = `downloading ${path}…`;
+    bar.hidden = false;
+    bar.removeAttribute('value');
+    try {
+      const d = await download(target, path, (got, total) => {
+        if (total > 0) {
+          bar.max = total;
+          bar.value = got;
+        }
+      });
+      status.textContent = `${d.name}: ${d.blob.size} bytes, sha256 ${d.sha256}${d.resumed ? ` (resumed ${d.resumed}×)` : ''}`;
+      if (offer) save(d);
+      return { name: d.name, size: d.blob.size, sha256: d.sha256, resumed: d.resumed };
+    } catch (err) {
+      status.textContent = `Download of ${path} failed: ${describe(err)}`;
+      return { error: describe(err) };
+    }
+  }
+}
+
+/** `command` of a deep link: repeated parameters are argv; a single one is split at spaces. */
+function deepLinkCommand(params: URLSearchParams): string[] | undefined {
+  const all = params.getAll('command').filter((c) => c !== '');
+  if (all.length === 0) return undefined;
+  return all.length === 1 ? all[0]!.split(/\s+/).filter(Boolean) : all;
+}
+
+async function main(): Promise<void> {
+  installAdoptedStyles();
+  const app = new App();
+  const tree = new PodTree($<HTMLUListElement>('tree'), { open: (target) => app.open(target) });
+  $<HTMLInputElement>('filter').addEventListener('input', (e) => tree.filter((e.target as HTMLInputElement).value));
+  $<HTMLInputElement>('upload-dir').addEventListener('input', (e) => ((e.target as HTMLElement).dataset.edited = '1'));
+
+  const params = new URLSearchParams(location.search);
+  const cluster = params.get('cluster');
+  const namespace = params.get('namespace') ?? undefined;
+  const pod = params.get('pod');
+  app.restore();
+  if (cluster && pod) {
+    const target: Target = { cluster, namespace: namespace ?? 'default', pod };
+    const container = params.get('container');
+    if (container) target.container = container;
+    const command = deepLinkCommand(params);
+    if (command) target.command = command;
+    app.open(target);
+    // Opened once: a reload rejoins the tab's session rather than opening another shell.
+    history.replaceState(null, '', '/');
+  }
+  if (app.tabs.length === 0) $<HTMLElement>('empty').hidden = false;
+
+  // The hook the browser tests read the page through.
+  const hook = {
+    app,
+    tabs: () =>
+      app.tabs.map((t) => ({ label: t.label, cluster: t.target.cluster, sessionId: t.sessionId, state: t.state, renderer: t.renderer, banner: t.bannerText(), cols: t.term.cols, rows: t.term.rows, exitCode: t.exitCode })),
+    activeIndex: () => (app.active ? app.tabs.indexOf(app.active) : -1),
+    screenText: (i?: number) => (i === undefined ? app.active : app.tabs[i])?.screenText() ?? '',
+    bufferText: (i?: number) => (i === undefined ? app.active : app.tabs[i])?.bufferText() ?? '',
+    lastUpload: () => app.lastUpload,
+    download: (path: string) => app.downloadPath(path, false),
+  };
+  (window as unknown as { __podshell: typeof hook }).__podshell = hook;
+  await tree.load(cluster && namespace ? { cluster, namespace } : undefined);
+}
+
+void main();

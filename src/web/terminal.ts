@@ -1,0 +1,471 @@
+// One terminal tab: an xterm.js terminal joined to a gateway session over the stream
+// (docs/web.md, "The stream"). Output is written to xterm as it arrives and acknowledged from
+// xterm's write callbacks, so the gateway never sends more than the page has rendered plus its
+// high-water mark; a dropped socket is rejoined with `resume` from the last offset written, with a
+// "reconnecting… (Ns)" banner meanwhile.
+
+import { FitAddon } from '@xterm/addon-fit';
+import { SearchAddon } from '@xterm/addon-search';
+import { Unicode11Addon } from '@xterm/addon-unicode11';
+import { WebLinksAddon } from '@xterm/addon-web-links';
+import { WebglAddon } from '@xterm/addon-webgl';
+import { Terminal, type ITheme } from '@xterm/xterm';
+import { decodeServerMessage, encodeAck, encodeInput, encodeResize, encodeResume, maxWebshellMessage, type ServerMessage, type SessionDescription } from '../protocol/webshell.ts';
+import { api, ApiError, describeError, type Target } from './api.ts';
+
+/** Acknowledge at least every this many rendered bytes, and whenever output stops. */
+const ACK_EVERY = 32 * 1024; // 32 KiB
+/** Largest input payload per message (the gateway takes messages up to 64 KiB, type byte included). */
+const INPUT_CHUNK = maxWebshellMessage - 1024;
+/** Waits between reconnection attempts, in seconds; the last repeats. */
+const RETRY_SECONDS = [1, 2, 3, 5, 8, 10];
+
+const dark: ITheme = { background: '#1e1e1e', foreground: '#d4d4d4', cursor: '#d4d4d4', selectionBackground: '#264f78' };
+const light: ITheme = { background: '#ffffff', foreground: '#1e1e1e', cursor: '#1e1e1e', selectionBackground: '#add6ff' };
+
+export type TabState = 'starting' | 'connected' | 'reconnecting' | 'ended' | 'failed';
+
+/** What a tab keeps in sessionStorage to rejoin its session after a reload. */
+export interface SavedTab {
+  target: Target;
+  sessionId: string;
+}
+
+export interface TerminalHost {
+  /** Input typed in this tab: the host sends it here, or to every tab of a broadcast. */
+  input(from: TerminalTab, data: Uint8Array): void;
+  /** The tab's state or session changed (labels, saved tabs). */
+  changed(tab: TerminalTab): void;
+  /** Files dropped on the terminal. */
+  dropped(tab: TerminalTab, files: File[]): void;
+  fontSize: number;
+  setFontSize(size: number): void;
+  screenReaderMode: boolean;
+}
+
+const encoder = new TextEncoder();
+
+/** The protocol's encoders make plain ArrayBuffer-backed arrays. */
+const sendBytes = (socket: WebSocket, bytes: Uint8Array) => socket.send(bytes as Uint8Array<ArrayBuffer>);
+
+export class TerminalTab {
+  readonly target: Target;
+  readonly term: Terminal;
+  readonly panel: HTMLElement;
+  readonly search: SearchAddon;
+  sessionId: string | undefined;
+  session: SessionDescription | undefined;
+  state: TabState = 'starting';
+  /** `webgl` or `dom`: which renderer draws this terminal. */
+  renderer: 'webgl' | 'dom' = 'dom';
+  /** The shell's working directory when it reports one (OSC 7). */
+  cwd: string | undefined;
+  exitCode: number | null = null;
+  private readonly _host: TerminalHost;
+  private readonly _fit = new FitAddon();
+  private readonly _banner: HTMLElement;
+  private readonly _screen: HTMLElement;
+  private _socket: WebSocket | undefined;
+  /** End offset of the output handed to xterm. */
+  private _written = 0;
+  /** End offset of the output xterm has rendered (its write callbacks). */
+  private _rendered = 0;
+  private _ackSent = 0;
+  private _ackTimer: number | undefined;
+  private _retry = 0;
+  private _retryTimer: number | undefined;
+  private _resumeFrom: number;
+  private _disposed = false;
+  private _observer: ResizeObserver;
+  private _fitFrame: number | undefined;
+
+  constructor(host: TerminalHost, target: Target, panel: HTMLElement, saved?: SavedTab) {
+    this._host = host;
+    this.target = target;
+    this.panel = panel;
+    this.sessionId = saved?.sessionId;
+    // After a reload the screen is empty: replay what the gateway still holds for this session.
+    this._resumeFrom = 0;
+    this._banner = document.createElement('div');
+    this._banner.className = 'banner';
+    this._banner.hidden = true;
+    this._banner.setAttribute('role', 'status');
+    this._screen = document.createElement('div');
+    this._screen.className = 'screen';
+    panel.append(this._banner, this._screen);
+
+    const scheme = matchMedia('(prefers-color-scheme: dark)');
+    this.term = new Terminal({
+      allowProposedApi: true,
+      fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
+      fontSize: host.fontSize,
+      scrollback: 5000,
+      screenReaderMode: host.screenReaderMode,
+      theme: scheme.matches ? dark : light,
+    });
+    scheme.addEventListener('change', () => (this.term.options.theme = scheme.matches ? dark : light));
+    this.search = new SearchAddon();
+    this.term.loadAddon(this._fit);
+    this.term.loadAddon(this.search);
+    this.term.loadAddon(new WebLinksAddon());
+    this.term.loadAddon(new Unicode11Addon());
+    this.term.unicode.activeVersion = '11';
+    // OSC 52 would let a program in the pod write the page's clipboard: ignored.
+    this.term.parser.registerOscHandler(52, () => true);
+    // OSC 7 (file://host/path): the shell's working directory, the default upload folder.
+    this.term.parser.registerOscHandler(7, (data) => {
+      try {
+        const url = new URL(data);
+        if (url.protocol === 'file:') this.cwd = decodeURIComponent(url.pathname);
+      } catch {
+        // not a URL: ignored
+      }
+      return true;
+    });
+    this.term.open(this._screen);
+    try {
+      const webgl = new WebglAddon();
+      webgl.onContextLoss(() => {
+        webgl.dispose();
+        this.renderer = 'dom';
+      });
+      this.term.loadAddon(webgl);
+      this.renderer = 'webgl';
+    } catch {
+      this.renderer = 'dom'; // no WebGL here (e.g. a browser without a GPU): xterm's DOM renderer draws
+    }
+    this.term.attachCustomKeyEventHandler((e) => this._key(e));
+    this.term.onData((text) => this._host.input(this, encoder.encode(text)));
+    this.term.onBinary((text) => this._host.input(this, Uint8Array.from(text, (c) => c.charCodeAt(0) & 0xff)));
+    this.term.onResize(({ cols, rows }) => this._sendResize(cols, rows));
+    this.term.onSelectionChange(() => {
+      const text = this.term.getSelection();
+      if (text) void navigator.clipboard?.writeText(text).catch(() => undefined);
+    });
+    this._observer = new ResizeObserver(() => this.fitSoon());
+    this._observer.observe(this._screen);
+    this._screen.addEventListener('dragover', (e) => {
+      if (!e.dataTransfer?.types.includes('Files')) return;
+      e.preventDefault();
+      this._screen.classList.add('dropping');
+    });
+    this._screen.addEventListener('dragleave', () => this._screen.classList.remove('dropping'));
+    this._screen.addEventListener('drop', (e) => {
+      this._screen.classList.remove('dropping');
+      const files = [...(e.dataTransfer?.files ?? [])];
+      if (files.length === 0) return;
+      e.preventDefault();
+      this._host.dropped(this, files);
+    });
+  }
+
+  /** `pod/container`, the tab's label. */
+  get label(): string {
+    return `${this.target.pod}/${this.session?.container ?? this.target.container ?? '…'}`;
+  }
+
+  /** Sizes the terminal to its panel, creates the session if it has none, and joins it. */
+  async start(): Promise<void> {
+    this.fit();
+    if (this.sessionId === undefined) {
+      try {
+        const body = { ...this.target, cols: this.term.cols, rows: this.term.rows };
+        if (body.container === undefined) delete body.container;
+        if (body.command === undefined) delete body.command;
+        this.session = await api<SessionDescription>('POST', '/api/sessions', body);
+        this.sessionId = this.session.id;
+      } catch (err) {
+        this._fail(describeError(err));
+        return;
+      }
+      this._host.changed(this);
+    }
+    this._connect();
+  }
+
+  /** Fits the terminal to its panel now (xterm's onResize then tells the gateway). */
+  fit(): void {
+    if (this._disposed || !this.panel.isConnected || this.panel.hidden) return;
+    try {
+      this._fit.fit();
+    } catch {
+      // not laid out yet: the ResizeObserver fits once it is
+    }
+  }
+
+  fitSoon(): void {
+    if (this._fitFrame !== undefined) return;
+    this._fitFrame = requestAnimationFrame(() => {
+      this._fitFrame = undefined;
+      this.fit();
+    });
+  }
+
+  /** Sends input to the session (in messages of at most 63 KiB); nothing when not joined. */
+  send(data: Uint8Array): void {
+    if (this._socket?.readyState !== WebSocket.OPEN || this.state !== 'connected') return;
+    for (let at = 0; at < data.length; at += INPUT_CHUNK) sendBytes(this._socket, encodeInput(data.subarray(at, at + INPUT_CHUNK)));
+  }
+
+  /** Ends the session (DELETE) and the tab. */
+  async close(): Promise<void> {
+    const id = this.sessionId;
+    const live = this.state !== 'ended' && this.state !== 'failed';
+    this.dispose();
+    if (id !== undefined && live) await api('DELETE', `/api/sessions/${encodeURIComponent(id)}`).catch(() => undefined);
+  }
+
+  dispose(): void {
+    this._disposed = true;
+    clearTimeout(this._retryTimer);
+    clearTimeout(this._ackTimer);
+    this._observer.disconnect();
+    this._socket?.close(1000);
+    this.term.dispose();
+    this.panel.remove();
+  }
+
+  /** The text on screen (the visible rows), for tests and screen readers. */
+  screenText(): string {
+    const buffer = this.term.buffer.active;
+    const lines: string[] = [];
+    for (let y = 0; y < this.term.rows; y++) lines.push(buffer.getLine(buffer.viewportY + y)?.translateToString(true) ?? '');
+    return lines.join('\n');
+  }
+
+  /** Every line of the buffer, scrollback included. */
+  bufferText(): string {
+    const buffer = this.term.buffer.active;
+    const lines: string[] = [];
+    for (let y = 0; y < buffer.length; y++) lines.push(buffer.getLine(y)?.translateToString(true) ?? '');
+    return lines.join('\n');
+  }
+
+  private _key(e: KeyboardEvent): boolean {
+    if (e.type !== 'keydown') return true;
+    const key = e.key.toLowerCase();
+    if (e.ctrlKey && e.shiftKey && key === 'c') {
+      const text = this.term.getSelection();
+      if (text) void navigator.clipboard?.writeText(text).catch(() => undefined);
+      e.preventDefault();
+      return false;
+    }
+    if (e.ctrlKey && e.shiftKey && key === 'v') {
+      e.preventDefault();
+      void navigator.clipboard
+        ?.readText()
+        .then((text) => this.term.paste(text))
+        .catch(() => this._showBanner('The browser did not allow reading the clipboard: paste with the browser\'s menu or Ctrl+V where it works.', 'warn'));
+      return false;
+    }
+    if (e.ctrlKey && !e.altKey && (e.key === '+' || e.key === '=' || e.key === '-' || e.key === '0')) {
+      e.preventDefault();
+      const size = e.key === '0' ? 14 : this._host.fontSize + (e.key === '-' ? -1 : 1);
+      this._host.setFontSize(Math.min(40, Math.max(6, size)));
+      return false;
+    }
+    // Alt+digit and Alt+PageUp/PageDown switch tabs: the page handles them.
+    if (e.altKey && !e.ctrlKey && (/^[1-9]$/.test(e.key) || e.key === 'PageUp' || e.key === 'PageDown')) return false;
+    return true;
+  }
+
+  private _connect(): void {
+    if (this._disposed || this.sessionId === undefined) return;
+    const url = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/api/sessions/${encodeURIComponent(this.sessionId)}/stream`;
+    const socket = new WebSocket(url);
+    socket.binaryType = 'arraybuffer';
+    this._socket = socket;
+    socket.onopen = () => sendBytes(socket, encodeResume(this._resumeFrom));
+    socket.onmessage = (e) => {
+      if (socket !== this._socket || !(e.data instanceof ArrayBuffer)) return;
+      let message: ServerMessage;
+      try {
+        message = decodeServerMessage(new Uint8Array(e.data));
+      } catch (err) {
+        this._showBanner(`The gateway sent a message this page cannot read: ${(err as Error).message}`, 'error');
+        return;
+      }
+      this._receive(message);
+    };
+    socket.onclose = (e) => {
+      if (socket !== this._socket) return;
+      this._socket = undefined;
+      this._closed(e.code, e.reason);
+    };
+  }
+
+  private _receive(message: ServerMessage): void {
+    switch (message.type) {
+      case 'joined': {
+        const { session, offset, skipped } = message.joined;
+        this.session = session;
+        this._retry = 0;
+        this.state = session.state === 'exited' ? 'ended' : 'connected';
+        if (skipped > 0) this.term.write(`\r\n\x1b[2m[podshell: ${skipped} bytes of output were no longer held by the gateway]\x1b[0m\r\n`);
+        this._written = offset;
+        this._rendered = Math.max(this._rendered, 0);
+        this._ackSent = Math.min(this._ackSent, offset);
+        this._hideBanner();
+        // The window may have changed while away: the session follows the terminal's size.
+        if (session.cols !== this.term.cols || session.rows !== this.term.rows) this._sendResize(this.term.cols, this.term.rows);
+        this._host.changed(this);
+        break;
+      }
+      case 'output': {
+        const { offset, data } = message;
+        const end = offset + data.length;
+        if (end <= this._written) break; // already shown (a replay overlapping what this page has)
+        const fresh = offset < this._written ? data.subarray(this._written - offset) : data;
+        this._written = end;
+        // The socket's buffer is reused by nothing, but copy: xterm keeps the array until it parses it.
+        this.term.write(fresh.slice(), () => this._renderedTo(end));
+        break;
+      }
+      case 'exit':
+        this.exitCode = message.exit.code;
+        this._ended(`session ended (exit ${message.exit.code})${message.exit.message ? `: ${message.exit.message}` : ''}`);
+        break;
+      case 'error':
+        this._ended(describeError(new ApiError(message.error.code, message.error.message, message.error.status ?? 0)), 'error');
+        break;
+      case 'notice':
+        if (message.notice.kind === 'idle-warning') this._showBanner(`No input for a while: the session ends in ${message.notice.secondsLeft} s unless you type.`, 'warn');
+        else this._ended(endingSentence(message.notice.reason));
+        break;
+    }
+  }
+
+  private _renderedTo(end: number): void {
+    if (end <= this._rendered) return;
+    this._rendered = end;
+    if (this._rendered - this._ackSent >= ACK_EVERY) this._ack();
+    else if (this._ackTimer === undefined) this._ackTimer = setTimeout(() => this._ack(), 20) as unknown as number;
+  }
+
+  private _ack(): void {
+    clearTimeout(this._ackTimer);
+    this._ackTimer = undefined;
+    if (this._socket?.readyState !== WebSocket.OPEN || this._rendered <= this._ackSent) return;
+    this._ackSent = this._rendered;
+    sendBytes(this._socket, encodeAck(this._rendered));
+  }
+
+  private _sendResize(cols: number, rows: number): void {
+    if (this._socket?.readyState === WebSocket.OPEN && this.state === 'connected') sendBytes(this._socket, encodeResize(cols, rows));
+  }
+
+  private _closed(code: number, reason: string): void {
+    if (this._disposed || this.state === 'ended' || this.state === 'failed') return;
+    if (code === 4004) return this._ended('session ended: the gateway no longer has it (it ended while this page was away)');
+    if (code === 4001) {
+      this.state = 'reconnecting';
+      this._showBanner('This session was opened in another window.', 'warn', 'Take it back', () => this._reconnectNow());
+      this._host.changed(this);
+      return;
+    }
+    this.state = 'reconnecting';
+    this._host.changed(this);
+    this._scheduleReconnect(reason);
+  }
+
+  private _scheduleReconnect(reason: string): void {
+    let left = RETRY_SECONDS[Math.min(this._retry, RETRY_SECONDS.length - 1)]!;
+    this._retry++;
+    const tick = () => {
+      if (this._disposed || this.state !== 'reconnecting') return;
+      if (left <= 0) return this._reconnectNow();
+      this._showBanner(`reconnecting… (${left}s)${reason ? ` — ${reason}` : ''}`, 'warn', 'Now', () => this._reconnectNow());
+      left--;
+      this._retryTimer = setTimeout(tick, 1000) as unknown as number;
+    };
+    tick();
+  }
+
+  private _reconnectNow(): void {
+    clearTimeout(this._retryTimer);
+    if (this._disposed) return;
+    this.state = 'reconnecting';
+    this._showBanner('reconnecting…', 'warn');
+    // Everything handed to xterm is on screen (or about to be): continue right after it.
+    this._resumeFrom = this._written;
+    void this._probe().then((gone) => {
+      if (gone) this._ended('session ended: the gateway no longer has it');
+      else if (gone === undefined) this._scheduleReconnect('the gateway cannot be reached');
+      else this._connect();
+    });
+  }
+
+  /** Whether the session is gone (true), there (false), or the gateway out of reach (undefined). */
+  private async _probe(): Promise<boolean | undefined> {
+    try {
+      const s = await api<SessionDescription>('GET', `/api/sessions/${encodeURIComponent(this.sessionId!)}`);
+      this.session = s;
+      return false;
+    } catch (err) {
+      if (err instanceof ApiError && err.code === 'ERR_GATEWAY_UNKNOWN_SESSION') return true;
+      if (err instanceof ApiError && err.status !== 0) {
+        this._showBanner(describeError(err), 'error');
+        return undefined;
+      }
+      return undefined;
+    }
+  }
+
+  private _ended(sentence: string, tone: 'info' | 'error' = 'info'): void {
+    this.state = 'ended';
+    this._ack();
+    this._showBanner(sentence, tone);
+    this._host.changed(this);
+  }
+
+  private _fail(sentence: string): void {
+    this.state = 'failed';
+    this._showBanner(sentence, 'error');
+    this._host.changed(this);
+  }
+
+  private _showBanner(text: string, tone: 'info' | 'warn' | 'error', action?: string, onAction?: () => void): void {
+    this._banner.hidden = false;
+    this._banner.dataset.tone = tone;
+    this._banner.setAttribute('role', tone === 'error' ? 'alert' : 'status');
+    const span = document.createElement('span');
+    span.textContent = text;
+    const children: Node[] = [span];
+    if (action && onAction) {
+      const button = document.createElement('button');
+      button.type = 'button';
+      button.textContent = action;
+      button.addEventListener('click', onAction);
+      children.push(button);
+    }
+    this._banner.replaceChildren(...children);
+    this.fitSoon();
+  }
+
+  private _hideBanner(): void {
+    if (this._banner.hidden) return;
+    this._banner.hidden = true;
+    this._banner.replaceChildren();
+    this.fitSoon();
+  }
+
+  /** The banner's text ('' when hidden), for tests. */
+  bannerText(): string {
+    return this._banner.hidden ? '' : (this._banner.textContent ?? '');
+  }
+}
+
+function endingSentence(reason: string): string {
+  switch (reason) {
+    case 'idle':
+      return 'session ended: no input for too long';
+    case 'max-duration':
+      return 'session ended: it reached the longest time a session may last';
+    case 'grace':
+      return 'session ended: no window was joined to it for the grace period';
+    case 'gateway-stopping':
+      return 'session ended: the gateway is stopping';
+    default:
+      return 'session ended';
+  }
+}
