@@ -84,12 +84,12 @@ export async function startWebWorld(options: { gateway?: GatewayOptions; viewpor
 }
 
 /** Polls `fn` in the page until it returns a truthy value (or `timeoutMs` passes): returns that value. */
-export async function waitInPage<T>(page: Page, what: string, fn: () => T | Promise<T>, timeoutMs = 20_000): Promise<T> {
+export async function waitInPage<T, A = undefined>(page: Page, what: string, fn: (arg: A) => T | Promise<T>, timeoutMs = 20_000, arg?: A): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: unknown;
   for (;;) {
-    last = await page.evaluate(fn);
-    if (last) return last as T;
+    last = await page.evaluate(fn as unknown as (arg: unknown) => T, arg as unknown);
+    if (last) return last as NonNullable<T>;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(last)?.slice(0, 500)})`);
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -1,0 +1,280 @@
+// The browser UI end to end: a headless chromium (Debian's, through playwright-core) signed in
+// through the gateway's printed login URL, against a sandbox. It reads the page through its test
+// hook (window.__podshell: the tabs and xterm's buffer) and checks what reached the pods with the
+// library (Cluster.run).
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import type { Page } from 'playwright-core';
+import { Cluster } from '../src/lib/cluster.ts';
+import { UI_CSP } from '../src/gateway/routes-ui.ts';
+import { startWebWorld, waitInPage, type WebWorld } from './browser.ts';
+
+let world: WebWorld;
+let cluster: Cluster;
+let page: Page;
+
+interface TabInfo {
+  label: string;
+  cluster: string;
+  sessionId?: string;
+  state: string;
+  renderer: string;
+  banner: string;
+  cols: number;
+  rows: number;
+  exitCode: number | null;
+}
+
+type Hook = {
+  tabs(): TabInfo[];
+  activeIndex(): number;
+  screenText(i?: number): string;
+  bufferText(i?: number): string;
+  lastUpload(): unknown;
+  download(path: string): Promise<unknown>;
+  app: any;
+};
+declare const window: { __podshell: Hook };
+
+before(async () => {
+  world = await startWebWorld();
+  cluster = Cluster.fromKubeconfig({ path: world.sandbox.kubeconfigPath, warn: () => {} });
+  page = await world.page();
+});
+
+after(async () => {
+  await world?.close();
+});
+
+const tabs = (p = page) => p.evaluate(() => window.__podshell?.tabs() ?? []);
+
+/** Polls until the tab's whole buffer matches `re`; returns the buffer. */
+function bufferMatches(re: RegExp, tab?: number, p = page, timeoutMs = 20_000): Promise<string> {
+  return waitInPage(
+    p,
+    `${re} on screen`,
+    ([source, flags, i]) => {
+      const text = window.__podshell?.bufferText(i ?? undefined) ?? '';
+      return new RegExp(source, flags).test(text) ? text : '';
+    },
+    timeoutMs,
+    [re.source, re.flags, tab ?? null] as const,
+  );
+}
+
+/** Opens a deep link in `p`, waits for the shell of its (last) tab and gives it the prompt `<p>$ `. */
+async function openShell(p: Page, query: string): Promise<number> {
+  await p.goto(`${world.base}/?${query}`);
+  const index = await waitInPage(p, 'a connected tab', () => {
+    const all = window.__podshell?.tabs() ?? [];
+    const last = all[all.length - 1];
+    return last?.state === 'connected' ? all.length : 0;
+  });
+  await focusTerminal(p);
+  await p.keyboard.type("PS1='<p>''$ '\n");
+  await bufferMatches(/<p>\$ $/m, index - 1, p);
+  return index - 1;
+}
+
+async function focusTerminal(p = page): Promise<void> {
+  await p.evaluate(() => window.__podshell.app.active.term.focus());
+}
+
+test('the page is served under the strict CSP: no inline script or style, and the browser reports no violation', async () => {
+  const res = await page.goto(`${world.base}/`);
+  assert.equal(res?.status(), 200);
+  assert.equal(res?.headers()['content-security-policy'], UI_CSP);
+  assert.match(UI_CSP, /script-src 'self';/);
+  assert.doesNotMatch(UI_CSP, /unsafe-inline|unsafe-eval/);
+  const html = await res!.text();
+  assert.doesNotMatch(html, /<style|style=|<script>|<script [^>]*>[^<]/i, 'no inline style or script in index.html');
+  const asset = await page.request.get(`${world.base}/assets/app.js`);
+  assert.equal(asset.status(), 200);
+  assert.equal(asset.headers()['content-type'], 'text/javascript; charset=utf-8');
+  assert.equal(asset.headers()['content-security-policy'], UI_CSP);
+  assert.equal((await page.request.get(`${world.base}/assets/..%2Fpackage.json`)).status(), 404);
+  assert.equal((await page.request.get(`${world.base}/assets/.hidden.js`)).status(), 404);
+});
+
+test('a deep link opens a shell in demo: 6*7 is 42 on screen and the command reached the pod', async () => {
+  await openShell(page, 'cluster=podshell-sandbox&namespace=default&pod=demo&container=main');
+  const [tab] = await tabs();
+  assert.equal(tab!.label, 'demo/main');
+  assert.equal(tab!.cluster, 'podshell-sandbox');
+  await page.keyboard.type('echo $((6*7)) | tee /tmp/web-answer\n');
+  await bufferMatches(/^42$/m);
+  const file = await cluster.run({ namespace: 'default', target: { pod: 'demo' }, container: 'main', command: ['cat', '/tmp/web-answer'] });
+  assert.equal(file.stdout, '42\n');
+  // The size was fitted before the session was created: the shell started at the terminal's size.
+  await page.keyboard.type('stty size\n');
+  await bufferMatches(new RegExp(`^${tab!.rows} ${tab!.cols}$`, 'm'));
+  // xterm's inline rules went through constructed style sheets: no CSP violation was reported.
+  assert.deepEqual(world.consoleErrors.filter((m) => /Content Security Policy/i.test(m)), []);
+  assert.equal(new URL(page.url()).search, '', 'the deep link is replaced, so a reload rejoins rather than opening another shell');
+});
+
+test('resizing the window: stty size follows, and less redraws to the new size', async () => {
+  const before_ = (await tabs())[0]!;
+  await page.setViewportSize({ width: 900, height: 500 });
+  const after_ = await waitInPage(page, 'a smaller terminal', (rows) => {
+    const t = window.__podshell.tabs()[0]!;
+    return t.rows < rows ? t : undefined;
+  }, 20_000, before_.rows);
+  assert.ok(after_.cols < before_.cols, `fewer columns: ${before_.cols} → ${after_.cols}`);
+  await page.keyboard.type('stty size\n');
+  await bufferMatches(new RegExp(`^${after_.rows} ${after_.cols}$`, 'm'));
+  // less fills the screen and puts its prompt on the last row; after a resize it redraws there.
+  await page.keyboard.type('seq 1 500 | less\n');
+  await waitInPage(page, 'less on the last row', (rows) => window.__podshell.screenText().split('\n')[rows - 1]?.startsWith(':') ?? false, 20_000, after_.rows);
+  await page.setViewportSize({ width: 1200, height: 760 });
+  const big = await waitInPage(page, 'the terminal back to its size', (rows) => {
+    const t = window.__podshell.tabs()[0]!;
+    return t.rows > rows ? t : undefined;
+  }, 20_000, after_.rows);
+  await waitInPage(page, 'less redrawn on the new last row', (rows) => {
+    const lines = window.__podshell.screenText().split('\n');
+    // Its screen now shows rows-1 numbers and its prompt on the new last row.
+    return (lines[rows - 1]?.startsWith(':') ?? false) && /^\d+$/.test(lines[rows - 2] ?? '');
+  }, 20_000, big.rows);
+  await page.keyboard.type('q');
+  await page.keyboard.type('clear\n');
+  await bufferMatches(/<p>\$ $/m);
+});
+
+test('a reload rejoins the same shell: a variable set before is still set, and output made during the reload is shown', async () => {
+  const [tab] = await tabs();
+  await page.keyboard.type('A=kept-$((40+2)); (sleep 2; echo made-$((2*3))-meanwhile) &\n');
+  await bufferMatches(/<p>\$ $/m);
+  await page.reload();
+  const again = await waitInPage(page, 'the tab rejoined', () => {
+    const t = window.__podshell?.tabs()[0];
+    return t?.state === 'connected' ? t : undefined;
+  });
+  assert.equal(again.sessionId, tab!.sessionId, 'the same session');
+  assert.equal((await tabs()).length, 1, 'one tab, not a second shell');
+  await bufferMatches(/made-6-meanwhile/); // (after the prompt: the shell printed it while at its prompt)
+  await focusTerminal();
+  await page.keyboard.type('echo "A is $A"\n');
+  await bufferMatches(/^A is kept-42$/m);
+});
+
+test('yes for 3 s, then Ctrl-C: the prompt returns fast and the page answers input right after', async () => {
+  const [tab] = await tabs();
+  const producedBefore = (await (await page.request.get(`${world.base}/api/sessions/${tab!.sessionId}`)).json()).produced as number;
+  await page.keyboard.type('clear; yes\n');
+  await bufferMatches(/^y$/m);
+  await new Promise((r) => setTimeout(r, 3000));
+  const t0 = Date.now();
+  await page.keyboard.press('Control+C');
+  await waitInPage(page, 'the prompt after ^C', () => /<p>\$ $/.test(window.__podshell.screenText().trimEnd() + ' ') || /<p>\$\s*$/.test(window.__podshell.screenText()), 30_000);
+  const promptMs = Date.now() - t0;
+  const produced = (await (await page.request.get(`${world.base}/api/sessions/${tab!.sessionId}`)).json()).produced as number;
+  // The precondition: a flood really happened (several MiB went through the page).
+  assert.ok(produced - producedBefore > 2 * 1024 * 1024, `yes produced ${produced - producedBefore} bytes`);
+  const t1 = Date.now();
+  await page.keyboard.type('echo echo-$((7*6))\n');
+  await bufferMatches(/^echo-42$/m);
+  const echoMs = Date.now() - t1;
+  console.log(`flood of ${((produced - producedBefore) / 1048576).toFixed(1)} MiB: prompt back ${promptMs} ms after ^C; input to echo after it ${echoMs} ms`);
+  assert.ok(promptMs < 5000, `the prompt came back ${promptMs} ms after ^C`);
+  assert.ok(echoMs < 3000, `input to echo took ${echoMs} ms`);
+});
+
+test('broadcast: two tabs on two web pods, one typed command runs in both', async () => {
+  const { pods } = (await (await page.request.get(`${world.base}/api/clusters/podshell-sandbox/namespaces/default/pods`)).json()) as { pods: { name: string }[] };
+  const web = pods.map((p) => p.name).filter((n) => n.startsWith('web-')).slice(0, 2);
+  assert.equal(web.length, 2);
+  const p2 = await world.page();
+  try {
+    const a = await openShell(p2, `cluster=podshell-sandbox&namespace=default&pod=${web[0]}`);
+    const b = await openShell(p2, `cluster=podshell-sandbox&namespace=default&pod=${web[1]}`);
+    assert.deepEqual([a, b], [0, 1]);
+    assert.deepEqual((await tabs(p2)).map((t) => t.label), [`${web[0]}/app`, `${web[1]}/app`]);
+    await p2.check('#broadcast');
+    assert.equal(await p2.isVisible('#broadcast-bar'), true, 'the broadcast bar shows');
+    assert.match((await p2.textContent('#broadcast-bar')) ?? '', /BROADCAST: what you type goes to 2 terminals/);
+    assert.equal(await p2.locator('[role=tab].broadcasting').count(), 2);
+    await focusTerminal(p2);
+    await p2.keyboard.type('echo "$(hostname) got it" > /tmp/broadcast; cat /tmp/broadcast\n');
+    await bufferMatches(new RegExp(`^${web[0]} got it$`, 'm'), 0, p2);
+    await bufferMatches(new RegExp(`^${web[1]} got it$`, 'm'), 1, p2);
+    for (const pod of web) {
+      const r = await cluster.run({ namespace: 'default', target: { pod: pod! }, container: 'app', command: ['cat', '/tmp/broadcast'] });
+      assert.equal(r.stdout, `${pod} got it\n`);
+    }
+    // Off again: input goes to the active tab only.
+    await p2.uncheck('#broadcast');
+    assert.equal(await p2.isVisible('#broadcast-bar'), false);
+    await focusTerminal(p2);
+    await p2.keyboard.type('echo only-$((1+1))-here\n');
+    await bufferMatches(/^only-2-here$/m, 1, p2);
+    assert.doesNotMatch(await p2.evaluate(() => window.__podshell.bufferText(0)), /only-2-here/);
+  } finally {
+    await p2.close();
+  }
+});
+
+test('tabs by keyboard: Alt+digit switches, Shift+arrow reorders, Delete closes; ARIA roles on tree and tabs', async () => {
+  const p3 = await world.page();
+  try {
+    await openShell(p3, 'cluster=podshell-sandbox&namespace=default&pod=slim');
+    await openShell(p3, 'cluster=podshell-sandbox&namespace=default&pod=demo');
+    assert.equal(await p3.evaluate(() => window.__podshell.activeIndex()), 1);
+    await p3.keyboard.press('Alt+1');
+    assert.equal(await p3.evaluate(() => window.__podshell.activeIndex()), 0);
+    assert.equal(await p3.textContent('[role=tab][aria-selected=true] .label'), 'slim/main');
+    await p3.focus('[role=tab][aria-selected=true]');
+    await p3.keyboard.press('Shift+ArrowRight');
+    assert.deepEqual((await tabs(p3)).map((t) => t.label), ['demo/main', 'slim/main']);
+    assert.deepEqual(await p3.$$eval('[role=tab] .label', (els) => els.map((e) => e.textContent)), ['demo/main', 'slim/main']);
+    await p3.keyboard.press('ArrowLeft');
+    assert.equal(await p3.textContent('[role=tab][aria-selected=true] .label'), 'demo/main');
+    await p3.keyboard.press('Delete');
+    await waitInPage(p3, 'one tab left', () => window.__podshell.tabs().length === 1);
+    // ARIA: a tree of treeitems, tabs controlling tabpanels.
+    assert.ok((await p3.locator('[role=tree] [role=treeitem]').count()) > 5);
+    const controls = await p3.getAttribute('[role=tab]', 'aria-controls');
+    assert.equal(await p3.getAttribute(`#${controls}`, 'role'), 'tabpanel');
+    // The tree by keyboard: focus demo, Enter opens a tab on it.
+    await p3.locator('[role=treeitem][data-pod=demo]').first().focus();
+    await p3.keyboard.press('ArrowRight');
+    await p3.keyboard.press('ArrowDown');
+    assert.equal(await p3.evaluate('document.activeElement.dataset.container'), 'main');
+    await p3.keyboard.press('Enter');
+    await waitInPage(p3, 'a second tab from the tree', () => window.__podshell.tabs().length === 2 && window.__podshell.tabs()[1]!.state === 'connected');
+    // The filter box hides the pods that do not match.
+    await p3.fill('#filter', 'sli');
+    assert.equal(await p3.isVisible('[role=treeitem][data-pod=demo]'), false);
+    assert.equal(await p3.isVisible('[role=treeitem][data-pod=slim]'), true);
+    await p3.fill('#filter', '');
+    // The screen-reader mode setting reaches xterm.
+    await p3.check('#screen-reader');
+    assert.equal(await p3.evaluate(() => window.__podshell.app.active.term.options.screenReaderMode), true);
+    await p3.uncheck('#screen-reader');
+  } finally {
+    await p3.close();
+  }
+});
+
+test('the cluster refusals in words: distroless has no shell (the kubectl debug hint), the viewer may not exec', async () => {
+  const p4 = await world.page();
+  try {
+    await p4.goto(`${world.base}/?cluster=podshell-sandbox&namespace=default&pod=distroless`);
+    const distroless = await waitInPage(p4, 'the no-shell message', () => window.__podshell?.tabs()[0]?.state === 'failed' && window.__podshell.tabs()[0]!.banner);
+    assert.match(String(distroless), /No shell in this container/);
+    assert.match(String(distroless), /kubectl debug -it distroless --image=busybox --target=app/);
+    await p4.goto(`${world.base}/?cluster=podshell-sandbox-viewer&namespace=default&pod=demo`);
+    const viewer = await waitInPage(p4, 'the forbidden message', () => {
+      const all = window.__podshell?.tabs() ?? [];
+      return all.find((t) => t.cluster === 'podshell-sandbox-viewer')?.state === 'failed' && all.find((t) => t.cluster === 'podshell-sandbox-viewer')!.banner;
+    });
+    assert.match(String(viewer), /^Forbidden: pods "demo" is forbidden: User "viewer" cannot (get|create) resource "pods\/exec"/);
+    // An unknown pod: not found, in the API server's words.
+    await p4.goto(`${world.base}/?cluster=podshell-sandbox&namespace=default&pod=nope`);
+    const gone = await waitInPage(p4, 'the not-found message', () => window.__podshell?.tabs().find((t) => t.label.startsWith('nope/'))?.banner);
+    assert.match(gone, /^Not found \(the pod may be gone\): pods "nope" not found/);
+  } finally {
+    await p4.close();
+  }
+});
