@@ -278,3 +278,50 @@ test('the cluster refusals in words: distroless has no shell (the kubectl debug 
     await p4.close();
   }
 });
+
+test('a dropped socket: the banner counts down "reconnecting… (Ns)", the output made meanwhile arrives once; exit shows "session ended (exit 3)"', async () => {
+  const p5 = await world.page();
+  try {
+    await openShell(p5, 'cluster=podshell-sandbox&namespace=default&pod=demo');
+    await p5.keyboard.type('echo before-$((5*5)); (sleep 1.5; echo while-away-$((3*3))) &\n');
+    await bufferMatches(/^before-25$/m, 0, p5);
+    // Drop the socket from the page's side (as a network change would).
+    await p5.evaluate(() => window.__podshell.app.active._socket.close(3000, 'test drop'));
+    const banner = await waitInPage(p5, 'the reconnecting banner', () => /^reconnecting… \(\d+s\)/.test(window.__podshell.tabs()[0]!.banner) && window.__podshell.tabs()[0]!.banner);
+    assert.match(String(banner), /^reconnecting… \(1s\)/);
+    await waitInPage(p5, 'rejoined', () => window.__podshell.tabs()[0]!.state === 'connected');
+    const text = await bufferMatches(/while-away-9/, 0, p5);
+    assert.equal(text.match(/^before-25$/gm)?.length, 1, 'nothing shown twice');
+    await focusTerminal(p5);
+    await p5.keyboard.type('exit 3\n');
+    const ended = await waitInPage(p5, 'the end', () => window.__podshell.tabs()[0]!.state === 'ended' && window.__podshell.tabs()[0]!);
+    assert.equal((ended as TabInfo).banner, 'session ended (exit 3)');
+    assert.equal((ended as TabInfo).exitCode, 3);
+  } finally {
+    await p5.close();
+  }
+});
+
+test('without WebGL (chromium with --disable-webgl) xterm falls back to its DOM renderer, which works under the CSP', async () => {
+  const { chromium } = await import('playwright-core');
+  const browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--disable-webgl', '--disable-3d-apis'],
+  });
+  try {
+    // The same sign-in (its cookie), in a browser without WebGL.
+    const context = await browser.newContext({ storageState: await world.context.storageState(), viewport: { width: 1000, height: 600 } });
+    const p6 = await context.newPage();
+    const errors: string[] = [];
+    p6.on('console', (m) => void (m.type() === 'error' && errors.push(m.text())));
+    await openShell(p6, 'cluster=podshell-sandbox&namespace=default&pod=slim');
+    assert.equal((await tabs(p6))[0]!.renderer, 'dom');
+    await p6.keyboard.type('echo dom-$((6*7))\n');
+    await bufferMatches(/^dom-42$/m, 0, p6);
+    // The DOM renderer draws rows as elements: the answer is in the page's text too.
+    assert.match((await p6.textContent('.xterm-rows')) ?? '', /dom-42/);
+    assert.deepEqual(errors, []);
+  } finally {
+    await browser.close();
+  }
+});
