@@ -79,7 +79,7 @@ function clientOf(ctx: GatewayContext, cluster: string): KubeClient {
 function clientGone(reply: FastifyReply): AbortSignal {
   const controller = new AbortController();
   reply.raw.once('close', () => {
-    if (!reply.raw.writableFinished) controller.abort(new GatewayError('ERR_GATEWAY_CLIENT_GONE', 499, 'the client went away'));
+    if (!reply.raw.writableFinished) controller.abort(new Error('the client went away'));
   });
   return controller.signal;
 }
