@@ -504,3 +504,38 @@ test('slim (no tar): a single file goes up and down; a directory is a clear 422.
   assert.equal(noneUp.status, 422, noneUp.body.toString());
   assert.equal(json(noneUp).error.code, 'ERR_TRANSFER_NO_SHELL');
 });
+
+test('an upload replaces a file (mode 0644) but never a directory, and needs its parent; odd Ranges, links and FIFOs', async () => {
+  const { dir, ls } = await freshDir();
+  const setup = await cluster.run({
+    target: 'demo',
+    command: ['sh', '-c', 'printf old > "$1/f" && chmod 600 "$1/f" && mkdir "$1/d" && mkfifo "$1/fifo" && ln -s f "$1/link"', 'sh', dir],
+  });
+  assert.equal(setup.exitCode, 0, setup.stderr);
+
+  const replaced = await request(gateway, 'PUT', filePath('demo', { path: `${dir}/f` }), { body: Readable.from([Buffer.from('new!')]) });
+  assert.equal(replaced.status, 201, replaced.body.toString());
+  const st = await cluster.run({ target: 'demo', command: ['stat', '-c', '%a %s', `${dir}/f`] });
+  assert.equal(st.stdout, '644 4\n');
+
+  const onDir = await request(gateway, 'PUT', filePath('demo', { path: `${dir}/d` }), { body: Readable.from([Buffer.from('x')]) });
+  assert.equal(onDir.status, 422, onDir.body.toString());
+  assert.equal(json(onDir).error.code, 'ERR_TRANSFER_REMOTE');
+  assert.match(json(onDir).error.message, /cannot overwrite directory/);
+  const noParent = await request(gateway, 'PUT', filePath('demo', { path: `${dir}/none/f` }), { body: Readable.from([Buffer.from('x')]) });
+  assert.equal(noParent.status, 422, noParent.body.toString());
+  assert.match(json(noParent).error.message, /Directory nonexistent|No such file or directory/);
+  assert.deepEqual((await ls()).sort(), ['d', 'f', 'fifo', 'link'], 'no temp file left');
+  assert.deepEqual(await cluster.run({ target: 'demo', command: ['ls', '-A', `${dir}/d`] }).then((r) => r.stdout), '');
+
+  // A link is followed; a Range this API does not serve is ignored.
+  const viaLink = await request(gateway, 'GET', filePath('demo', { path: `${dir}/link` }), { headers: { range: 'bytes=0-1' } });
+  assert.equal(viaLink.status, 200);
+  assert.equal(viaLink.body.toString(), 'new!');
+  assert.equal(viaLink.headers['content-disposition'], 'attachment; filename=link');
+  assert.equal(viaLink.headers['content-range'], undefined);
+
+  const fifo = await request(gateway, 'GET', filePath('demo', { path: `${dir}/fifo` }));
+  assert.equal(fifo.status, 422);
+  assert.equal(json(fifo).error.code, 'ERR_TRANSFER_UNSAFE');
+});
