@@ -84,9 +84,13 @@ function clientGone(reply: FastifyReply): AbortSignal {
   return controller.signal;
 }
 
-/** `bytes=N-` → N; any other Range is not one this API serves, and is ignored (RFC 9110 14.2). */
-function rangeStart(header: string | undefined): number | null {
-  const m = header === undefined ? null : /^bytes=(\d{1,15})-$/.exec(header.trim());
+/**
+ * The start of a `Range: bytes=N-` header; null for no header and for any other form (a closed
+ * range, a suffix, several ranges, another unit): not ones this API serves, so they are ignored
+ * and the whole file is sent (RFC 9110, section 14.2).
+ */
+export function rangeStart(header: string | undefined): number | null {
+  const m = header === undefined ? null : /^bytes=(\d{1,15})-$/i.exec(header.trim());
   return m ? Number(m[1]) : null;
 }
 
