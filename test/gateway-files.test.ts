@@ -376,8 +376,16 @@ test('past the upload limit: 413, and nothing left behind (Content-Length announ
   // Refused on its Content-Length: the cluster was not even looked up.
   assert.equal(lookups, before);
 
-  // Chunked: the gateway finds out while the bytes stream into the container.
-  const counted = await request(small, 'PUT', filePath('demo', { container: 'main', path: `${dir}/big` }), { body: randomSource(3 * MiB) });
+  // Chunked: the gateway finds out while the bytes stream into the container. Half a MiB first;
+  // once its temp file is there (precondition: something to clean up), the rest.
+  const body = new Readable({ read() {} });
+  body.push(randomBytes(MiB / 2));
+  const answer = request(small, 'PUT', filePath('demo', { container: 'main', path: `${dir}/big` }), { body });
+  await until('the temp file appears', async () => (await ls()).find((n) => n.startsWith('.podshell-')));
+  body.push(randomBytes(MiB));
+  body.push(randomBytes(MiB));
+  body.push(null);
+  const counted = await answer;
   assert.equal(counted.status, 413, counted.body.toString());
   assert.equal(json(counted).error.code, 'ERR_GATEWAY_TOO_LARGE');
   assert.deepEqual(await ls(), []);
