@@ -11,7 +11,7 @@ import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { after, before, test } from 'node:test';
+import { after, afterEach, before, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -124,6 +124,13 @@ interface Answer {
   body: Buffer;
 }
 
+/** Requests still open: a failed test must not leave one holding the gateway's close. */
+const openRequests = new Set<http.ClientRequest>();
+afterEach(() => {
+  for (const req of openRequests) req.destroy();
+  openRequests.clear();
+});
+
 /** An HTTP request with a streamed body, as a signed-in page sends it (Origin, CSRF). */
 function request(client: GatewayTestClient, method: string, path: string, options: { body?: Readable; headers?: Record<string, string> } = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
@@ -134,6 +141,8 @@ function request(client: GatewayTestClient, method: string, path: string, option
       res.on('error', reject);
     });
     req.on('error', reject);
+    openRequests.add(req);
+    req.on('close', () => openRequests.delete(req));
     if (options.body) {
       // The gateway may answer (413, 403) before it read the whole body, and close the connection.
       options.body.on('error', () => {});
@@ -352,10 +361,11 @@ test('an upload broken off half-way leaves nothing in the container: no destinat
   });
   req.on('error', () => {});
   req.on('response', (res) => res.resume());
+  openRequests.add(req);
   req.write(randomBytes(4 * MiB));
   // Precondition: the upload reached the container (its temp file is there)…
   const seen = await until('the temp file appears', async () => (await ls()).find((n) => /^\.podshell-[0-9a-f]{8}\.tmp$/.test(n)));
-  assert.ok(remoteProcesses(seen).length > 0, 'cat is writing the temp file');
+  await until('cat is writing the temp file', async () => remoteProcesses(seen).some((c) => c.includes('cat >>')));
   // …then the client goes away half-way.
   req.destroy();
   await until('the gateway has cleaned up', async () => (await ls()).length === 0);

@@ -12,7 +12,7 @@ import { pipeline } from 'node:stream/promises';
 import { exec } from '../exec/index.ts';
 import type { KubeClient } from '../kube/index.ts';
 import * as cmd from './commands.ts';
-import { collectText, context, isMissingExecutable, noShell, remoteFailure, sessionOptions, verifyRemote, type Ctx } from './copy.ts';
+import { collectText, context, isMissingExecutable, noShell, remoteFailure, runIn, sessionOptions, verifyRemote, type Ctx } from './copy.ts';
 import { TransferError } from './errors.ts';
 import { cleanRemote, type RemoteSpec } from './filespec.ts';
 import { ProgressReporter } from './progress.ts';
@@ -60,7 +60,7 @@ export async function uploadStream(client: KubeClient, source: Readable, remote:
   try {
     const { sha256, size } = await writeTemp(ctx, source, tmp, finalPath, options.maxBytes ?? Infinity);
     const mode = (options.mode ?? 0o644) & 0o7777;
-    // cat created it 0600 (umask 077) so it stayed private while incomplete.
+    // Created 0600 (umask 077) so it stayed private while incomplete.
     await runChecked(ctx, cmd.chmod(tmp, mode), `chmod ${mode.toString(8)} ${tmp}`);
     const verified = await verifyRemote(ctx, [{ remote: tmp, label: finalPath, sha256, size }], new ProgressReporter(undefined, 'verify'));
     await renameRemote(ctx, tmp, finalPath);
@@ -71,9 +71,34 @@ export async function uploadStream(client: KubeClient, source: Readable, remote:
   }
 }
 
-/** The source's bytes into `sh -c 'cat > TMP'`, hashed and counted on the way. */
+/**
+ * Create the empty temp file (private: umask 077; `set -C` refuses an existing name). Run to the
+ * end even when the upload is aborted meanwhile, so that the removal that follows comes after it.
+ */
+function createTemp(tmp: string): string[] {
+  return ['sh', '-c', 'set -C; umask 077; : > "$1"', 'sh', tmp];
+}
+
+/**
+ * stdin onto the end of the temp file, which must exist: a writer whose exec was aborted before
+ * its shell even started finds the file removed and creates nothing behind the cleanup's back.
+ * (No `exec`: the shell stays, and its command line names the file being written.)
+ */
+function appendTemp(tmp: string): string[] {
+  return ['sh', '-c', 'if [ ! -f "$1" ]; then echo "$1: removed before the upload started" >&2; exit 1; fi; cat >> "$1"', 'sh', tmp];
+}
+
+/** The source's bytes into a new temp file through `cat`, hashed and counted on the way. */
 async function writeTemp(ctx: Ctx, source: Readable, tmp: string, finalPath: string, maxBytes: number): Promise<{ sha256: string; size: number }> {
-  const session = exec(ctx.client, { ...sessionOptions(ctx), command: cmd.catWrite(tmp), stdin: true, stdout: true, stderr: true });
+  let created;
+  try {
+    created = await runIn(ctx, createTemp(tmp), AbortSignal.timeout(60_000));
+  } catch (err) {
+    throw isMissingExecutable(err) ? noShell(ctx) : err;
+  }
+  if (created.exitCode !== 0) throw remoteFailure(ctx, `creating ${tmp}`, created.exitCode, created.stderr);
+  ctx.signal?.throwIfAborted();
+  const session = exec(ctx.client, { ...sessionOptions(ctx), command: appendTemp(tmp), stdin: true, stdout: true, stderr: true });
   const stdout = collectText(session.stdout);
   const stderr = collectText(session.stderr);
   const hash = createHash('sha256');
