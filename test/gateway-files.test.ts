@@ -10,7 +10,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { after, afterEach, before, test } from 'node:test';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -19,7 +19,7 @@ import { parse as parseDisposition } from 'content-disposition';
 import { extract } from 'tar-stream';
 import { registerFileRoutes } from '../src/gateway/routes-files.ts';
 import type { ClusterRegistry } from '../src/gateway/context.ts';
-import { Cluster, prepareDownload } from '../src/lib/index.ts';
+import { Cluster, downloadStream, prepareDownload, uploadStream } from '../src/lib/index.ts';
 import { kubeconfigClusters, startHarness, type GatewayTestClient } from './gateway-harness.ts';
 import { cmdline, descendants, running, sha256 } from './helpers.ts';
 
@@ -556,4 +556,40 @@ test('an upload replaces a file (mode 0644) but never a directory, and needs its
   const fifo = await request(gateway, 'GET', filePath('demo', { path: `${dir}/fifo` }));
   assert.equal(fifo.status, 422);
   assert.equal(json(fifo).error.code, 'ERR_TRANSFER_UNSAFE');
+});
+
+test('transfer layer: uploadStream aborted by its signal removes the temp file; downloadStream writes from an offset', async () => {
+  const { dir, ls } = await freshDir('slim', 'main');
+  const controller = new AbortController();
+  // A source that never ends: only the abort stops it.
+  const endless = new Readable({
+    read() {
+      setTimeout(() => this.push(randomBytes(64 * 1024)), 5);
+    },
+  });
+  const upload = uploadStream(cluster.client, endless, { pod: 'slim', path: `${dir}/never` }, { signal: controller.signal });
+  upload.catch(() => {});
+  await until('the temp file has bytes', async () => {
+    const r = await cluster.run({ target: 'slim', command: ['sh', '-c', 'stat -c %s "$1"/.podshell-*.tmp', 'sh', dir] });
+    return r.exitCode === 0 && Number(r.stdout) > 0;
+  });
+  controller.abort(new Error('changed my mind'));
+  await assert.rejects(upload, /changed my mind/);
+  assert.deepEqual(await ls(), []);
+  assert.equal(endless.destroyed, false, 'the source is its owner\'s to end');
+  endless.destroy();
+
+  const data = randomBytes(200_000);
+  const up = await uploadStream(cluster.client, Readable.from([data]), { pod: 'slim', path: `${dir}/d.bin` });
+  assert.deepEqual(up, { path: `${dir}/d.bin`, size: data.length, sha256: sha256(data), verified: 'sha256' });
+  const chunks: Buffer[] = [];
+  const sink = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      chunks.push(chunk);
+      cb();
+    },
+  });
+  const prepared = await downloadStream(cluster.client, { pod: 'slim', path: `${dir}/d.bin` }, sink, { start: 150_000 });
+  assert.equal(prepared.sha256, sha256(data));
+  assert.ok(Buffer.concat(chunks).equals(data.subarray(150_000)));
 });
