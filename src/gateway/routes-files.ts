@@ -141,26 +141,30 @@ export function registerFileRoutes(app: FastifyInstance, ctx: GatewayContext): v
         { namespace: where.namespace, pod: where.pod, path: where.path },
         { signal, ...(where.container ? { container: where.container } : {}) },
       );
-      reply.header('x-content-type-options', 'nosniff');
       if (prepared.type === 'directory') {
         const stream = await prepared.open(0);
-        reply.header('content-type', 'application/x-tar').header('content-disposition', contentDisposition(`${prepared.name}.tar`, { type: 'attachment' }));
+        reply
+          .header('content-type', 'application/x-tar')
+          .header('content-disposition', contentDisposition(`${prepared.name}.tar`, { type: 'attachment' }))
+          .header('x-content-type-options', 'nosniff');
         return reply.send(stream);
       }
       const size = prepared.size!;
       const start = rangeStart(request.headers.range);
-      reply.header('accept-ranges', 'bytes');
-      if (prepared.sha256) reply.header('x-checksum-sha256', prepared.sha256);
       if (start !== null && start >= size) {
         const { statusCode, body } = errorAnswer(new GatewayError('ERR_GATEWAY_RANGE', 416, `cannot start at byte ${start}: ${prepared.path} has ${size} bytes`));
-        return reply.code(statusCode).header('content-range', `bytes */${size}`).send(body);
+        return reply.code(statusCode).header('content-range', `bytes */${size}`).header('accept-ranges', 'bytes').send(body);
       }
       const from = start ?? 0;
+      // Headers only once the bytes have started: a command that cannot run is an error answer.
       const stream = await prepared.open(from);
       reply
         .header('content-type', 'application/octet-stream')
         .header('content-disposition', contentDisposition(prepared.name, { type: 'attachment' }))
-        .header('content-length', String(size - from));
+        .header('x-content-type-options', 'nosniff')
+        .header('content-length', String(size - from))
+        .header('accept-ranges', 'bytes');
+      if (prepared.sha256) reply.header('x-checksum-sha256', prepared.sha256);
       if (start !== null) reply.code(206).header('content-range', `bytes ${from}-${size - 1}/${size}`);
       return reply.send(stream);
     });
