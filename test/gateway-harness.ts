@@ -8,6 +8,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import WebSocket from 'ws';
 import { Cluster } from '../src/lib/index.ts';
 import type { ClusterEntry, ClusterRegistry, GatewayConfig, GatewayContext, GatewayMetrics, SessionRegistry } from '../src/gateway/context.ts';
+import { defaultConfig } from '../src/gateway/config.ts';
 import { GatewayError, errorAnswer } from '../src/gateway/errors.ts';
 
 export interface GatewayTestClient {
@@ -20,21 +21,8 @@ export interface GatewayTestClient {
   close(): Promise<void>;
 }
 
-export const testDefaults: GatewayConfig = {
-  address: '127.0.0.1',
-  port: 0,
-  insecureBind: false,
-  allowedHosts: [],
-  graceMs: 60_000,
-  replayBufferBytes: 1024 * 1024,
-  highWaterBytes: 256 * 1024,
-  lowWaterBytes: 64 * 1024,
-  idleTimeoutMs: 30 * 60_000,
-  maxDurationMs: 12 * 3_600_000,
-  maxSessions: 100,
-  pingIntervalMs: 20_000,
-  maxUploadBytes: 1024 * 1024 * 1024,
-};
+/** The gateway's documented defaults (config.ts). */
+export const testDefaults: GatewayConfig = defaultConfig;
 
 /** Every context of a kubeconfig file as a cluster. */
 export function kubeconfigClusters(path: string, contexts: string[], current = contexts[0]): ClusterRegistry {

@@ -6,6 +6,7 @@ import type { FastifyInstance } from 'fastify';
 import type { GatewayContext } from './context.ts';
 import { PromMetrics } from './metrics.ts';
 import { registerClusterRoutes } from './routes-clusters.ts';
+import { registerFileRoutes } from './routes-files.ts';
 import { registerUiRoutes } from './routes-ui.ts';
 
 export type Registrar = (app: FastifyInstance, ctx: GatewayContext) => void | Promise<void>;
@@ -58,4 +59,4 @@ ${items}
 }
 
 /** The route groups of the gateway, in order (the session routes are added by the server, which owns the SessionManager). */
-export const defaultRoutes: Registrar[] = [registerHealthRoutes, registerMetricsRoutes, registerUiRoutes, (app, ctx) => registerClusterRoutes(app, ctx)];
+export const defaultRoutes: Registrar[] = [registerHealthRoutes, registerMetricsRoutes, registerUiRoutes, (app, ctx) => registerClusterRoutes(app, ctx), registerFileRoutes];

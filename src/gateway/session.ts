@@ -22,18 +22,13 @@ import {
   type ExitInfo,
   type SessionDescription,
 } from '../protocol/webshell.ts';
+import type { GatewayConfig } from './context.ts';
 import { errorAnswer } from './errors.ts';
 import { OutputRing } from './ring.ts';
 
 /** The timings and sizes one session runs with (from GatewayConfig, plus the stream's own). */
-export interface SessionLimits {
-  graceMs: number;
-  replayBufferBytes: number;
-  highWaterBytes: number;
-  lowWaterBytes: number;
-  idleTimeoutMs: number;
-  maxDurationMs: number;
-  pingIntervalMs: number;
+export interface SessionLimits
+  extends Pick<GatewayConfig, 'graceMs' | 'replayBufferBytes' | 'highWaterBytes' | 'lowWaterBytes' | 'idleTimeoutMs' | 'maxDurationMs' | 'pingIntervalMs'> {
   /** A new socket must send `resume` within this. [default 10_000 ms] */
   resumeTimeoutMs: number;
   /** The idle warning comes this long before the idle timeout. [default 60_000 ms] */
@@ -41,16 +36,7 @@ export interface SessionLimits {
 }
 
 /** What a session runs, and where. */
-export interface SessionSpec {
-  cluster: string;
-  namespace: string;
-  pod: string;
-  container: string;
-  command: string[];
-  tty: boolean;
-  cols: number;
-  rows: number;
-}
+export type SessionSpec = Pick<SessionDescription, 'cluster' | 'namespace' | 'pod' | 'container' | 'command' | 'tty' | 'cols' | 'rows'>;
 
 /** The session's own counters, for metrics and tests. */
 export interface SessionStats {

@@ -9,3 +9,5 @@ export { IntegrityError, TransferError, type TransferErrorCode } from './errors.
 export { defaultLimits, type ExtractLimits } from './extract.ts';
 export { parseFileSpec, type FileSpec, type RemoteSpec } from './filespec.ts';
 export type { CopyProgress } from './progress.ts';
+export { uploadStream, type UploadStreamOptions, type UploadStreamResult } from './stream-upload.ts';
+export { downloadStream, prepareDownload, type DownloadStreamOptions, type PreparedDownload } from './stream-download.ts';

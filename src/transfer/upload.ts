@@ -78,12 +78,12 @@ async function catUpload(ctx: Ctx, entry: PackEntry, tmp: string, progress: Prog
   return hash.digest('hex');
 }
 
-async function runChecked(ctx: Ctx, command: string[], what: string): Promise<void> {
+export async function runChecked(ctx: Ctx, command: string[], what: string): Promise<void> {
   const r = await runIn(ctx, command);
   if (r.exitCode !== 0) throw remoteFailure(ctx, what, r.exitCode, r.stderr);
 }
 
-async function renameRemote(ctx: Ctx, tmp: string, finalPath: string): Promise<void> {
+export async function renameRemote(ctx: Ctx, tmp: string, finalPath: string): Promise<void> {
   try {
     await runChecked(ctx, cmd.renameInto(tmp, finalPath), `moving the copy onto ${finalPath}`);
   } catch (err) {
@@ -93,7 +93,7 @@ async function renameRemote(ctx: Ctx, tmp: string, finalPath: string): Promise<v
 }
 
 /** Best effort, also after an abort: the temp name must not stay behind. */
-async function removeRemote(ctx: Ctx, file: string): Promise<void> {
+export async function removeRemote(ctx: Ctx, file: string): Promise<void> {
   try {
     await runIn(ctx, cmd.removeFile(file), AbortSignal.timeout(10_000));
   } catch {
