@@ -5,7 +5,7 @@
 //
 //   node scripts/build-web.ts      (scripts/build.ts calls buildWeb() after tsc)
 
-import { copyFileSync, mkdirSync, rmSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
@@ -15,7 +15,8 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 /** Bundles the browser UI into `out` (default dist/web); returns the files written, relative to it. */
 export async function buildWeb(out = join(root, 'dist', 'web')): Promise<string[]> {
   const web = join(root, 'src', 'web');
-  rmSync(join(out, 'assets'), { recursive: true, force: true });
+  // dist/web is this build's alone (scripts/build.ts copied src/web's HTML and CSS there first).
+  rmSync(out, { recursive: true, force: true });
   mkdirSync(join(out, 'assets'), { recursive: true });
   await build({
     entryPoints: { app: join(web, 'main.ts'), 'app-style': join(web, 'style.css') },
@@ -26,13 +27,30 @@ export async function buildWeb(out = join(root, 'dist', 'web')): Promise<string[
     target: ['chrome120', 'firefox121', 'safari17'],
     minify: true,
     sourcemap: false,
-    legalComments: 'linked',
+    legalComments: 'eof', // the licences of the bundled packages stay in the bundle
     logLevel: 'warning',
     absWorkingDir: root,
   });
   copyFileSync(join(web, 'index.html'), join(out, 'index.html'));
-  return ['index.html', 'assets/app.js', 'assets/app-style.css'];
+  return [...webFiles];
 }
+
+function newest(dir: string): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) t = Math.max(t, statSync(join(e.parentPath, e.name)).mtimeMs);
+  return t;
+}
+
+/** Builds dist/web unless every file of it is newer than every file of src/web (tests call this). */
+export async function ensureWebBuilt(): Promise<void> {
+  const out = join(root, 'dist', 'web');
+  const oldest = Math.min(...webFiles.map((f) => (existsSync(join(out, f)) ? statSync(join(out, f)).mtimeMs : 0)));
+  if (oldest >= newest(join(root, 'src', 'web'))) return;
+  await buildWeb();
+}
+
+/** What buildWeb writes, relative to its output folder. */
+export const webFiles = ['assets/app-style.css', 'assets/app.js', 'index.html'] as const;
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {

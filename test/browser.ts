@@ -1,30 +1,15 @@
-// Browser tests' helper: the built UI (built here when dist/web is missing or older than src/web),
+// Browser tests' helper: the built UI (built first when dist/web is missing or older than src/web),
 // a headless Debian chromium driven by playwright-core (never a downloaded browser), and a sandbox
 // with the real gateway in front of it, signed in the way a user signs in: the page opens the
 // printed login URL.
 
-import { existsSync, mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
-import { buildWeb } from '../scripts/build-web.ts';
+import { ensureWebBuilt } from '../scripts/build-web.ts';
 import { startGateway, type Gateway, type GatewayOptions } from '../src/gateway/server.ts';
 import { startSandbox, type Sandbox } from '../src/sandbox/server.ts';
-
-const root = new URL('../', import.meta.url).pathname;
-
-function newest(dir: string): number {
-  let t = 0;
-  for (const e of readdirSync(dir, { withFileTypes: true, recursive: true })) if (e.isFile()) t = Math.max(t, statSync(join(e.parentPath, e.name)).mtimeMs);
-  return t;
-}
-
-/** Builds dist/web unless it is newer than every file of src/web. */
-export async function ensureWebBuilt(): Promise<void> {
-  const bundle = join(root, 'dist/web/assets/app.js');
-  if (existsSync(bundle) && existsSync(join(root, 'dist/web/index.html')) && statSync(bundle).mtimeMs >= newest(join(root, 'src/web'))) return;
-  await buildWeb();
-}
 
 export function launchChromium(): Promise<Browser> {
   return chromium.launch({

@@ -18,6 +18,8 @@ import { defaultRoutes, type Registrar } from '../src/gateway/routes.ts';
 import { startGateway } from '../src/gateway/server.ts';
 import { startTestGateway } from './gateway-client.ts';
 import { cmdline, descendants, pollUntil, run, running } from './helpers.ts';
+import { ensureWebBuilt } from '../scripts/build-web.ts';
+import { UI_CSP } from '../src/gateway/routes-ui.ts';
 
 const bin = new URL('../bin/podshell', import.meta.url).pathname;
 
@@ -141,12 +143,12 @@ test('podshell web prints one ready line; its login URL signs in once and never 
   assert.equal(again.status, 401, 'the token is dead after one use');
   assert.equal(errorCode(again).code, 'ERR_GATEWAY_SIGN_IN');
 
+  await ensureWebBuilt();
   const home = await fetch(`${base}/`, { headers: { cookie } });
   assert.equal(home.status, 200);
+  assert.equal(home.headers.get('content-security-policy'), UI_CSP);
   const page = await home.text();
-  assert.match(page, /podshell web — the browser UI arrives soon/);
-  assert.match(page, /<li>dev \(current\) — https:\/\/10\.0\.0\.1:6443\/?, namespace team-a<\/li>/);
-  assert.match(page, /<li>prod&#60;b&#62; — https:\/\/10\.0\.0\.2:6443\/?, namespace default<\/li>/, 'names are escaped');
+  assert.match(page, /<script type="module" src="\/assets\/app\.js"><\/script>/, 'the browser UI');
   assert.doesNotMatch(page, /secret/, 'no credentials of the server URL');
 
   // Only the one line on stdout; logs (JSON) on stderr, without the token or the cookie.
@@ -517,8 +519,8 @@ test('SIGTERM to podshell web --sandbox ends the gateway, the sandbox and every 
   const base = new URL(login).origin;
   const answer = await fetch(login, { redirect: 'manual' });
   const cookie = answer.headers.get('set-cookie')!.split(';')[0]!;
-  const page = await (await fetch(`${base}/`, { headers: { cookie } })).text();
-  for (const context of ['podshell-sandbox', 'podshell-sandbox-dev', 'podshell-sandbox-viewer']) assert.match(page, new RegExp(`<li>${context}\\b`));
+  const { clusters: served } = (await (await fetch(`${base}/api/clusters`, { headers: { cookie } })).json()) as { clusters: { name: string }[] };
+  assert.deepEqual(served.map((c) => c.name).sort(), ['podshell-sandbox', 'podshell-sandbox-dev', 'podshell-sandbox-viewer']);
 
   // Each context's Cluster reaches the sandbox as that context's user.
   const clusters = new KubeconfigClusters(kubeconfig);

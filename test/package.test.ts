@@ -11,6 +11,7 @@ import { after, before, test } from 'node:test';
 import { promisify } from 'node:util';
 import { startSandbox, type Sandbox } from '../src/sandbox/server.ts';
 import { copyAssets, isRuntimeAsset } from '../scripts/build.ts';
+import { webFiles } from '../scripts/build-web.ts';
 import { run } from './helpers.ts';
 
 const repo = dirname(new URL('../package.json', import.meta.url).pathname);
@@ -82,9 +83,11 @@ test('the tarball holds the built code, its types, the launchers and nothing els
     const name = source.slice(source.lastIndexOf('/') + 1);
     const out = source.replace(/^src\//, 'dist/');
     if (name === 'tsconfig.json' || name.endsWith('.d.ts') || /\.test\./.test(name)) continue;
+    if (source.startsWith('src/web/')) continue; // bundled by esbuild: webFiles below
     if (name.endsWith('.ts')) expected.add(out.replace(/\.ts$/, '.js')).add(out.replace(/\.ts$/, '.d.ts'));
     else if (isRuntimeAsset(name)) expected.add(out);
   }
+  for (const file of webFiles) expected.add(`dist/web/${file}`);
   assert.deepEqual(files, [...expected].sort());
   // Spelled out, so that a change in the rule above cannot hide them.
   for (const needed of ['dist/cli/main.js', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/sandbox/server.js']) assert.ok(files.includes(needed), needed);
