@@ -325,3 +325,57 @@ test('without WebGL (chromium with --disable-webgl) xterm falls back to its DOM 
     await browser.close();
   }
 });
+
+test('files: a 20 MiB file dropped on the terminal is uploaded with progress and its sha256, and downloads back byte for byte', async () => {
+  const p7 = await world.page();
+  try {
+    await openShell(p7, 'cluster=podshell-sandbox&namespace=default&pod=demo');
+    await p7.keyboard.type('cd /tmp\n');
+    // A random 20 MiB file, made and hashed in the page, dropped on the terminal as a user drops one.
+    const sent = await p7.evaluate(async () => {
+      const bytes = new Uint8Array(20 * 1024 * 1024);
+      for (let at = 0; at < bytes.length; at += 65536) crypto.getRandomValues(bytes.subarray(at, at + 65536));
+      const hex = [...new Uint8Array(await crypto.subtle.digest('SHA-256', bytes))].map((b) => b.toString(16).padStart(2, '0')).join('');
+      const file = new File([bytes], 'random.bin', { type: 'application/octet-stream' });
+      const g = globalThis as any;
+      const transfer = new g.DataTransfer();
+      transfer.items.add(file);
+      const screen = (globalThis as any).document.querySelector('.panel:not([hidden]) .screen');
+      screen.dispatchEvent(new g.DragEvent('dragover', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      screen.dispatchEvent(new g.DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      return { sha256: hex, size: bytes.length };
+    });
+    assert.equal(await p7.isVisible('#files'), true, 'the files panel opened with the dropped file');
+    assert.match((await p7.textContent('#upload-staged')) ?? '', /random\.bin \(20971520 bytes\)/);
+    assert.equal(await p7.inputValue('#upload-dir'), '/tmp');
+    await p7.fill('#upload-dir', '/root');
+    // Progress: the bar's value as the upload goes, sampled in the page.
+    await p7.evaluate(() => {
+      const bar = (globalThis as any).document.getElementById('upload-progress');
+      (globalThis as any).__seen = new Set();
+      const sample = () => {
+        (globalThis as any).__seen.add(bar.value);
+        if (!(globalThis as any).__podshell.lastUpload()) (globalThis as any).requestAnimationFrame(sample);
+      };
+      sample();
+    });
+    await p7.click('#upload-form button[type=submit]');
+    const uploaded = (await waitInPage(p7, 'the upload', () => window.__podshell.lastUpload(), 120_000)) as { path: string; size: number; sha256: string; error?: string };
+    assert.equal(uploaded.error, undefined);
+    assert.deepEqual(uploaded, { path: '/root/random.bin', size: sent.size, sha256: sent.sha256 });
+    assert.match((await p7.textContent('#upload-status')) ?? '', new RegExp(`/root/random\\.bin: 20971520 bytes, sha256 ${sent.sha256}`));
+    const seen = (await p7.evaluate(() => [...(globalThis as any).__seen])) as number[];
+    assert.ok(seen.some((v) => v > 0 && v < sent.size), `the progress bar showed a value between 0 and the size (saw ${seen.length} values)`);
+    const inPod = await cluster.run({ namespace: 'default', target: { pod: 'demo' }, container: 'main', command: ['sha256sum', '/root/random.bin'] });
+    assert.equal(inPod.stdout.split(' ')[0], sent.sha256);
+    // And back.
+    const back = (await p7.evaluate(() => window.__podshell.download('/root/random.bin'))) as { name: string; size: number; sha256: string };
+    assert.deepEqual({ name: back.name, size: back.size, sha256: back.sha256 }, { name: 'random.bin', size: sent.size, sha256: sent.sha256 });
+    // Errors in words.
+    const missing = (await p7.evaluate(() => window.__podshell.download('/root/no-such-file'))) as { error: string };
+    assert.match(missing.error, /no-such-file/);
+    assert.match((await p7.textContent('#download-status')) ?? '', /^Download of \/root\/no-such-file failed: /);
+  } finally {
+    await p7.close();
+  }
+});
