@@ -16,7 +16,7 @@ export class ApiError extends PodshellError {
 }
 
 /** Code of the error raised when no answer came at all (network down, gateway stopped). */
-export const UNREACHABLE = 'ERR_GATEWAY_UNREACHABLE';
+export const UNREACHABLE = 'ERR_WEB_UNREACHABLE';
 
 let csrf: Promise<string> | undefined;
 

@@ -44,7 +44,7 @@ export async function upload(t: FileTarget, path: string, file: Blob, progress: 
         try {
           resolve(JSON.parse(xhr.responseText) as Uploaded);
         } catch {
-          reject(new ApiError('ERR_GATEWAY_ANSWER', `the gateway answered ${xhr.status} without the file's size and checksum`, xhr.status));
+          reject(new ApiError('ERR_WEB_ANSWER', `the gateway answered ${xhr.status} without the file's size and checksum`, xhr.status));
         }
       } else {
         void errorOf(res).then(reject);
@@ -135,7 +135,7 @@ export async function download(t: FileTarget, path: string, progress: (got: numb
         resumed++;
         continue;
       }
-      throw new ApiError('ERR_DOWNLOAD_BROKEN', `the download of ${path} broke off after ${got} bytes`, 0);
+      throw new ApiError('ERR_WEB_DOWNLOAD_BROKEN', `the download of ${path} broke off after ${got} bytes`, 0);
     }
     if (total >= 0 && got < total && resumed < attempts) {
       resumed++;
@@ -146,7 +146,7 @@ export async function download(t: FileTarget, path: string, progress: (got: numb
   const blob = new Blob(chunks as BlobPart[]);
   const sha256 = await sha256Hex(blob);
   if (checksum && checksum.toLowerCase() !== sha256) {
-    throw new ApiError('ERR_DOWNLOAD_CHECKSUM', `the downloaded ${path} does not match the pod's checksum (${sha256} here, ${checksum} there)`, 0);
+    throw new ApiError('ERR_WEB_DOWNLOAD_CHECKSUM', `the downloaded ${path} does not match the pod's checksum (${sha256} here, ${checksum} there)`, 0);
   }
   return { name, blob, sha256, resumed };
 }

@@ -324,7 +324,7 @@ class App implements TerminalHost {
 
   private _stage(files: File[]): void {
     this._staged = files;
-    $<HTMLElement>('upload-staged').textContent = files.length ? files.map((f) => `${f.name} (${f.size} bytes)`).join(', ') : 'no file chosen';
+    $<HTMLElement>('upload-staged').textContent = files.length ? files.map((f) => `${f.name} (${f.size} bytes)`).join(', ') : '';
     this._renderFilesTarget();
   }
 
