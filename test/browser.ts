@@ -19,7 +19,8 @@ export function launchChromium(): Promise<Browser> {
 }
 
 export interface WebWorld {
-  sandbox: Sandbox;
+  /** The sandbox, unless the world serves a kubeconfig of the test's own. */
+  sandbox: Sandbox | undefined;
   gateway: Gateway;
   browser: Browser;
   context: BrowserContext;
@@ -32,8 +33,8 @@ export interface WebWorld {
   close(): Promise<void>;
 }
 
-/** A sandbox, the gateway serving its kubeconfig, chromium signed in through the login URL. */
-export async function startWebWorld(options: { gateway?: GatewayOptions; viewport?: { width: number; height: number } } = {}): Promise<WebWorld> {
+/** A sandbox (or the given kubeconfig's clusters), the gateway serving it, chromium signed in through the login URL. */
+export async function startWebWorld(options: { gateway?: GatewayOptions; viewport?: { width: number; height: number }; kubeconfig?: string } = {}): Promise<WebWorld> {
   await ensureWebBuilt();
   const work = mkdtempSync(join(tmpdir(), 'podshell-web-ui-'));
   const closers: (() => Promise<unknown> | unknown)[] = [() => rmSync(work, { recursive: true, force: true })];
@@ -41,9 +42,13 @@ export async function startWebWorld(options: { gateway?: GatewayOptions; viewpor
     for (const c of closers.reverse()) await c();
   };
   try {
-    const sandbox = await startSandbox({ kubeconfigPath: join(work, 'kubeconfig') });
-    closers.push(() => sandbox.close());
-    const gateway = await startGateway({ logger: false, kubeconfig: join(work, 'kubeconfig'), ...options.gateway, config: { address: '127.0.0.1', port: 0, ...options.gateway?.config } });
+    let sandbox: Sandbox | undefined;
+    if (options.kubeconfig === undefined) {
+      const started = await startSandbox({ kubeconfigPath: join(work, 'kubeconfig') });
+      closers.push(() => started.close());
+      sandbox = started;
+    }
+    const gateway = await startGateway({ logger: false, kubeconfig: options.kubeconfig ?? join(work, 'kubeconfig'), ...options.gateway, config: { address: '127.0.0.1', port: 0, ...options.gateway?.config } });
     closers.push(() => gateway.close());
     const browser = await launchChromium();
     closers.push(() => browser.close());

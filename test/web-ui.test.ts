@@ -39,7 +39,7 @@ declare const window: { __podshell: Hook };
 
 before(async () => {
   world = await startWebWorld();
-  cluster = Cluster.fromKubeconfig({ path: world.sandbox.kubeconfigPath, warn: () => {} });
+  cluster = Cluster.fromKubeconfig({ path: world.sandbox!.kubeconfigPath, warn: () => {} });
   page = await world.page();
 });
 
