@@ -379,3 +379,27 @@ test('files: a 20 MiB file dropped on the terminal is uploaded with progress and
     await p7.close();
   }
 });
+
+test('UTF-8 split across output messages is decoded whole; a pane resize (the files panel) reaches the shell', async () => {
+  const p8 = await world.page();
+  try {
+    await openShell(p8, 'cluster=podshell-sandbox&namespace=default&pod=slim');
+    // 60000 bytes of 3-byte characters: the 16 KiB output messages cut through characters.
+    // (typed as octal escapes: the test types ASCII only)
+    await p8.keyboard.type("clear; printf '\\342\\202\\254%.0s' $(seq 1 20000); echo; echo done-$((1+1))\n");
+    const text = await bufferMatches(/^done-2$/m, 0, p8, 30_000);
+    assert.equal(text.includes('\uFFFD'), false, 'no replacement character');
+    assert.equal(text.match(/€/g)?.length, 20000);
+    const [before_] = await tabs(p8);
+    await p8.click('#files-button');
+    const smaller = await waitInPage(p8, 'a shorter terminal', (rows) => {
+      const t = window.__podshell.tabs()[0]!;
+      return t.rows < rows ? t : undefined;
+    }, 20_000, before_!.rows);
+    await focusTerminal(p8);
+    await p8.keyboard.type('clear; stty size\n');
+    await bufferMatches(new RegExp(`^${smaller.rows} ${smaller.cols}$`, 'm'), 0, p8);
+  } finally {
+    await p8.close();
+  }
+});
