@@ -279,7 +279,7 @@ test('the cluster refusals in words: distroless has no shell (the kubectl debug 
   }
 });
 
-test('a dropped socket: the banner counts down "reconnecting… (Ns)", the output made meanwhile arrives once; exit shows "session ended (exit 3)"', async () => {
+test('a dropped socket: the banner counts down "reconnecting… (Ns)", input typed meanwhile is sent on rejoin, the output made meanwhile arrives once; exit shows "session ended (exit 3)"', async () => {
   const p5 = await world.page();
   try {
     await openShell(p5, 'cluster=podshell-sandbox&namespace=default&pod=demo');
@@ -289,7 +289,11 @@ test('a dropped socket: the banner counts down "reconnecting… (Ns)", the outpu
     await p5.evaluate(() => window.__podshell.app.active._socket.close(3000, 'test drop'));
     const banner = await waitInPage(p5, 'the reconnecting banner', () => /^reconnecting… \(\d+s\)/.test(window.__podshell.tabs()[0]!.banner) && window.__podshell.tabs()[0]!.banner);
     assert.match(String(banner), /^reconnecting… \(1s\)/);
+    // Typed while away: kept, and sent once the tab has rejoined.
+    await p5.keyboard.type('echo typed-away-$((4*4))\n');
+    assert.equal((await tabs(p5))[0]!.state, 'reconnecting', 'typed while the tab was away');
     await waitInPage(p5, 'rejoined', () => window.__podshell.tabs()[0]!.state === 'connected');
+    await bufferMatches(/^typed-away-16$/m, 0, p5);
     const text = await bufferMatches(/while-away-9/, 0, p5);
     assert.equal(text.match(/^before-25$/gm)?.length, 1, 'nothing shown twice');
     await focusTerminal(p5);

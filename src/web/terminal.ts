@@ -17,6 +17,8 @@ import { api, ApiError, describeError, type Target } from './api.ts';
 const ACK_EVERY = 32 * 1024; // 32 KiB
 /** Largest input payload per message (the gateway takes messages up to 64 KiB, type byte included). */
 const INPUT_CHUNK = maxWebshellMessage - 1024;
+/** Input kept while the tab rejoins its session. */
+const PENDING_INPUT = 64 * 1024; // 64 KiB
 /** Waits between reconnection attempts, in seconds; the last repeats. */
 const RETRY_SECONDS = [1, 2, 3, 5, 8, 10];
 
@@ -78,6 +80,9 @@ export class TerminalTab {
   private _disposed = false;
   private _observer: ResizeObserver;
   private _fitFrame: number | undefined;
+  /** Input typed while not joined, sent once joined. */
+  private _pending: Uint8Array[] = [];
+  private _pendingBytes = 0;
 
   constructor(host: TerminalHost, target: Target, panel: HTMLElement, saved?: SavedTab) {
     this._host = host;
@@ -201,10 +206,17 @@ export class TerminalTab {
     });
   }
 
-  /** Sends input to the session (in messages of at most 63 KiB); nothing when not joined. */
+  /**
+   * Sends input to the session (in messages of at most 63 KiB). While the tab rejoins, input waits
+   * (up to 64 KiB) and goes out once joined; after the end of the session it goes nowhere.
+   */
   send(data: Uint8Array): void {
-    if (this._socket?.readyState !== WebSocket.OPEN || this.state !== 'connected') return;
-    for (let at = 0; at < data.length; at += INPUT_CHUNK) sendBytes(this._socket, encodeInput(data.subarray(at, at + INPUT_CHUNK)));
+    if (this._socket?.readyState === WebSocket.OPEN && this.state === 'connected') {
+      for (let at = 0; at < data.length; at += INPUT_CHUNK) sendBytes(this._socket, encodeInput(data.subarray(at, at + INPUT_CHUNK)));
+    } else if ((this.state === 'reconnecting' || this.state === 'starting') && this._pendingBytes + data.length <= PENDING_INPUT) {
+      this._pending.push(data.slice());
+      this._pendingBytes += data.length;
+    }
   }
 
   /** Ends the session (DELETE) and the tab. */
@@ -308,6 +320,10 @@ export class TerminalTab {
         this._hideBanner();
         // The window may have changed while away: the session follows the terminal's size.
         if (session.cols !== this.term.cols || session.rows !== this.term.rows) this._sendResize(this.term.cols, this.term.rows);
+        const pending = this._pending;
+        this._pending = [];
+        this._pendingBytes = 0;
+        if (this.state === 'connected') for (const data of pending) this.send(data);
         this._host.changed(this);
         break;
       }
