@@ -63,7 +63,10 @@ before(async () => {
       'current-context': 'fake',
       clusters: [{ name: 'fake', cluster: { server: `http://127.0.0.1:${port}` } }],
       users: [{ name: 'fake', user: { token: 'fake-token' } }],
-      contexts: [{ name: 'fake', context: { cluster: 'fake', user: 'fake', namespace: 'ns' } }],
+      contexts: [
+        { name: 'fake', context: { cluster: 'fake', user: 'fake', namespace: 'ns' } },
+        { name: 'fake-2', context: { cluster: 'fake', user: 'fake', namespace: 'ns' } },
+      ],
     }),
     { mode: 0o600 },
   );
@@ -100,4 +103,12 @@ test('the tree shows each pod with status, ready, restarts and age, and follows 
     return !d.querySelector('[role=treeitem][data-pod="worker-0"]') && !!d.querySelector('[role=treeitem][data-pod="worker-1"]');
   });
   assert.deepEqual(await page.$$eval('[role=treeitem].pod', (els) => els.map((e) => (e as any).dataset.pod)), ['api-0', 'worker-1']);
+});
+
+test('the gateway gone: what the page asks next says so in words', async () => {
+  await world.gateway.close();
+  // fake-2 was never expanded: expanding it asks the gateway for its namespaces.
+  await page.locator('[role=treeitem][data-cluster="fake-2"] > .row .name').click();
+  const message = await waitInPage(page, 'the message', () => (globalThis as any).document.querySelector('[role=treeitem][data-cluster="fake-2"] .tree-message')?.textContent ?? '');
+  assert.match(message, new RegExp(`^Gateway unreachable: the gateway at ${new URL(world.base).host.replace(/\./g, '\\.')} cannot be reached`));
 });
