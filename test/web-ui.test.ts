@@ -375,6 +375,22 @@ test('files: a 20 MiB file dropped on the terminal is uploaded with progress and
     // And back.
     const back = (await p7.evaluate(() => window.__podshell.download('/root/random.bin'))) as { name: string; size: number; sha256: string };
     assert.deepEqual({ name: back.name, size: back.size, sha256: back.sha256 }, { name: 'random.bin', size: sent.size, sha256: sent.sha256 });
+    // A connection that breaks halfway: the page resumes with Range from the bytes it has.
+    const ranges: (string | undefined)[] = [];
+    await p7.route('**/pods/demo/file?*', async (route) => {
+      const range = route.request().headers()['range'];
+      ranges.push(range);
+      if (range !== undefined) return route.continue();
+      const whole = await route.fetch();
+      const body = await whole.body();
+      // The headers of the whole file (its Content-Length), half of its bytes: the body ends short.
+      await route.fulfill({ status: 200, headers: whole.headers(), body: body.subarray(0, body.length >> 1) });
+    });
+    const resumed = (await p7.evaluate(() => window.__podshell.download('/root/random.bin'))) as { size: number; sha256: string; resumed: number; error?: string };
+    await p7.unroute('**/pods/demo/file?*');
+    assert.equal(resumed.error, undefined);
+    assert.deepEqual(ranges, [undefined, `bytes=${sent.size >> 1}-`]);
+    assert.deepEqual({ size: resumed.size, sha256: resumed.sha256, resumed: resumed.resumed }, { size: sent.size, sha256: sent.sha256, resumed: 1 });
     // Errors in words.
     const missing = (await p7.evaluate(() => window.__podshell.download('/root/no-such-file'))) as { error: string };
     assert.match(missing.error, /no-such-file/);
