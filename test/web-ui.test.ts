@@ -423,3 +423,51 @@ test('UTF-8 split across output messages is decoded whole; a pane resize (the fi
     await p8.close();
   }
 });
+
+test('clipboard: a selection is copied, Ctrl+Shift+V pastes, OSC 52 from the pod cannot write it; Ctrl+plus zooms and the shell follows', async () => {
+  const p9 = await world.page();
+  try {
+    await openShell(p9, 'cluster=podshell-sandbox&namespace=default&pod=demo');
+    await p9.keyboard.type('clear; echo copy-$((8*8))-me\n');
+    await bufferMatches(/^copy-64-me$/m, 0, p9);
+    // Select the answer's row as a mouse would (xterm's API): copied on selection.
+    await p9.evaluate(() => {
+      const term = window.__podshell.app.active.term;
+      const buffer = term.buffer.active;
+      for (let y = 0; y < buffer.length; y++) if (buffer.getLine(y).translateToString(true) === 'copy-64-me') term.selectLines(y, y);
+    });
+    await waitInPage(p9, 'the selection in the clipboard', async () => (await (globalThis as any).navigator.clipboard.readText()).trim() === 'copy-64-me');
+    // Paste.
+    await p9.evaluate(() => (globalThis as any).navigator.clipboard.writeText('echo pasted-$((2+3))'));
+    await focusTerminal(p9);
+    await p9.keyboard.press('Control+Shift+V');
+    await p9.keyboard.press('Enter');
+    await bufferMatches(/^pasted-5$/m, 0, p9);
+    // OSC 52 (set the clipboard to "hacked") is ignored.
+    await p9.keyboard.type("printf '\\033]52;c;aGFja2Vk\\007'; echo osc-done\n");
+    await bufferMatches(/^osc-done$/m, 0, p9);
+    assert.equal(await p9.evaluate(() => (globalThis as any).navigator.clipboard.readText()), 'echo pasted-$((2+3))');
+    // Zoom: a larger font, fewer columns, and the shell is told.
+    const [before_] = await tabs(p9);
+    await p9.keyboard.press('Control+Equal');
+    await p9.keyboard.press('Control+Equal');
+    // Two steps larger, and fitted to it (what the fit addon proposes is the terminal's size).
+    await waitInPage(p9, 'two steps larger, fitted', () => {
+      const tab = window.__podshell.app.active;
+      const proposed = tab._fit.proposeDimensions();
+      return window.__podshell.app.fontSize === 16 && proposed?.cols === tab.term.cols && proposed?.rows === tab.term.rows;
+    });
+    const zoomed = await waitInPage(p9, 'fewer columns', (cols) => {
+      const t = window.__podshell.tabs()[0]!;
+      return t.cols < cols ? t : undefined;
+    }, 20_000, before_!.cols);
+    await p9.keyboard.type('clear; stty size\n');
+    const reported = await waitInPage(p9, 'stty size', () => /^(\d+) (\d+)$/m.exec(window.__podshell.screenText(0))?.slice(1, 3).join(' '));
+    const now = (await tabs(p9))[0]!;
+    assert.equal(reported, `${now.rows} ${now.cols}`);
+    assert.ok(now.cols <= zoomed.cols && now.cols < before_!.cols, `the shell has fewer columns: ${before_!.cols} → ${now.cols}`);
+    await p9.keyboard.press('Control+0');
+  } finally {
+    await p9.close();
+  }
+});
