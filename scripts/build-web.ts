@@ -5,8 +5,8 @@
 //
 //   node scripts/build-web.ts      (scripts/build.ts calls buildWeb() after tsc)
 
-import { copyFileSync, existsSync, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -15,10 +15,7 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 /** Bundles the browser UI into `out` (default dist/web); returns the files written, relative to it. */
 export async function buildWeb(out = join(root, 'dist', 'web')): Promise<string[]> {
   const web = join(root, 'src', 'web');
-  // dist/web is this build's alone (scripts/build.ts copied src/web's HTML and CSS there first).
-  rmSync(out, { recursive: true, force: true });
-  mkdirSync(join(out, 'assets'), { recursive: true });
-  await build({
+  const result = await build({
     entryPoints: { app: join(web, 'main.ts'), 'app-style': join(web, 'style.css') },
     outdir: join(out, 'assets'),
     entryNames: '[name]',
@@ -30,9 +27,24 @@ export async function buildWeb(out = join(root, 'dist', 'web')): Promise<string[
     legalComments: 'eof', // the licences of the bundled packages stay in the bundle
     logLevel: 'warning',
     absWorkingDir: root,
+    write: false,
   });
-  copyFileSync(join(web, 'index.html'), join(out, 'index.html'));
-  return [...webFiles];
+  const files = new Map<string, Uint8Array>(result.outputFiles.map((f) => [relative(out, f.path), f.contents]));
+  files.set('index.html', readFileSync(join(web, 'index.html')));
+  // Each file is written under a temporary name and renamed into place, so a gateway serving
+  // dist/web meanwhile (another test) never reads a half-written file.
+  mkdirSync(join(out, 'assets'), { recursive: true });
+  for (const [name, contents] of files) {
+    const tmp = join(out, `${name}.${process.pid}.tmp`);
+    writeFileSync(tmp, contents);
+    renameSync(tmp, join(out, name));
+  }
+  // dist/web is this build's alone (scripts/build.ts copied src/web's HTML and CSS there first).
+  for (const e of readdirSync(out, { withFileTypes: true, recursive: true })) {
+    const name = relative(out, join(e.parentPath, e.name));
+    if (e.isFile() && !files.has(name) && !name.endsWith('.tmp')) rmSync(join(out, name));
+  }
+  return [...files.keys()].sort();
 }
 
 function newest(dir: string): number {
