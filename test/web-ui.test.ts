@@ -222,7 +222,7 @@ test('broadcast: two tabs on two web pods, one typed command runs in both', asyn
   }
 });
 
-test('tabs by keyboard: Alt+digit switches, Shift+arrow reorders, Delete closes; ARIA roles on tree and tabs', async () => {
+test('tabs: Alt+digit switches, Shift+arrow and dragging reorder, Delete closes; ARIA roles on tree and tabs; the tree by keyboard and its filter', async () => {
   const p3 = await world.page();
   try {
     await openShell(p3, 'cluster=podshell-sandbox&namespace=default&pod=slim');
@@ -235,8 +235,15 @@ test('tabs by keyboard: Alt+digit switches, Shift+arrow reorders, Delete closes;
     await p3.keyboard.press('Shift+ArrowRight');
     assert.deepEqual((await tabs(p3)).map((t) => t.label), ['demo/main', 'slim/main']);
     assert.deepEqual(await p3.$$eval('[role=tab] .label', (els) => els.map((e) => e.textContent)), ['demo/main', 'slim/main']);
-    await p3.keyboard.press('ArrowLeft');
-    assert.equal(await p3.textContent('[role=tab][aria-selected=true] .label'), 'demo/main');
+    // And back by dragging with the mouse.
+    await p3.locator('[role=tab]', { hasText: 'slim/main' }).dragTo(p3.locator('[role=tab]', { hasText: 'demo/main' }));
+    assert.deepEqual((await tabs(p3)).map((t) => t.label), ['slim/main', 'demo/main']);
+    await p3.keyboard.press('Alt+2');
+    await p3.focus('[role=tab][aria-selected=true]');
+    await p3.keyboard.press('Shift+ArrowLeft');
+    assert.deepEqual((await tabs(p3)).map((t) => t.label), ['demo/main', 'slim/main']);
+    await p3.keyboard.press('ArrowLeft'); // from the first tab: wraps to the last
+    assert.equal(await p3.textContent('[role=tab][aria-selected=true] .label'), 'slim/main');
     await p3.keyboard.press('Delete');
     await waitInPage(p3, 'one tab left', () => window.__podshell.tabs().length === 1);
     // ARIA: a tree of treeitems, tabs controlling tabpanels.
