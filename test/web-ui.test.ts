@@ -455,6 +455,8 @@ test('clipboard: a selection is copied, Ctrl+Shift+V pastes, OSC 52 from the pod
     await p9.evaluate(() => (globalThis as any).navigator.clipboard.writeText('echo pasted-$((2+3))'));
     await focusTerminal(p9);
     await p9.keyboard.press('Control+Shift+V');
+    // (the clipboard is read asynchronously: Enter once the pasted line is there)
+    await bufferMatches(/^<p>\$ echo pasted-\$\(\(2\+3\)\)$/m, 0, p9);
     await p9.keyboard.press('Enter');
     await bufferMatches(/^pasted-5$/m, 0, p9);
     // OSC 52 (set the clipboard to "hacked") is ignored.
