@@ -1,15 +1,16 @@
 // The screenshots of docs/web.md, "The page": one command starts a sandbox and the gateway, drives
 // a headless chromium (Debian's /usr/bin/chromium) through the browser UI and writes
-// docs/images/{tree,shell,tabs,upload,broadcast}.png.
+// docs/images/{tree,shell,tabs,upload,broadcast}.png (or into DIR when given; the test suite runs it
+// so into a temporary folder, so the script is known to work in every run).
 //
-//   node scripts/screenshots.ts
+//   node scripts/screenshots.ts [DIR]
 
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { startWebWorld, waitInPage } from '../test/browser.ts';
 
-const images = fileURLToPath(new URL('../docs/images/', import.meta.url));
+const images = process.argv[2] ?? fileURLToPath(new URL('../docs/images/', import.meta.url));
 declare const window: { __podshell: { tabs(): { state: string }[]; bufferText(i?: number): string; lastUpload(): unknown; app: any } };
 
 async function connected(page: Page, count: number): Promise<void> {
@@ -25,7 +26,7 @@ async function typeAndWait(page: Page, text: string, expect: RegExp, tab?: numbe
 const shot = async (page: Page, name: string) => {
   await page.waitForTimeout(300); // let xterm paint its last frame
   await page.screenshot({ path: join(images, `${name}.png`) });
-  console.log(`wrote docs/images/${name}.png`);
+  console.log(`wrote ${join(images, `${name}.png`)}`);
 };
 
 const world = await startWebWorld({ viewport: { width: 1200, height: 680 } });
