@@ -25,6 +25,16 @@ export interface Plan {
   fanInRounds: number;
   /** Ceilings: bytes through the local pipe and the bare ws loopback. */
   ceilingBytes: number;
+  /** Web shell echo: active sessions per measurement, keystrokes timed per run, runs per contender. */
+  echoSessions: number[];
+  echoSamples: number;
+  echoRounds: number;
+  /** Web shell throughput: bytes per transfer, rounds. */
+  gwStreamBytes: number;
+  gwStreamRounds: number;
+  /** Web shell sessions held: how many to open, and how long to hold them while measuring idle CPU. */
+  gwSessions: number;
+  gwHoldSeconds: number;
 }
 
 export const plans: Record<Mode, Plan> = {
@@ -42,6 +52,13 @@ export const plans: Record<Mode, Plan> = {
     fanInBytes: 20 * MiB,
     fanInRounds: 1,
     ceilingBytes: GiB,
+    echoSessions: [1, 200],
+    echoSamples: 300,
+    echoRounds: 2,
+    gwStreamBytes: 256 * MiB,
+    gwStreamRounds: 3,
+    gwSessions: 1000,
+    gwHoldSeconds: 15,
   },
   // Every row, smaller: about a minute.
   quick: {
@@ -57,6 +74,13 @@ export const plans: Record<Mode, Plan> = {
     fanInBytes: 2 * MiB,
     fanInRounds: 1,
     ceilingBytes: 256 * MiB,
+    echoSessions: [1, 50],
+    echoSamples: 100,
+    echoRounds: 1,
+    gwStreamBytes: 64 * MiB,
+    gwStreamRounds: 1,
+    gwSessions: 200,
+    gwHoldSeconds: 5,
   },
   // For `npm test`: proves every row still runs; the numbers mean nothing.
   tiny: {
@@ -72,10 +96,17 @@ export const plans: Record<Mode, Plan> = {
     fanInBytes: MiB,
     fanInRounds: 2,
     ceilingBytes: 8 * MiB,
+    echoSessions: [1, 3],
+    echoSamples: 10,
+    echoRounds: 1,
+    gwStreamBytes: 4 * MiB,
+    gwStreamRounds: 1,
+    gwSessions: 5,
+    gwHoldSeconds: 1,
   },
 };
 
-export const rowIds = ['oneshot', 'rate', 'stdout', 'stdin', 'cp', 'fanin', 'ceilings'] as const;
+export const rowIds = ['oneshot', 'rate', 'stdout', 'stdin', 'cp', 'fanin', 'ceilings', 'echo', 'webstream', 'websessions'] as const;
 export type RowId = (typeof rowIds)[number];
 
 export interface Options {
