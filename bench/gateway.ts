@@ -35,7 +35,8 @@ interface GatewayProcess {
 }
 
 async function startGatewayProcess(ctx: Ctx, maxSessions: number): Promise<GatewayProcess> {
-  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', join(ctx.root, 'bench', 'contenders', 'gateway-host.ts'), ctx.sandbox.kubeconfig, String(maxSessions)], {
+  const profile = ctx.profileDir ? ['--cpu-prof', '--cpu-prof-dir', ctx.profileDir] : [];
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', ...profile, join(ctx.root, 'bench', 'contenders', 'gateway-host.ts'), ctx.sandbox.kubeconfig, String(maxSessions)], {
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
@@ -92,13 +93,17 @@ async function runShells<T>(ctx: Ctx, mode: 'gateway' | 'direct', task: ShellTas
   return JSON.parse(proc.stdout.trim().split('\n').pop() ?? '') as T;
 }
 
-/** Run `task` through a fresh gateway (and stop it after), or directly. */
-async function throughOrDirect<T>(ctx: Ctx, mode: 'gateway' | 'direct', task: ShellTask, maxSessions: number, during?: (gateway: GatewayProcess) => void): Promise<T> {
+/**
+ * Run `task` through a fresh gateway (and stop it after), or directly. `measured` gets what /proc
+ * said of the gateway process just before the client started and just after it finished.
+ */
+async function throughOrDirect<T>(ctx: Ctx, mode: 'gateway' | 'direct', task: ShellTask, maxSessions: number, measured?: (before: ProcStats, after: ProcStats) => void): Promise<T> {
   if (mode === 'direct') return runShells<T>(ctx, 'direct', task, { kubeconfig: ctx.sandbox.kubeconfig });
   const gateway = await startGatewayProcess(ctx, maxSessions);
   try {
+    const before = procStats(gateway.pid);
     const result = await runShells<T>(ctx, 'gateway', task, { loginUrl: gateway.loginUrl });
-    during?.(gateway);
+    measured?.(before, procStats(gateway.pid));
     return result;
   } finally {
     await gateway.stop();
@@ -177,13 +182,17 @@ export async function webStream(ctx: Ctx): Promise<GatewayResult> {
   const { gwStreamBytes: bytes, gwStreamRounds: rounds } = ctx.plan;
   const values: Record<'gateway' | 'direct', (number | null)[]> = { gateway: [], direct: [] };
   const gatewayPeak: number[] = [];
+  const gatewayCpuMsPerMiB: number[] = [];
   const errors: string[] = [];
   for (let round = 0; round < rounds; round++) {
     for (const mode of ['gateway', 'direct'] as const) {
       try {
-        const result = await throughOrDirect<StreamResult>(ctx, mode, { kind: 'stream', bytes }, 10, (g) => gatewayPeak.push(procStats(g.pid).hwmKiB));
+        const result = await throughOrDirect<StreamResult>(ctx, mode, { kind: 'stream', bytes }, 10, (before, after) => {
+          gatewayPeak.push(after.hwmKiB);
+          gatewayCpuMsPerMiB.push((1000 * (after.cpuSeconds - before.cpuSeconds)) / (bytes / (1024 * 1024)));
+        });
         values[mode].push(mibPerSecond(result.bytes, result.seconds));
-        ctx.log(`webstream ${round + 1}/${rounds} ${mode}: ${fmt(values[mode].at(-1)!)} MiB/s`);
+        ctx.log(`webstream ${round + 1}/${rounds} ${mode}: ${fmt(values[mode].at(-1)!)} MiB/s${mode === 'gateway' ? `, gateway CPU ${fmt(gatewayCpuMsPerMiB.at(-1)!)} ms/MiB` : ''}`);
       } catch (err) {
         values[mode].push(null);
         errors.push(`${mode}: ${firstLine(err)}`);
@@ -202,10 +211,14 @@ export async function webStream(ctx: Ctx): Promise<GatewayResult> {
     id: 'webstream',
     title: 'output throughput',
     workload: `\`head -c ${fmtBytes(bytes)} /dev/zero\` off a terminal to a counting client that acks every 32 KiB, timed from the line of input that starts it (once the client is joined, or the exec open) to its exit status; ${rounds} round${rounds === 1 ? '' : 's'}, interleaved`,
-    measures: [throughput, { name: 'gateway peak RSS during the transfer', unit: 'MiB', gateway: gatewayPeak.length ? Math.max(...gatewayPeak) / 1024 : null, direct: null }],
+    measures: [
+      throughput,
+      { name: 'gateway CPU time per MiB moved (sign-in and session set-up included)', unit: 'ms', gateway: gatewayCpuMsPerMiB.length ? median(gatewayCpuMsPerMiB) : null, direct: null },
+      { name: 'gateway peak RSS during the transfer', unit: 'MiB', gateway: gatewayPeak.length ? Math.max(...gatewayPeak) / 1024 : null, direct: null },
+    ],
     notes: [],
     errors,
-    samples: { gateway: ok(values.gateway), direct: ok(values.direct) },
+    samples: { gateway: ok(values.gateway), direct: ok(values.direct), gatewayCpuMsPerMiB },
   };
 }
 

@@ -53,8 +53,8 @@ export const plans: Record<Mode, Plan> = {
     fanInRounds: 1,
     ceilingBytes: GiB,
     echoSessions: [1, 200],
-    echoSamples: 300,
-    echoRounds: 2,
+    echoSamples: 150,
+    echoRounds: 4,
     gwStreamBytes: 256 * MiB,
     gwStreamRounds: 3,
     gwSessions: 1000,
@@ -121,6 +121,8 @@ export interface Options {
   baseline: string | null;
   /** The kubectl to compare with (default: kubectl.1.33 next to the machine's kubectl). */
   kubectl: string | null;
+  /** Run every gateway process with `--cpu-prof`, writing its profile into this folder. */
+  profile: string | null;
 }
 
 export class UsageError extends Error {
@@ -128,15 +130,18 @@ export class UsageError extends Error {
 }
 
 export const usage = `usage: node bench/run.ts [--quick | --tiny] [--out FILE] [--json FILE] [--only ROW,…]
-                         [--baseline CHECKOUT] [--kubectl KUBECTL]
-  (no mode)   the full run: 1 GiB streams, 512 MiB cp, 30 one-shot pairs, 200 execs each (~9 min on 2 cores)
+                         [--baseline CHECKOUT] [--kubectl KUBECTL] [--profile DIR]
+  (no mode)   the full run: 1 GiB streams, 512 MiB cp, 30 one-shot pairs, 200 execs each; the web
+              shell's echo at 1 and 200 sessions, 256 MiB through it, 1000 sessions held (~14 min on 2 cores)
   --quick     every row, smaller (~1 min)
   --tiny      a few MiB and 2 pairs per row: proves the harness runs (npm test)
   --out FILE  report file (default: bench/RESULTS.md for a full run, bench/RESULTS-quick.md for
               --quick, stdout only for --tiny); only the block between the bench markers is replaced
   --only      rows: ${rowIds.join(', ')}
   --baseline  another podshell checkout (dist/ built with tsc -b) to add to the one-shot row
-  --kubectl   the kubectl to compare with (default: kubectl.1.33 next to the machine's kubectl)`;
+  --kubectl   the kubectl to compare with (default: kubectl.1.33 next to the machine's kubectl)
+  --profile   write a CPU profile of each web shell gateway process into DIR
+              (read one with: node bench/profile-top.ts DIR/FILE.cpuprofile)`;
 
 export function parseArgs(argv: readonly string[]): Options {
   let mode: Mode = 'full';
@@ -145,6 +150,7 @@ export function parseArgs(argv: readonly string[]): Options {
   let only: RowId[] = [...rowIds];
   let baseline: string | null = null;
   let kubectl: string | null = null;
+  let profile: string | null = null;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string => {
@@ -179,6 +185,9 @@ export function parseArgs(argv: readonly string[]): Options {
       case '--kubectl':
         kubectl = value();
         break;
+      case '--profile':
+        profile = value();
+        break;
       case '-h':
       case '--help':
         throw new UsageError(usage);
@@ -187,5 +196,5 @@ export function parseArgs(argv: readonly string[]): Options {
     }
   }
   const defaultOut = mode === 'full' ? 'bench/RESULTS.md' : mode === 'quick' ? 'bench/RESULTS-quick.md' : null;
-  return { plan: plans[mode], out: out === undefined ? defaultOut : out, json, only, baseline, kubectl };
+  return { plan: plans[mode], out: out === undefined ? defaultOut : out, json, only, baseline, kubectl, profile };
 }

@@ -148,6 +148,7 @@ async function main(options: Options, argv: readonly string[]): Promise<void> {
     kubectlLabel: `kubectl ${version.replace(/^v(\d+\.\d+).*/, '$1')}`,
     podshellCp: hasCp(podshell),
     tmp,
+    profileDir: options.profile ? resolve(options.profile) : null,
     log,
   };
   const results: RowResult[] = [];
