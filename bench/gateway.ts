@@ -31,7 +31,14 @@ const OPEN_CONCURRENCY = 8;
 interface GatewayProcess {
   loginUrl: string;
   pid: number;
-  stop: () => Promise<void>;
+  /** Stop it; resolves with how late its event loop ran while it served (ms), when it said. */
+  stop: () => Promise<LoopDelay | null>;
+}
+
+export interface LoopDelay {
+  p50: number;
+  p99: number;
+  max: number;
 }
 
 async function startGatewayProcess(ctx: Ctx, maxSessions: number): Promise<GatewayProcess> {
@@ -40,16 +47,20 @@ async function startGatewayProcess(ctx: Ctx, maxSessions: number): Promise<Gatew
     stdio: ['pipe', 'pipe', 'inherit'],
   });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const lines = createInterface({ input: child.stdout! });
+  let delay: LoopDelay | null = null;
   const line = await new Promise<string>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).once('line', resolve);
+    lines.once('line', resolve);
     child.once('exit', (code) => reject(new Error(`the gateway exited (${code}) before it was ready`)));
   });
+  lines.on('line', (l) => (delay = (JSON.parse(l) as { loopDelayMs: LoopDelay }).loopDelayMs));
   const info = JSON.parse(line) as { loginUrl: string; pid: number };
   return {
     ...info,
     stop: async () => {
       child.kill('SIGTERM');
       await exited;
+      return delay;
     },
   };
 }
@@ -97,16 +108,26 @@ async function runShells<T>(ctx: Ctx, mode: 'gateway' | 'direct', task: ShellTas
  * Run `task` through a fresh gateway (and stop it after), or directly. `measured` gets what /proc
  * said of the gateway process just before the client started and just after it finished.
  */
-async function throughOrDirect<T>(ctx: Ctx, mode: 'gateway' | 'direct', task: ShellTask, maxSessions: number, measured?: (before: ProcStats, after: ProcStats) => void): Promise<T> {
+async function throughOrDirect<T>(
+  ctx: Ctx,
+  mode: 'gateway' | 'direct',
+  task: ShellTask,
+  maxSessions: number,
+  measured?: (before: ProcStats, after: ProcStats) => void,
+  loopDelay?: (delay: LoopDelay) => void,
+): Promise<T> {
   if (mode === 'direct') return runShells<T>(ctx, 'direct', task, { kubeconfig: ctx.sandbox.kubeconfig });
   const gateway = await startGatewayProcess(ctx, maxSessions);
+  let ok = false;
   try {
     const before = procStats(gateway.pid);
     const result = await runShells<T>(ctx, 'gateway', task, { loginUrl: gateway.loginUrl });
     measured?.(before, procStats(gateway.pid));
+    ok = true;
     return result;
   } finally {
-    await gateway.stop();
+    const delay = await gateway.stop();
+    if (ok && delay) loopDelay?.(delay);
   }
 }
 
@@ -124,13 +145,14 @@ export async function echo(ctx: Ctx): Promise<GatewayResult> {
   const { echoSessions, echoSamples: samples, echoRounds: rounds } = ctx.plan;
   const command = sessionCommand(undefined);
   const series: Record<string, number[]> = {};
+  const loopDelays: Record<number, LoopDelay[]> = {};
   const errors: string[] = [];
   for (const sessions of echoSessions) {
     for (let round = 0; round < rounds; round++) {
       for (const mode of ['gateway', 'direct'] as const) {
         const key = `${mode} ${sessions}`;
         try {
-          const result = await throughOrDirect<EchoResult>(ctx, mode, { kind: 'echo', sessions, samples, command, typeEveryMs: TYPE_EVERY_MS }, sessions + 10);
+          const result = await throughOrDirect<EchoResult>(ctx, mode, { kind: 'echo', sessions, samples, command, typeEveryMs: TYPE_EVERY_MS }, sessions + 10, undefined, (d) => (loopDelays[sessions] ??= []).push(d));
           (series[key] ??= []).push(...result.latenciesMs);
           ctx.log(
             `echo ${round + 1}/${rounds} ${key} sessions: p50 ${fmt(percentile(result.latenciesMs, 50))} ms, p99 ${fmt(percentile(result.latenciesMs, 99))} ms ` +
@@ -159,6 +181,16 @@ export async function echo(ctx: Ctx): Promise<GatewayResult> {
         };
       }
       measures.push(measure);
+    }
+    const delays = loopDelays[sessions] ?? [];
+    if (delays.length) {
+      measures.push({
+        name: `gateway event-loop delay p99 / worst, ${sessions} active session${sessions === 1 ? '' : 's'} (whole run, opening included)`,
+        unit: 'ms',
+        gateway: Math.max(...delays.map((d) => d.p99)),
+        direct: null,
+        extra: `worst ${fmt(Math.max(...delays.map((d) => d.max)))} ms`,
+      });
     }
   }
   return {

@@ -52,6 +52,8 @@ export interface GatewayMeasure {
   direct: number | null;
   /** gateway − direct ('added'), or the median over rounds of gateway ÷ direct ('ratio'). */
   compare?: { kind: 'added' | 'ratio'; value: number };
+  /** A second value for the same line, already formatted (e.g. the worst of a delay). */
+  extra?: string;
   /** The goal for this value; met is null when the run did not measure it at the goal's size. */
   goal?: { text: string; met: boolean | null };
 }

@@ -138,7 +138,7 @@ function renderGateway(results: GatewayResult[]): string[] {
   ];
   for (const r of results) {
     lines.push('', `**${r.title}:** ${esc(r.workload)}.`, '', '| measurement | through the gateway | direct exec | gateway vs direct | goal |', '|---|---|---|---|---|');
-    for (const m of r.measures) lines.push(`| ${esc(m.name)} | ${gatewayValue(m.gateway, m.unit)} | ${m.direct === null ? '' : gatewayValue(m.direct, m.unit)} | ${compareCell(m)} | ${goalCell(m)} |`);
+    for (const m of r.measures) lines.push(`| ${esc(m.name)} | ${gatewayValue(m.gateway, m.unit)}${m.extra ? ` / ${esc(m.extra)}` : ''} | ${m.direct === null ? '' : gatewayValue(m.direct, m.unit)} | ${compareCell(m)} | ${goalCell(m)} |`);
     if (r.errors.length) lines.push('', ...r.errors.map((e) => `- **Failed:** ${esc(e.replace(/\s+/g, ' '))}`));
   }
   return lines;

@@ -22,7 +22,7 @@ function runBench(args: string[]): Promise<{ code: number | null; stderr: string
   });
 }
 
-test('npm run bench -- --tiny runs every row against one sandbox and writes the report', { timeout: 240_000 }, async (t) => {
+test('npm run bench -- --tiny runs every row against one sandbox and writes the report', { timeout: 175_000 }, async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'podshell-bench-test-'));
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const out = join(dir, 'RESULTS.md');
@@ -58,7 +58,7 @@ test('npm run bench -- --tiny runs every row against one sandbox and writes the 
   }
   const echo = report.gateway.find((r) => r.id === 'echo')!;
   for (const n of [1, 3]) for (const via of ['gateway', 'direct']) assert.equal(echo.samples[`${via} ${n}`]?.length, 10, `${via}, ${n} sessions: 10 keystrokes timed`);
-  assert.ok(echo.measures.every((m) => m.direct !== null && m.compare?.kind === 'added'), 'every echo percentile has its direct counterpart');
+  assert.ok(echo.measures.filter((m) => m.name.startsWith('echo p')).every((m) => m.direct !== null && m.compare?.kind === 'added'), 'every echo percentile has its direct counterpart');
   const stream = report.gateway.find((r) => r.id === 'webstream')!;
   assert.equal(stream.measures[0]!.compare?.kind, 'ratio');
   assert.equal(report.gateway.find((r) => r.id === 'websessions')!.measures[0]!.gateway, 5, 'the 5 sessions of the tiny run were held');
