@@ -121,7 +121,7 @@ async function throughOrDirect<T>(
   let ok = false;
   try {
     const before = procStats(gateway.pid);
-    const result = await runShells<T>(ctx, 'gateway', task, { loginUrl: gateway.loginUrl });
+    const result = await runShells<T>(ctx, 'gateway', task, { loginUrl: gateway.loginUrl, pid: gateway.pid });
     measured?.(before, procStats(gateway.pid));
     ok = true;
     return result;
@@ -185,7 +185,7 @@ export async function echo(ctx: Ctx): Promise<GatewayResult> {
     const delays = loopDelays[sessions] ?? [];
     if (delays.length) {
       measures.push({
-        name: `gateway event-loop delay p99 / worst, ${sessions} active session${sessions === 1 ? '' : 's'} (whole run, opening included)`,
+        name: `gateway event-loop delay p99 / worst while timed, ${sessions} active session${sessions === 1 ? '' : 's'}`,
         unit: 'ms',
         gateway: Math.max(...delays.map((d) => d.p99)),
         direct: null,

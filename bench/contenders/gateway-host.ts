@@ -1,7 +1,8 @@
 // The web shell gateway (`startGateway()`) in its own process, serving the sandbox's kubeconfig,
 // so that its RSS and CPU time are its own (read from /proc by the harness). Prints one JSON line
 // ({ url, loginUrl, pid }), then serves until SIGTERM or the end of its stdin; on SIGTERM it
-// prints how late its event loop ran meanwhile ({ loopDelayMs: { p50, p99, max } }) and stops.
+// prints how late its event loop ran meanwhile ({ loopDelayMs: { p50, p99, max } }; since the last
+// SIGUSR2, which the client sends when its timed part starts) and stops.
 
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { startGateway } from '../../src/gateway/server.ts';
@@ -13,6 +14,8 @@ process.stdout.write(`${JSON.stringify({ url: gateway.url, loginUrl: gateway.log
 const RESOLUTION_MS = 2;
 const loop = monitorEventLoopDelay({ resolution: RESOLUTION_MS });
 loop.enable();
+// The client signals when its timed part starts: only that part counts.
+process.on('SIGUSR2', () => loop.reset());
 const stop = async () => {
   loop.disable();
   // The histogram holds the intervals between the monitor's timer runs: the lateness is beyond its period.

@@ -3,7 +3,7 @@
 // stream, as a browser does) or straight from the library (`direct`: Cluster.exec, on a terminal
 // for shells). The same task and the same timing either way, so the two can be compared.
 //
-//   shells.ts gateway TASK_JSON '{"loginUrl":…}'
+//   shells.ts gateway TASK_JSON '{"loginUrl":…,"pid":GATEWAY_PID}'
 //   shells.ts direct  TASK_JSON '{"kubeconfig":…}'
 //
 // echo and stream print one JSON result line. hold (gateway only) prints progress lines
@@ -221,7 +221,7 @@ const X = 0x78;
 const hasX = (chunk: Uint8Array) => chunk.includes(X);
 const any = (chunk: Uint8Array) => chunk.length > 0;
 
-async function echo(task: Extract<ShellTask, { kind: 'echo' }>, open: () => Promise<Shell>): Promise<EchoResult> {
+async function echo(task: Extract<ShellTask, { kind: 'echo' }>, open: () => Promise<Shell>, timing: () => void = () => {}): Promise<EchoResult> {
   const started = performance.now();
   const shells = await openAll(task.sessions, 8, open);
   const openSeconds = (performance.now() - started) / 1000;
@@ -244,6 +244,7 @@ async function echo(task: Extract<ShellTask, { kind: 'echo' }>, open: () => Prom
     await keystroke(measured!, '\x7f', any);
   }
   await sleep(200);
+  timing();
   const keysBefore = backgroundKeys;
   const latenciesMs: number[] = [];
   for (let i = 0; i < task.samples; i++) {
@@ -260,13 +261,14 @@ async function echo(task: Extract<ShellTask, { kind: 'echo' }>, open: () => Prom
   return { latenciesMs, openSeconds, backgroundKeys: backgroundKeys - keysBefore };
 }
 
-async function gatewayTask(task: ShellTask, loginUrl: string): Promise<void> {
+async function gatewayTask(task: ShellTask, loginUrl: string, gatewayPid: number | undefined): Promise<void> {
   const gateway = await GatewayClient.signIn(loginUrl);
   const cluster = await gateway.cluster();
   const openShell = async () => gateway.join(await gateway.create(cluster, { tty: true }), 0);
   switch (task.kind) {
     case 'echo':
-      print(await echo(task, openShell));
+      // Tell the gateway process (gateway-host.ts) that the timed part starts.
+      print(await echo(task, openShell, () => gatewayPid && process.kill(gatewayPid, 'SIGUSR2')));
       return;
     case 'stream': {
       const id = await gateway.create(cluster, { command: streamCommand(task.bytes), tty: false });
@@ -350,8 +352,8 @@ function print(value: unknown): void {
 const [mode, taskJson, targetJson] = process.argv.slice(2);
 if (!taskJson || !targetJson || (mode !== 'gateway' && mode !== 'direct')) throw new Error('usage: shells.ts gateway|direct TASK_JSON TARGET_JSON');
 const task = JSON.parse(taskJson) as ShellTask;
-const target = JSON.parse(targetJson) as { loginUrl?: string; kubeconfig?: string };
-if (mode === 'gateway') await gatewayTask(task, target.loginUrl!);
+const target = JSON.parse(targetJson) as { loginUrl?: string; pid?: number; kubeconfig?: string };
+if (mode === 'gateway') await gatewayTask(task, target.loginUrl!, target.pid);
 else await directTask(task, target.kubeconfig!);
 // Keepalive timers and pooled sockets must not hold the process open.
 process.exit(0);
