@@ -215,6 +215,7 @@ export async function webStream(ctx: Ctx): Promise<GatewayResult> {
   const values: Record<'gateway' | 'direct', (number | null)[]> = { gateway: [], direct: [] };
   const gatewayPeak: number[] = [];
   const gatewayCpuMsPerMiB: number[] = [];
+  const chunkKiB: Record<'gateway' | 'direct', number[]> = { gateway: [], direct: [] };
   const errors: string[] = [];
   for (let round = 0; round < rounds; round++) {
     for (const mode of ['gateway', 'direct'] as const) {
@@ -224,6 +225,7 @@ export async function webStream(ctx: Ctx): Promise<GatewayResult> {
           gatewayCpuMsPerMiB.push((1000 * (after.cpuSeconds - before.cpuSeconds)) / (bytes / (1024 * 1024)));
         });
         values[mode].push(mibPerSecond(result.bytes, result.seconds));
+        chunkKiB[mode].push(result.bytes / result.messages / 1024);
         ctx.log(`webstream ${round + 1}/${rounds} ${mode}: ${fmt(values[mode].at(-1)!)} MiB/s${mode === 'gateway' ? `, gateway CPU ${fmt(gatewayCpuMsPerMiB.at(-1)!)} ms/MiB` : ''}`);
       } catch (err) {
         values[mode].push(null);
@@ -246,6 +248,12 @@ export async function webStream(ctx: Ctx): Promise<GatewayResult> {
     measures: [
       throughput,
       { name: 'gateway CPU time per MiB moved (sign-in and session set-up included)', unit: 'ms', gateway: gatewayCpuMsPerMiB.length ? median(gatewayCpuMsPerMiB) : null, direct: null },
+      {
+        name: 'mean payload of an output message (gateway) / of a stdout chunk (direct)',
+        unit: 'KiB',
+        gateway: chunkKiB.gateway.length ? median(chunkKiB.gateway) : null,
+        direct: chunkKiB.direct.length ? median(chunkKiB.direct) : null,
+      },
       { name: 'gateway peak RSS during the transfer', unit: 'MiB', gateway: gatewayPeak.length ? Math.max(...gatewayPeak) / 1024 : null, direct: null },
     ],
     notes: [],

@@ -37,6 +37,8 @@ export interface EchoResult {
 export interface StreamResult {
   seconds: number;
   bytes: number;
+  /** Output messages (or stdout chunks) the bytes came in. */
+  messages: number;
 }
 
 export interface HoldResult {
@@ -274,11 +276,15 @@ async function gatewayTask(task: ShellTask, loginUrl: string, gatewayPid: number
       const id = await gateway.create(cluster, { command: streamCommand(task.bytes), tty: false });
       const stream = await gateway.join(id, ACK_EVERY);
       let bytes = 0;
-      stream.onOutput = (chunk) => (bytes += chunk.length);
+      let messages = 0;
+      stream.onOutput = (chunk) => {
+        bytes += chunk.length;
+        messages++;
+      };
       const start = performance.now();
       stream.type('go\n');
       const code = await stream.ended;
-      print(streamResult(task.bytes, bytes, code, start));
+      print(streamResult(task.bytes, bytes, messages, code, start));
       return;
     }
     case 'hold': {
@@ -318,12 +324,16 @@ async function directTask(task: ShellTask, kubeconfig: string): Promise<void> {
     case 'stream': {
       const session = cluster.exec({ target: { pod: POD.pod }, container: POD.container, command: streamCommand(task.bytes), stdin: true, stderr: false });
       let bytes = 0;
-      session.stdout!.on('data', (chunk: Buffer) => (bytes += chunk.length));
+      let messages = 0;
+      session.stdout!.on('data', (chunk: Buffer) => {
+        bytes += chunk.length;
+        messages++;
+      });
       await session.opened;
       const start = performance.now();
       session.stdin!.write('go\n');
       const { code } = await session.exit;
-      print(streamResult(task.bytes, bytes, code, start));
+      print(streamResult(task.bytes, bytes, messages, code, start));
       return;
     }
     case 'hold':
@@ -338,11 +348,11 @@ async function directTask(task: ShellTask, kubeconfig: string): Promise<void> {
  */
 const streamCommand = (bytes: number) => ['sh', '-c', `read go && exec head -c ${bytes} /dev/zero`];
 
-function streamResult(want: number, bytes: number, code: number, start: number): StreamResult {
+function streamResult(want: number, bytes: number, messages: number, code: number, start: number): StreamResult {
   const seconds = (performance.now() - start) / 1000;
   if (code !== 0) throw new Error(`head exited ${code}`);
   if (bytes !== want) throw new Error(`received ${bytes} bytes, expected ${want}`);
-  return { seconds, bytes };
+  return { seconds, bytes, messages };
 }
 
 function print(value: unknown): void {
