@@ -277,6 +277,7 @@ export async function webSessions(ctx: Ctx): Promise<GatewayResult> {
     client = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', join(ctx.root, 'bench', 'contenders', 'shells.ts'), 'gateway', JSON.stringify(task), JSON.stringify({ loginUrl: gateway.loginUrl })], {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
+    client.stdin!.on('error', () => {}); // a client that died first: its exit says why
     let stderr = '';
     client.stderr!.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-2000)));
     const held = await new Promise<HoldResult>((resolve, reject) => {
