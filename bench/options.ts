@@ -132,7 +132,7 @@ export class UsageError extends Error {
 export const usage = `usage: node bench/run.ts [--quick | --tiny] [--out FILE] [--json FILE] [--only ROW,…]
                          [--baseline CHECKOUT] [--kubectl KUBECTL] [--profile DIR]
   (no mode)   the full run: 1 GiB streams, 512 MiB cp, 30 one-shot pairs, 200 execs each; the web
-              shell's echo at 1 and 200 sessions, 256 MiB through it, 1000 sessions held (~14 min on 2 cores)
+              shell's echo at 1 and 200 sessions, 256 MiB through it, 1000 sessions held (~9 min on 2 cores)
   --quick     every row, smaller (~1 min)
   --tiny      a few MiB and 2 pairs per row: proves the harness runs (npm test)
   --out FILE  report file (default: bench/RESULTS.md for a full run, bench/RESULTS-quick.md for
