@@ -42,6 +42,35 @@ export interface CeilingResult {
   error?: string;
 }
 
+/** One line of a web shell gateway row: the gateway's value, the direct exec's, and the goal. */
+export interface GatewayMeasure {
+  /** e.g. "echo p99, 200 active sessions". */
+  name: string;
+  unit: string;
+  gateway: number | null;
+  /** The same measured on a direct library exec (null: no direct counterpart, or it failed). */
+  direct: number | null;
+  /** gateway − direct ('added'), or the median over rounds of gateway ÷ direct ('ratio'). */
+  compare?: { kind: 'added' | 'ratio'; value: number };
+  /** A second value for the same line, already formatted (e.g. the worst of a delay). */
+  extra?: string;
+  /** The goal for this value; met is null when the run did not measure it at the goal's size. */
+  goal?: { text: string; met: boolean | null };
+}
+
+/** A web shell gateway row (echo latency, throughput, sessions held): a section of its own. */
+export interface GatewayResult {
+  id: string;
+  title: string;
+  workload: string;
+  measures: GatewayMeasure[];
+  notes: string[];
+  /** Why runs of this row failed. */
+  errors: string[];
+  /** Every sample, by series name (for --json). */
+  samples: Record<string, number[]>;
+}
+
 export interface MachineInfo {
   cpus: string;
   cores: number;
@@ -67,6 +96,10 @@ export interface BenchReport {
   machine: MachineInfo;
   rows: RowResult[];
   ceilings: CeilingResult[];
+  /** The web shell gateway's rows. */
+  gateway: GatewayResult[];
+  /** Machine load when the run started and ended (/proc/loadavg: 1, 5, 15 minutes). */
+  load?: { start: string; end: string };
   /** Rows that could not run at all. */
   failures: string[];
 }

@@ -25,6 +25,16 @@ export interface Plan {
   fanInRounds: number;
   /** Ceilings: bytes through the local pipe and the bare ws loopback. */
   ceilingBytes: number;
+  /** Web shell echo: active sessions per measurement, keystrokes timed per run, runs per contender. */
+  echoSessions: number[];
+  echoSamples: number;
+  echoRounds: number;
+  /** Web shell throughput: bytes per transfer, rounds. */
+  gwStreamBytes: number;
+  gwStreamRounds: number;
+  /** Web shell sessions held: how many to open, and how long to hold them while measuring idle CPU. */
+  gwSessions: number;
+  gwHoldSeconds: number;
 }
 
 export const plans: Record<Mode, Plan> = {
@@ -42,6 +52,13 @@ export const plans: Record<Mode, Plan> = {
     fanInBytes: 20 * MiB,
     fanInRounds: 1,
     ceilingBytes: GiB,
+    echoSessions: [1, 200],
+    echoSamples: 150,
+    echoRounds: 4,
+    gwStreamBytes: 256 * MiB,
+    gwStreamRounds: 3,
+    gwSessions: 1000,
+    gwHoldSeconds: 15,
   },
   // Every row, smaller: about a minute.
   quick: {
@@ -57,6 +74,13 @@ export const plans: Record<Mode, Plan> = {
     fanInBytes: 2 * MiB,
     fanInRounds: 1,
     ceilingBytes: 256 * MiB,
+    echoSessions: [1, 50],
+    echoSamples: 100,
+    echoRounds: 1,
+    gwStreamBytes: 64 * MiB,
+    gwStreamRounds: 1,
+    gwSessions: 200,
+    gwHoldSeconds: 5,
   },
   // For `npm test`: proves every row still runs; the numbers mean nothing.
   tiny: {
@@ -72,10 +96,17 @@ export const plans: Record<Mode, Plan> = {
     fanInBytes: MiB,
     fanInRounds: 2,
     ceilingBytes: 8 * MiB,
+    echoSessions: [1, 3],
+    echoSamples: 10,
+    echoRounds: 1,
+    gwStreamBytes: 4 * MiB,
+    gwStreamRounds: 1,
+    gwSessions: 5,
+    gwHoldSeconds: 1,
   },
 };
 
-export const rowIds = ['oneshot', 'rate', 'stdout', 'stdin', 'cp', 'fanin', 'ceilings'] as const;
+export const rowIds = ['oneshot', 'rate', 'stdout', 'stdin', 'cp', 'fanin', 'ceilings', 'echo', 'webstream', 'websessions'] as const;
 export type RowId = (typeof rowIds)[number];
 
 export interface Options {
@@ -90,6 +121,8 @@ export interface Options {
   baseline: string | null;
   /** The kubectl to compare with (default: kubectl.1.33 next to the machine's kubectl). */
   kubectl: string | null;
+  /** Run every gateway process with `--cpu-prof`, writing its profile into this folder. */
+  profile: string | null;
 }
 
 export class UsageError extends Error {
@@ -97,15 +130,18 @@ export class UsageError extends Error {
 }
 
 export const usage = `usage: node bench/run.ts [--quick | --tiny] [--out FILE] [--json FILE] [--only ROW,…]
-                         [--baseline CHECKOUT] [--kubectl KUBECTL]
-  (no mode)   the full run: 1 GiB streams, 512 MiB cp, 30 one-shot pairs, 200 execs each (~9 min on 2 cores)
+                         [--baseline CHECKOUT] [--kubectl KUBECTL] [--profile DIR]
+  (no mode)   the full run: 1 GiB streams, 512 MiB cp, 30 one-shot pairs, 200 execs each; the web
+              shell's echo at 1 and 200 sessions, 256 MiB through it, 1000 sessions held (~9 min on 2 cores)
   --quick     every row, smaller (~1 min)
   --tiny      a few MiB and 2 pairs per row: proves the harness runs (npm test)
   --out FILE  report file (default: bench/RESULTS.md for a full run, bench/RESULTS-quick.md for
               --quick, stdout only for --tiny); only the block between the bench markers is replaced
   --only      rows: ${rowIds.join(', ')}
   --baseline  another podshell checkout (dist/ built with tsc -b) to add to the one-shot row
-  --kubectl   the kubectl to compare with (default: kubectl.1.33 next to the machine's kubectl)`;
+  --kubectl   the kubectl to compare with (default: kubectl.1.33 next to the machine's kubectl)
+  --profile   write a CPU profile of each web shell gateway process into DIR
+              (read one with: node bench/profile-top.ts DIR/FILE.cpuprofile)`;
 
 export function parseArgs(argv: readonly string[]): Options {
   let mode: Mode = 'full';
@@ -114,6 +150,7 @@ export function parseArgs(argv: readonly string[]): Options {
   let only: RowId[] = [...rowIds];
   let baseline: string | null = null;
   let kubectl: string | null = null;
+  let profile: string | null = null;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     const value = (): string => {
@@ -148,6 +185,9 @@ export function parseArgs(argv: readonly string[]): Options {
       case '--kubectl':
         kubectl = value();
         break;
+      case '--profile':
+        profile = value();
+        break;
       case '-h':
       case '--help':
         throw new UsageError(usage);
@@ -156,5 +196,5 @@ export function parseArgs(argv: readonly string[]): Options {
     }
   }
   const defaultOut = mode === 'full' ? 'bench/RESULTS.md' : mode === 'quick' ? 'bench/RESULTS-quick.md' : null;
-  return { plan: plans[mode], out: out === undefined ? defaultOut : out, json, only, baseline, kubectl };
+  return { plan: plans[mode], out: out === undefined ? defaultOut : out, json, only, baseline, kubectl, profile };
 }

@@ -33,6 +33,8 @@ export interface Ctx {
   podshellCp: boolean;
   /** A scratch folder (kubectl's cache, cp files). */
   tmp: string;
+  /** Where the web shell gateway processes write their CPU profiles (`--profile`), or null. */
+  profileDir: string | null;
   log: (message: string) => void;
 }
 

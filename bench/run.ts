@@ -8,7 +8,8 @@ import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { SandboxInfo } from './contenders/common.ts';
-import type { BenchReport, CeilingResult, MachineInfo, RowResult } from './model.ts';
+import * as web from './gateway.ts';
+import type { BenchReport, CeilingResult, GatewayResult, MachineInfo, RowResult } from './model.ts';
 import { parseArgs, UsageError, type Options } from './options.ts';
 import { rssMethod } from './proc.ts';
 import { renderReport, writeReport } from './report.ts';
@@ -82,6 +83,15 @@ function machine(kubectl: string | null, isolation: string): Omit<MachineInfo, '
   };
 }
 
+/** The 1, 5 and 15 minute load averages. */
+function loadavg(): string {
+  try {
+    return readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ');
+  } catch {
+    return 'unknown';
+  }
+}
+
 /** How the run was started, as a user would type it. */
 function commandLine(argv: readonly string[]): string {
   const args = argv.map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, `'\\''`)}'`)).join(' ');
@@ -138,10 +148,13 @@ async function main(options: Options, argv: readonly string[]): Promise<void> {
     kubectlLabel: `kubectl ${version.replace(/^v(\d+\.\d+).*/, '$1')}`,
     podshellCp: hasCp(podshell),
     tmp,
+    profileDir: options.profile ? resolve(options.profile) : null,
     log,
   };
   const results: RowResult[] = [];
   let ceilingResults: CeilingResult[] = [];
+  const gatewayResults: GatewayResult[] = [];
+  const loadStart = loadavg();
   const failures: string[] = [];
   try {
     for (const id of options.only) {
@@ -169,6 +182,15 @@ async function main(options: Options, argv: readonly string[]): Promise<void> {
           case 'ceilings':
             ceilingResults = await rows.ceilings(ctx);
             break;
+          case 'echo':
+            gatewayResults.push(await web.echo(ctx));
+            break;
+          case 'webstream':
+            gatewayResults.push(await web.webStream(ctx));
+            break;
+          case 'websessions':
+            gatewayResults.push(await web.webSessions(ctx));
+            break;
         }
       } catch (err) {
         const message = `row ${id} could not run: ${(err as Error).message.split('\n')[0]}`;
@@ -187,6 +209,8 @@ async function main(options: Options, argv: readonly string[]): Promise<void> {
     machine: { ...machine(kubectl, sandbox.info.isolation), podshellCli: podshell === podshellSrc ? '`bin/podshell` (src/*.ts; `tsc -b` failed)' : '`node dist/cli/main.js` (as published; built with `tsc -b` first)', baseline: options.baseline ? `${resolve(options.baseline)}${gitDescription(resolve(options.baseline))}` : null },
     rows: results,
     ceilings: ceilingResults,
+    gateway: gatewayResults,
+    load: { start: loadStart, end: loadavg() },
     failures,
   };
   const block = renderReport(report);
