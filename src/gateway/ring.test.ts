@@ -64,3 +64,16 @@ test('many small appends stay consistent with the plain concatenation', () => {
 test('a capacity below 1 byte is refused', () => {
   assert.throws(() => new OutputRing(0), RangeError);
 });
+
+test('view: the contiguous run from an offset, without a copy; a wrapped run comes in two', () => {
+  const ring = new OutputRing(8);
+  ring.append(bytes('abcdef'));
+  ring.append(bytes('ghij')); // "ab" overwritten; "ij" wrapped to the front
+  const first = ring.view(2, 100);
+  assert.deepEqual([first.offset, str(first.bytes)], [2, 'cdefgh']);
+  const second = ring.view(first.offset + first.bytes.length, 100);
+  assert.deepEqual([second.offset, str(second.bytes)], [8, 'ij']);
+  assert.equal(str(ring.view(3, 2).bytes), 'de');
+  assert.deepEqual([ring.view(0, 4).offset, str(ring.view(0, 4).bytes)], [2, 'cdef'], 'an offset already overwritten starts at the oldest');
+  assert.equal(ring.view(10, 4).bytes.length, 0);
+});

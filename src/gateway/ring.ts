@@ -67,4 +67,17 @@ export class OutputRing {
     if (first < length) bytes.set(this._buf.subarray(0, length - first), first);
     return { offset, bytes };
   }
+
+  /**
+   * Like read(), but without copying: the longest run from `from` that lies in one piece in the
+   * buffer (at most `max` bytes), as a view. The view is valid only until the next append(); the
+   * caller copies it out first (encodeOutput does).
+   */
+  view(from: number, max: number): { offset: number; bytes: Uint8Array } {
+    const offset = Math.min(Math.max(from, this._start), this._end);
+    const length = Math.max(0, Math.min(max, this._end - offset));
+    if (length === 0 || !this._buf) return { offset, bytes: new Uint8Array(0) };
+    const at = offset % this.capacity;
+    return { offset, bytes: this._buf.subarray(at, at + Math.min(length, this.capacity - at)) };
+  }
 }
