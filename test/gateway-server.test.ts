@@ -284,6 +284,20 @@ test('Host: a request or upgrade for another host name (DNS rebinding) is refuse
   assert.equal(up.status, 101);
 });
 
+test('Host: behind a TLS proxy on the default port, a port-less --allowed-host and its https origin are served', async (t) => {
+  const gw = await startTestGateway({ kubeconfig: writeKubeconfig(t), routes: [...defaultRoutes, echoRoutes], config: { insecureBind: true, allowedHosts: ['shell.example.com'] } });
+  t.after(() => gw.close());
+  // What a browser on https://shell.example.com/ sends through the proxy.
+  const me = await raw(`${gw.url}/api/me`, { headers: { host: 'shell.example.com', cookie: gw.cookie } });
+  assert.equal(me.status, 200);
+  const up = await raw(`${gw.url}/api/test/echo`, { headers: upgradeHeaders({ host: 'shell.example.com', origin: 'https://shell.example.com', cookie: gw.cookie }) });
+  assert.equal(up.status, 101);
+  // The name with another port is still another host, and another scheme's page another origin.
+  assert.equal((await raw(`${gw.url}/api/me`, { headers: { host: 'shell.example.com:8443', cookie: gw.cookie } })).status, 421);
+  const evil = await raw(`${gw.url}/api/test/echo`, { headers: upgradeHeaders({ host: 'shell.example.com', origin: 'https://evil.example', cookie: gw.cookie }) });
+  assert.equal(evil.status, 403);
+});
+
 test('CSRF: a state-changing request needs its own Origin and the X-CSRF-Token of the sign-in', async (t) => {
   const gw = await startTestGateway({ kubeconfig: writeKubeconfig(t), routes: [...defaultRoutes, echoRoutes] });
   t.after(() => gw.close());
@@ -385,7 +399,7 @@ test('a non-loopback address without TLS is refused with a clear message, in the
     [['--replay-buffer', '1TB'], /--replay-buffer must be a size such as 65536, 64KiB, 1MiB or 1GiB, not "1TB"/],
     [['--tls-cert', '/nonexistent'], /--tls-cert and --tls-key go together: give both files or neither/],
     [['--tls-cert', '/nonexistent/c.pem', '--tls-key', '/nonexistent/k.pem'], /cannot read --tls-cert \/nonexistent\/c\.pem: no such file/],
-    [['--allowed-host', 'example.com'], /an allowed host must be a name with its port, such as shell\.example\.com:8443, not "example\.com"/],
+    [['--allowed-host', 'https://example.com'], /an allowed host must be a host name as browsers send it, such as shell\.example\.com:8443 \(or shell\.example\.com for the default port\), not "https:\/\/example\.com"/],
     [['--low-water', '1MiB'], /lowWaterBytes \(1048576\) must be below highWaterBytes \(262144\)/],
   ] as const) {
     const bad = await run(bin, ['web', '--kubeconfig', writeKubeconfig(t), ...args]);
@@ -550,7 +564,7 @@ test('podshell web --help lists every option with its default', async () => {
     '--tls-cert <file>',
     '--tls-key <file>',
     '--insecure-bind',
-    '--allowed-host <host:port>',
+    '--allowed-host <host[:port]>',
     '(default: 60s)',
     '(default: 30m)',
     '(default: 12h)',

@@ -62,7 +62,7 @@ export function webCommand(): Command {
     .option('--tls-cert <file>', 'serve HTTPS and WSS with this PEM certificate (with --tls-key); the sign-in cookie is then Secure')
     .option('--tls-key <file>', 'the PEM private key of --tls-cert')
     .option('--insecure-bind', 'serve plain HTTP on a non-loopback address anyway (e.g. behind a TLS proxy)')
-    .option('--allowed-host <host:port>', 'a Host name (with port) the gateway answers to, beyond 127.0.0.1, localhost and [::1] on its port (repeatable)', collect)
+    .option('--allowed-host <host[:port]>', 'a Host name the gateway answers to, as browsers send it (without a port for the default one, e.g. behind a TLS proxy on 443), beyond 127.0.0.1, localhost and [::1] on its port (repeatable)', collect)
     .addOption(new Option('--grace <duration>', 'how long a session with no client joined keeps running').argParser(flag('--grace', parseDuration)).default(60_000, '60s'))
     .addOption(new Option('--idle-timeout <duration>', 'no input for this long ends a session (a warning 60 s before)').argParser(flag('--idle-timeout', parseDuration)).default(30 * 60_000, '30m'))
     .addOption(new Option('--max-duration <duration>', 'a session ends after this long whatever happens').argParser(flag('--max-duration', parseDuration)).default(12 * 3_600_000, '12h'))

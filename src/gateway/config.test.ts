@@ -48,14 +48,14 @@ test('resolveConfig refuses unknown settings, numbers out of range and half a TL
     [{ graceMs: 1.5 }, 'graceMs must be a whole number of milliseconds from 0 to 604800000, not 1.5'],
     [{ lowWaterBytes: 256 * 1024 }, 'lowWaterBytes (262144) must be below highWaterBytes (262144)'],
     [{ tlsCert: 'c.pem' }, '--tls-cert and --tls-key go together: give both files or neither'],
-    [{ allowedHosts: ['shell.example.com'] }, 'an allowed host must be a name with its port, such as shell.example.com:8443, not "shell.example.com"'],
-    [{ allowedHosts: ['a b:1'] }, 'an allowed host must be a name with its port, such as shell.example.com:8443, not "a b:1"'],
+    [{ allowedHosts: ['https://shell.example.com'] }, 'an allowed host must be a host name as browsers send it, such as shell.example.com:8443 (or shell.example.com for the default port), not "https://shell.example.com"'],
+    [{ allowedHosts: ['a b:1'] }, 'an allowed host must be a host name as browsers send it, such as shell.example.com:8443 (or shell.example.com for the default port), not "a b:1"'],
     [{ address: '' }, 'address must be an IP address or a host name'],
   ];
   for (const [given, message] of cases) {
     assert.throws(() => resolveConfig(given as never), { code: 'ERR_USAGE', message }, JSON.stringify(given));
   }
-  assert.deepEqual(resolveConfig({ allowedHosts: ['Shell.Example.com:8443', '[::1]:9000'] }).allowedHosts, ['shell.example.com:8443', '[::1]:9000']);
+  assert.deepEqual(resolveConfig({ allowedHosts: ['Shell.Example.com:8443', '[::1]:9000', 'Shell.Example.com'] }).allowedHosts, ['shell.example.com:8443', '[::1]:9000', 'shell.example.com']);
 });
 
 test('isLoopback', () => {

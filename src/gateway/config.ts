@@ -77,12 +77,15 @@ const ranges: Record<NumberKey, [min: number, max: number, what: string]> = {
 
 const known = new Set<string>([...Object.keys(defaultConfig), 'tlsCert', 'tlsKey']);
 
-/** A `Host` header value: a name or an address, with a port. */
-const HOST_WITH_PORT = /^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?):\d{1,5}$/i;
+/**
+ * A `Host` header value: a name or an address, with a port — or without one, as a browser sends it
+ * for the scheme's default port (a gateway behind a TLS proxy on 443).
+ */
+const HOST_NAME = /^(\[[0-9a-f:.]+\]|[a-z0-9]([a-z0-9.-]*[a-z0-9])?)(:\d{1,5})?$/i;
 
 /**
  * The defaults with `given` over them, checked: no unknown setting, numbers whole and in range,
- * both TLS files or neither, allowed hosts as `name:port`.
+ * both TLS files or neither, allowed hosts as `name[:port]`.
  * @throws PodshellError ERR_USAGE
  */
 export function resolveConfig(given: Partial<GatewayConfig> = {}): GatewayConfig {
@@ -104,10 +107,10 @@ export function resolveConfig(given: Partial<GatewayConfig> = {}): GatewayConfig
   }
   if (typeof config.address !== 'string' || !config.address) throw usage('address must be an IP address or a host name');
   if (typeof config.insecureBind !== 'boolean') throw usage('insecureBind must be true or false');
-  if (!Array.isArray(config.allowedHosts)) throw usage('allowedHosts must be a list of host:port names');
+  if (!Array.isArray(config.allowedHosts)) throw usage('allowedHosts must be a list of host names, each with its port unless it is the default one');
   for (const host of config.allowedHosts) {
-    if (typeof host !== 'string' || !HOST_WITH_PORT.test(host)) {
-      throw usage(`an allowed host must be a name with its port, such as shell.example.com:8443, not ${JSON.stringify(host)}`);
+    if (typeof host !== 'string' || !HOST_NAME.test(host)) {
+      throw usage(`an allowed host must be a host name as browsers send it, such as shell.example.com:8443 (or shell.example.com for the default port), not ${JSON.stringify(host)}`);
     }
   }
   config.allowedHosts = config.allowedHosts.map((h) => h.toLowerCase());
