@@ -47,6 +47,7 @@ interface WebFlags {
   lowWater: number;
   maxUpload: number;
   sandbox?: boolean;
+  inCluster?: boolean;
 }
 
 export function webCommand(): Command {
@@ -72,6 +73,7 @@ export function webCommand(): Command {
     .addOption(new Option('--low-water <size>', '…and below which it resumes').argParser(flag('--low-water', parseSize)).default(64 * 1024, '64KiB'))
     .addOption(new Option('--max-upload <size>', 'largest file upload').argParser(flag('--max-upload', parseSize)).default(1024 * 1024 * 1024, '1GiB'))
     .addOption(new Option('--sandbox', 'also start the local sandbox cluster (podshell sandbox) and serve its contexts'))
+    .addOption(new Option('--in-cluster', 'in a pod: serve its own cluster through the pod\'s service account (named in-cluster), instead of a kubeconfig\'s contexts').conflicts(['sandbox', 'kubeconfig']))
     .addHelpText(
       'after',
       '\nDurations: 500ms, 60s, 30m, 12h, 1h30m. Sizes: bytes, or with KiB, MiB, GiB.\n' +
@@ -121,7 +123,8 @@ export function webCommand(): Command {
           sandbox = started;
           process.stdout.write(`sandbox ready ${started.url} kubeconfig=${started.kubeconfigPath}\n`);
         }
-        gateway = await startGateway({ config, ...(sandbox ? { kubeconfig: sandbox.kubeconfigPath } : kubeconfig ? { kubeconfig } : {}), logger: true });
+        const clusters = opts.inCluster ? new (await import('../gateway/clusters.ts')).InClusterClusters() : undefined;
+        gateway = await startGateway({ config, ...(clusters ? { clusters } : sandbox ? { kubeconfig: sandbox.kubeconfigPath } : kubeconfig ? { kubeconfig } : {}), logger: true });
       } catch (err) {
         await sandbox?.close();
         throw asUsage(err);

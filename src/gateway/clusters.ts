@@ -1,7 +1,8 @@
-// The clusters the gateway serves: every context of one kubeconfig, named after the context. The
+// The clusters the gateway serves: every context of one kubeconfig, named after the context (or,
+// in a pod, its own cluster through the service account). The
 // list is read once at start-up; the library's Cluster for a context is made on its first use.
 
-import { Cluster, kubeconfigContexts } from '../lib/index.ts';
+import { Cluster, kubeconfigContexts, type InClusterOptions } from '../lib/index.ts';
 import type { ClusterEntry, ClusterRegistry } from './context.ts';
 import { GatewayError } from './errors.ts';
 
@@ -33,5 +34,32 @@ export class KubeconfigClusters implements ClusterRegistry {
       throw new GatewayError('ERR_GATEWAY_UNKNOWN_CLUSTER', 404, `no cluster "${name}": ${names.length ? `the clusters are ${names.join(', ')}` : 'the kubeconfig has no contexts'}`);
     }
     return entry;
+  }
+}
+
+/** The name the in-cluster API is served under. */
+export const IN_CLUSTER_NAME = 'in-cluster';
+
+/**
+ * The one cluster a gateway running in a pod serves: its own API server, reached with the pod's
+ * service account (`Cluster.inCluster()`), named `in-cluster`. Read once at start-up, so a pod
+ * without a service account fails at once (ERR_NOT_IN_CLUSTER), not at the first shell.
+ */
+export class InClusterClusters implements ClusterRegistry {
+  private readonly _entry: ClusterEntry;
+
+  /** @throws ConfigError ERR_NOT_IN_CLUSTER outside a pod */
+  constructor(options: InClusterOptions = {}) {
+    const cluster = Cluster.inCluster(options);
+    this._entry = { name: IN_CLUSTER_NAME, server: cluster.client.server, namespace: cluster.client.namespace, current: true, cluster: () => cluster };
+  }
+
+  list(): readonly ClusterEntry[] {
+    return [this._entry];
+  }
+
+  get(name: string): ClusterEntry {
+    if (name !== IN_CLUSTER_NAME) throw new GatewayError('ERR_GATEWAY_UNKNOWN_CLUSTER', 404, `no cluster "${name}": the cluster is ${IN_CLUSTER_NAME}`);
+    return this._entry;
   }
 }
