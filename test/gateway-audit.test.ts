@@ -4,15 +4,16 @@
 // the recording's route and the retention.
 
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import WebSocket from 'ws';
 import { Recordings } from '../src/gateway/recording.ts';
 import { registerRecordingRoutes } from '../src/gateway/routes-recordings.ts';
 import { startSandbox, type Sandbox } from '../src/sandbox/server.ts';
-import { startTestGateway, type TestGateway } from './gateway-client.ts';
+import { signIn, startTestGateway, type TestGateway } from './gateway-client.ts';
 import { kubeconfigClusters, startHarness } from './gateway-harness.ts';
 import { StreamClient, until } from './gateway-stream-client.ts';
 
@@ -303,5 +304,63 @@ describe('denials, input recording, UTF-8 and retention', () => {
     } finally {
       await harness.close();
     }
+  });
+});
+
+describe('podshell web --audit-log, --recordings, --record-input, --recordings-max-age', () => {
+  const bin = new URL('../bin/podshell', import.meta.url).pathname;
+
+  /** Run `podshell web ARGS` until it exits (a refused setting) or prints its ready line. */
+  function startCli(args: string[]) {
+    const child = spawn(bin, ['web', '--kubeconfig', sandbox.kubeconfigPath, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (c) => (stdout += c));
+    child.stderr.on('data', (c) => (stderr += c));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    return { child, exited, out: () => stdout, err: () => stderr };
+  }
+
+  test('the flags reach the gateway: audit lines and a recording with input', async (t) => {
+    const dir = join(work, 'cli');
+    mkdirSync(join(dir, 'casts'), { recursive: true });
+    const auditFile = join(dir, 'audit.jsonl');
+    const cli = startCli(['--audit-log', auditFile, '--recordings', join(dir, 'casts'), '--record-input', '--recordings-max-age', '30d']);
+    t.after(() => {
+      if (cli.child.exitCode === null) cli.child.kill('SIGKILL');
+    });
+    await until('web ready', () => /^web ready \S+\n/m.test(cli.out()) || cli.child.exitCode !== null);
+    const login = /^web ready (\S+)$/m.exec(cli.out())?.[1];
+    assert.ok(login, `ready line: ${cli.out()} ${cli.err()}`);
+    const { cookie, csrfToken } = await signIn(login);
+    const base = new URL(login).origin;
+    const res = await fetch(`${base}/api/sessions`, {
+      method: 'POST',
+      headers: { cookie, origin: base, 'x-csrf-token': csrfToken, 'content-type': 'application/json' },
+      body: JSON.stringify({ ...demo, command: ['cat'] }),
+    });
+    assert.equal(res.status, 201);
+    const { id } = (await res.json()) as { id: string };
+    const client = new StreamClient(new WebSocket(`${base.replace('http', 'ws')}/api/sessions/${id}/stream`, { origin: base, headers: { cookie } }));
+    await client.joined;
+    client.type('typed-in-cli\n');
+    await until('cat echoes', () => client.text().includes('typed-in-cli'));
+    client.closeStdin();
+    await until('the end line', () => auditLines(auditFile).some((l) => l.event === 'session.end'));
+    await client.drop().catch(() => {});
+    assert.deepEqual(auditLines(auditFile).map((l) => l.event), ['session.start', 'session.end']);
+    const { events } = readCast(join(dir, 'casts', `${id}.cast`));
+    assert.ok(events.some(([, k, text]) => k === 'i' && text.includes('typed-in-cli')));
+    cli.child.kill('SIGTERM');
+    assert.equal(await cli.exited, 0, cli.err());
+  });
+
+  test('a recordings folder that is not there, or --record-input alone, is refused with exit code 2', async () => {
+    const missing = startCli(['--recordings', join(work, 'no-such-folder')]);
+    assert.equal(await missing.exited, 2);
+    assert.match(missing.err(), /--recordings: .*no-such-folder is not a directory/);
+    const alone = startCli(['--record-input']);
+    assert.equal(await alone.exited, 2);
+    assert.match(alone.err(), /--record-input needs --recordings DIR/);
   });
 });

@@ -90,7 +90,7 @@ export class Recordings {
     this.dir = options.dir;
     this.recordInput = options.recordInput ?? false;
     this._maxAgeMs = options.maxAgeMs;
-    if (!existsSync(this.dir) || !statSync(this.dir).isDirectory()) throw new Error(`--recordings ${this.dir} is not a directory`);
+    if (!existsSync(this.dir) || !statSync(this.dir).isDirectory()) throw new Error(`${this.dir} is not a directory`);
     if (this._maxAgeMs !== undefined) {
       this.prune();
       this._timer = setInterval(() => this.prune(), PRUNE_INTERVAL_MS);
