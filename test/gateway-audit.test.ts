@@ -128,6 +128,7 @@ describe('audit log and recordings of a shell session', () => {
   test('no audit line holds what was typed, the cookie, the CSRF token or the login token', () => {
     const text = readFileSync(auditFile, 'utf8');
     assert.ok(client.text().includes(SECRET), 'precondition: the output holds the typed secret');
+    assert.deepEqual(client.notices, [], 'no recording-input notice without --record-input');
     assert.ok(!text.includes(SECRET), 'no keystrokes in the audit log');
     assert.ok(!text.includes(gw.cookie.split('=')[1]!));
     assert.ok(!text.includes(gw.csrfToken));
@@ -213,6 +214,7 @@ describe('denials, input recording, UTF-8 and retention', () => {
       await until('the session exits', () => client!.exitInfo !== null);
       await until('the end line', () => auditLines(auditFile).some((l) => l.event === 'session.end'));
       const { events } = readCast(join(casts, `${created.body.id}.cast`));
+      assert.deepEqual(client.notices, [{ kind: 'recording-input' }], 'the client is told its input is recorded');
       const input = events.filter(([, k]) => k === 'i').map(([, , t]) => t).join('');
       assert.equal(input, `echo ${SECRET}\nexit\n`);
       assert.ok(!readFileSync(auditFile, 'utf8').includes(SECRET));

@@ -20,6 +20,7 @@ import {
   type EndingReason,
   type ErrorInfo,
   type ExitInfo,
+  type Notice,
   type SessionDescription,
 } from '../protocol/webshell.ts';
 import type { GatewayConfig } from './context.ts';
@@ -102,6 +103,8 @@ export class GatewaySession {
   exitCode: number | null = null;
   /** Input bytes written toward the process (for the audit log). */
   bytesIn = 0;
+  /** Notices every client gets right after `joined` (that its input is recorded). */
+  joinNotices: Notice[] = [];
 
   private readonly _exec: ExecSession;
   private readonly _limits: SessionLimits;
@@ -356,6 +359,7 @@ export class GatewaySession {
     this._graceTimer = undefined;
     this._hooks.join();
     this._send(link, encodeJoined({ session: this.describe(), offset, skipped }));
+    for (const notice of this.joinNotices) this._send(link, encodeNotice(notice));
     this._pump();
     this._flow();
     return link;

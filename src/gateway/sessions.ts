@@ -137,6 +137,7 @@ export class SessionManager implements SessionRegistry {
         input: (data) => recording?.input(data),
         resize: (cols, rows) => recording?.resize(cols, rows),
       });
+      if (this._recordings?.recordInput) session.joinNotices.push({ kind: 'recording-input' });
       // Opened before the exec's first event can arrive (events come on a later tick).
       recording = this._recordings?.open(session.id, owner, {
         cols: spec.cols,
