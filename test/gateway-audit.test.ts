@@ -14,6 +14,8 @@ import { Recordings } from '../src/gateway/recording.ts';
 import { registerRecordingRoutes } from '../src/gateway/routes-recordings.ts';
 import { startSandbox, type Sandbox } from '../src/sandbox/server.ts';
 import { signIn, startTestGateway, type TestGateway } from './gateway-client.ts';
+import { REPLAY_CSP } from '../src/gateway/routes-recordings.ts';
+import { startWebWorld, waitInPage, type WebWorld } from './browser.ts';
 import { kubeconfigClusters, startHarness } from './gateway-harness.ts';
 import { StreamClient, until } from './gateway-stream-client.ts';
 
@@ -364,5 +366,62 @@ describe('podshell web --audit-log, --recordings, --record-input, --recordings-m
     const alone = startCli(['--record-input']);
     assert.equal(await alone.exited, 2);
     assert.match(alone.err(), /--record-input needs --recordings DIR/);
+  });
+});
+
+// What the pages expose to tests (window.__podshell: src/web/main.ts; __podshellReplay: src/web/replay.ts).
+declare const window: { __podshell: any; __podshellReplay: any };
+declare const document: { querySelector(selector: string): { textContent: string | null } | null };
+
+describe('the replay page and the recording banner, in a browser under the CSP', () => {
+  let world: WebWorld;
+  const dir = () => join(work, 'replay');
+
+  before(async () => {
+    mkdirSync(dir(), { recursive: true });
+    world = await startWebWorld({ kubeconfig: sandbox.kubeconfigPath, gateway: { config: { recordingsDir: dir(), recordInput: true } } });
+  });
+  after(async () => {
+    await world?.close();
+  });
+
+  test('a tab whose input is recorded says so; /replay/:id plays the session with no console error', async () => {
+    const page = await world.page();
+    await page.goto(`${world.base}/?cluster=podshell-sandbox&namespace=default&pod=demo`);
+    const tab = await waitInPage(page, 'a connected tab with its banner', () => {
+      const tabs = window.__podshell?.tabs() ?? [];
+      return tabs[0]?.state === 'connected' && tabs[0].banner ? tabs[0] : null;
+    });
+    assert.equal(tab.banner, 'This session is recorded, including what you type.');
+    await page.evaluate(() => window.__podshell.app.active.term.focus());
+    await page.keyboard.type('echo replay-$((6*7))-done\n');
+    await waitInPage(page, 'the echo', () => /replay-42-done/.test(window.__podshell.bufferText()));
+    await until('the recording holds the output', () => readFileSync(join(dir(), `${tab.sessionId}.cast`), 'utf8').includes('replay-42-done'));
+
+    const replay = await world.page();
+    const res = await replay.goto(`${world.base}/replay/${tab.sessionId}`);
+    assert.equal(res?.status(), 200);
+    assert.equal(res?.headers()['content-security-policy'], REPLAY_CSP);
+    assert.doesNotMatch(REPLAY_CSP, /unsafe-inline|'unsafe-eval'/);
+    await waitInPage(replay, 'the player is ready', () => (window.__podshellReplay?.state === 'ready' ? true : window.__podshellReplay?.state.startsWith('failed') ? window.__podshellReplay.state : false));
+    assert.equal(await replay.evaluate(() => window.__podshellReplay.state), 'ready');
+    // Not awaited in the page: a player that cannot start (its WebAssembly refused) never settles.
+    await replay.evaluate(() => void window.__podshellReplay.player.play());
+    const shown = await waitInPage(replay, 'the replayed output', () => {
+      const text = document.querySelector('.ap-term, .ap-terminal, .ap-player')?.textContent ?? '';
+      return /replay-42-done/.test(text) ? text : '';
+    }, 30_000);
+    assert.match(shown, /echo replay-\$\(\(6\*7\)\)-done/);
+    assert.deepEqual(world.consoleErrors, []);
+
+    const other = await replay.goto(`${world.base}/replay/AAAAAAAAAAAAAAAAAAAAAA`);
+    assert.equal(other?.status(), 200);
+    const failed = await waitInPage(replay, 'a failure in words', () => {
+      const state = window.__podshellReplay?.state ?? '';
+      return state.startsWith('failed') ? state : '';
+    });
+    assert.equal(failed, 'failed: no recording of session "AAAAAAAAAAAAAAAAAAAAAA"');
+    await page.close();
+    await replay.close();
   });
 });
