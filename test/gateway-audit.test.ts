@@ -124,6 +124,7 @@ describe('audit log and recordings of a shell session', () => {
     assert.equal(end.bytesOut, client.next, 'bytes out: all the output the client received');
     assert.ok(end.bytesOut > 0);
     assert.equal(end.reason, undefined);
+    assert.equal(end.endedBy, undefined, 'the command exited by itself');
     assert.equal(statSync(auditFile).mode & 0o777, 0o600);
   });
 
@@ -198,6 +199,25 @@ describe('denials, input recording, UTF-8 and retention', () => {
       assert.equal(denied.reason.code, 'ERR_FORBIDDEN');
       assert.match(denied.reason.message, /User "viewer" cannot get resource "pods\/exec"/);
       assert.equal(execFileSync('ls', ['-A', casts], { encoding: 'utf8' }), '', 'no recording of a session that never started');
+    } finally {
+      await gw.close();
+    }
+  });
+
+  test('a session ended by DELETE writes its end line, with no exit code', async () => {
+    const { gw, auditFile } = await auditedGateway('deleted');
+    try {
+      const created = await create(gw, { ...demo, command: ['sleep', '600'] });
+      assert.equal(created.status, 201);
+      const res = await gw.fetch(`/api/sessions/${created.body.id}`, { method: 'DELETE' });
+      assert.equal(res.status, 204);
+      await until('the end line', () => auditLines(auditFile).some((l) => l.event === 'session.end'));
+      const end = auditLines(auditFile).find((l) => l.event === 'session.end')!;
+      assert.equal(end.sessionId, created.body.id);
+      assert.deepEqual(end.command, ['sleep', '600']);
+      assert.equal(end.exitCode, null);
+      assert.equal(end.endedBy, 'ended', 'DELETE');
+      assert.equal(end.reason, undefined);
     } finally {
       await gw.close();
     }

@@ -3,7 +3,7 @@
 // how much went each way; never keystrokes, tokens or cookies.
 
 import { closeSync, openSync, writeSync } from 'node:fs';
-import type { SessionDescription } from '../protocol/webshell.ts';
+import type { EndingReason, SessionDescription } from '../protocol/webshell.ts';
 
 export type AuditEvent = 'session.start' | 'session.end' | 'session.denied';
 
@@ -33,6 +33,8 @@ export interface AuditRecord {
   bytesIn: number;
   bytesOut: number;
   exitCode: number | null;
+  /** For an end: why the gateway ended the session while its command still ran (`ended` is a DELETE). */
+  endedBy?: EndingReason;
   /** For a denial, or a session that failed: the error code and the API server's sentence. */
   reason?: { code: string; message: string; status?: number };
 }
@@ -74,7 +76,7 @@ export function auditRecord(
   event: AuditEvent,
   actor: AuditActor,
   session: AuditedSession,
-  fields: Pick<AuditRecord, 'sessionId' | 'started'> & Partial<Pick<AuditRecord, 'ended' | 'bytesIn' | 'bytesOut' | 'exitCode' | 'reason'>>,
+  fields: Pick<AuditRecord, 'sessionId' | 'started'> & Partial<Pick<AuditRecord, 'ended' | 'bytesIn' | 'bytesOut' | 'exitCode' | 'endedBy' | 'reason'>>,
 ): AuditRecord {
   return {
     time: new Date().toISOString(),
@@ -94,6 +96,7 @@ export function auditRecord(
     bytesIn: fields.bytesIn ?? 0,
     bytesOut: fields.bytesOut ?? 0,
     exitCode: fields.exitCode ?? null,
+    ...(fields.endedBy ? { endedBy: fields.endedBy } : {}),
     ...(fields.reason ? { reason: fields.reason } : {}),
   };
 }

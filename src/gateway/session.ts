@@ -103,6 +103,8 @@ export class GatewaySession {
   exitCode: number | null = null;
   /** Input bytes written toward the process (for the audit log). */
   bytesIn = 0;
+  /** Why the gateway ended the session, when it did (for the audit log); null until then. */
+  endReason: EndingReason | null = null;
   /** Notices every client gets right after `joined` (that its input is recorded). */
   joinNotices: Notice[] = [];
 
@@ -252,6 +254,7 @@ export class GatewaySession {
   async end(reason: EndingReason): Promise<void> {
     if (!this._gone) {
       this._gone = true;
+      this.endReason = reason;
       this._clearTimers();
       const client = this._client;
       if (client) {

@@ -210,7 +210,9 @@ export class SessionManager implements SessionRegistry {
     void session.settled.then(() => {
       recording?.close();
       if (!this._audit) return;
-      const failure = session.failure;
+      // Ended by the gateway (the exec was aborted): that reason, not the abort's error.
+      const endedBy = session.state === 'exited' && session.exitCode === null ? session.endReason : null;
+      const failure = endedBy ? null : session.failure;
       this._audit.write(
         auditRecord('session.end', actor, session.spec, {
           sessionId: session.id,
@@ -219,6 +221,7 @@ export class SessionManager implements SessionRegistry {
           bytesIn: session.bytesIn,
           bytesOut: session.stats().produced,
           exitCode: session.exitCode,
+          ...(endedBy ? { endedBy } : {}),
           ...(failure ? { reason: errorAnswer(failure).body.error } : {}),
         }),
       );
