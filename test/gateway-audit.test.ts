@@ -223,6 +223,24 @@ describe('denials, input recording, UTF-8 and retention', () => {
     }
   });
 
+  test('a recordings folder that went away refuses new sessions (500 ERR_GATEWAY_RECORDING), audited as denials', async () => {
+    const { gw, auditFile, casts } = await auditedGateway('vanished');
+    try {
+      rmSync(casts, { recursive: true });
+      const { status, body } = await create(gw, { ...demo, command: ['echo', 'unrecorded'] });
+      assert.equal(status, 500);
+      assert.equal(body.error.code, 'ERR_GATEWAY_RECORDING');
+      assert.match(body.error.message, /cannot record the session in .*casts: ENOENT/);
+      const lines = auditLines(auditFile);
+      assert.deepEqual(lines.map((l) => l.event), ['session.denied']);
+      assert.equal(lines[0]!.reason.code, 'ERR_GATEWAY_RECORDING');
+      const listed = (await (await gw.fetch('/api/sessions')).json()) as { sessions: unknown[] };
+      assert.deepEqual(listed.sessions, []);
+    } finally {
+      await gw.close();
+    }
+  });
+
   test('with recordInput the typed input is recorded as i events (and still never audited)', async () => {
     const { gw, auditFile, casts } = await auditedGateway('input', { recordInput: true });
     let client: StreamClient | undefined;

@@ -52,6 +52,7 @@ export type AuditedSession = Pick<SessionDescription, 'cluster' | 'namespace' | 
 export class AuditLog {
   private _fd: number | null;
   private readonly _stderr: boolean;
+  private _failed = false;
 
   /** `target`: a file (appended to, created with mode 0600) or `-` for stderr. */
   constructor(target: string) {
@@ -59,10 +60,18 @@ export class AuditLog {
     this._fd = this._stderr ? null : openSync(target, 'a', 0o600);
   }
 
+  /** Append one line. A failed write (a full disk) is said once on stderr and never thrown. */
   write(record: AuditRecord): void {
     const line = `${JSON.stringify(record)}\n`;
     if (this._stderr) process.stderr.write(line);
-    else if (this._fd !== null) writeSync(this._fd, line);
+    else if (this._fd !== null) {
+      try {
+        writeSync(this._fd, line);
+      } catch (err) {
+        if (!this._failed) process.stderr.write(`podshell web: cannot write the audit log: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+        this._failed = true;
+      }
+    }
   }
 
   close(): void {

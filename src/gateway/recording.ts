@@ -7,6 +7,7 @@
 
 import { closeSync, existsSync, openSync, readdirSync, rmSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { GatewayError } from './errors.ts';
 
 /** How often old recordings are looked for. */
 const PRUNE_INTERVAL_MS = 60 * 60 * 1000; // 1 h
@@ -66,7 +67,14 @@ export class Recording {
   private _event(kind: 'o' | 'i' | 'r', text: string): void {
     if (this._fd === null || text === '') return;
     const seconds = Math.round(performance.now() - this._start) / 1000;
-    writeSync(this._fd, `${JSON.stringify([seconds, kind, text])}\n`);
+    try {
+      writeSync(this._fd, `${JSON.stringify([seconds, kind, text])}\n`);
+    } catch (err) {
+      // A full disk must not take the session (or the gateway) down: the recording stops here.
+      process.stderr.write(`podshell web: recording ${this.path} stopped: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}\n`);
+      closeSync(this._fd);
+      this._fd = null;
+    }
   }
 }
 
@@ -98,9 +106,17 @@ export class Recordings {
     }
   }
 
-  /** Start recording session `id` of `owner`. */
+  /**
+   * Start recording session `id` of `owner`.
+   * @throws GatewayError ERR_GATEWAY_RECORDING (500) when the file cannot be created: the session is refused, never run unrecorded
+   */
   open(id: string, owner: string, header: RecordingHeader): Recording {
-    const recording = new Recording(this.file(id), header, this.recordInput);
+    let recording: Recording;
+    try {
+      recording = new Recording(this.file(id), header, this.recordInput);
+    } catch (err) {
+      throw new GatewayError('ERR_GATEWAY_RECORDING', 500, `cannot record the session in ${this.dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    }
     this._owners.set(id, owner);
     return recording;
   }
@@ -124,7 +140,13 @@ export class Recordings {
   prune(now = Date.now()): string[] {
     if (this._maxAgeMs === undefined) return [];
     const removed: string[] = [];
-    for (const name of readdirSync(this.dir)) {
+    let names: string[];
+    try {
+      names = readdirSync(this.dir);
+    } catch {
+      return removed; // the folder is gone or unreadable: nothing to remove
+    }
+    for (const name of names) {
       if (!name.endsWith('.cast')) continue;
       const file = join(this.dir, name);
       try {
