@@ -16,7 +16,13 @@ const root = dirname(dirname(fileURLToPath(import.meta.url)));
 export async function buildWeb(out = join(root, 'dist', 'web')): Promise<string[]> {
   const web = join(root, 'src', 'web');
   const result = await build({
-    entryPoints: { app: join(web, 'main.ts'), 'app-style': join(web, 'style.css') },
+    entryPoints: {
+      app: join(web, 'main.ts'),
+      'app-style': join(web, 'style.css'),
+      // The recordings' replay page (asciinema-player and its CSS).
+      replay: join(web, 'replay.ts'),
+      'replay-style': join(web, 'replay.css'),
+    },
     outdir: join(out, 'assets'),
     entryNames: '[name]',
     bundle: true,
@@ -31,6 +37,7 @@ export async function buildWeb(out = join(root, 'dist', 'web')): Promise<string[
   });
   const files = new Map<string, Uint8Array>(result.outputFiles.map((f) => [relative(out, f.path), f.contents]));
   files.set('index.html', readFileSync(join(web, 'index.html')));
+  files.set('replay.html', readFileSync(join(web, 'replay.html')));
   // Each file is written under a temporary name and renamed into place, so a gateway serving
   // dist/web meanwhile (another test) never reads a half-written file.
   mkdirSync(join(out, 'assets'), { recursive: true });
@@ -62,7 +69,7 @@ export async function ensureWebBuilt(): Promise<void> {
 }
 
 /** What buildWeb writes, relative to its output folder. */
-export const webFiles = ['assets/app-style.css', 'assets/app.js', 'index.html'] as const;
+export const webFiles = ['assets/app-style.css', 'assets/app.js', 'assets/replay-style.css', 'assets/replay.js', 'index.html', 'replay.html'] as const;
 
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
   try {

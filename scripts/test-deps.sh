@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives as real peers, when they are missing:
 # python3-kubernetes (a real WebSocket v4 client of the sandbox), tmux (a real terminal) and
-# chromium (a real browser for the web shell's page).
+# chromium (a real browser for the web shell's page) and asciinema (reads the gateway's recordings).
 set -euo pipefail
-packages=(python3-kubernetes tmux chromium)
+packages=(python3-kubernetes tmux chromium asciinema)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

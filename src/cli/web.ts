@@ -48,6 +48,10 @@ interface WebFlags {
   maxUpload: number;
   sandbox?: boolean;
   inCluster?: boolean;
+  auditLog?: string;
+  recordings?: string;
+  recordInput?: boolean;
+  recordingsMaxAge?: number;
 }
 
 export function webCommand(): Command {
@@ -72,6 +76,11 @@ export function webCommand(): Command {
     .addOption(new Option('--high-water <size>', "unacknowledged output above which a session's cluster stream is paused").argParser(flag('--high-water', parseSize)).default(256 * 1024, '256KiB'))
     .addOption(new Option('--low-water <size>', '…and below which it resumes').argParser(flag('--low-water', parseSize)).default(64 * 1024, '64KiB'))
     .addOption(new Option('--max-upload <size>', 'largest file upload').argParser(flag('--max-upload', parseSize)).default(1024 * 1024 * 1024, '1GiB'))
+    // -- audit and recordings (docs/web.md, "Audit", "Recordings") --
+    .option('--audit-log <file>', 'append one JSON line per session start, end and denial to this file (- for stderr)')
+    .option('--recordings <dir>', 'record each session as DIR/SESSION-ID.cast (asciicast v2, mode 0600)')
+    .option('--record-input', 'record what clients type too (with --recordings; the page shows a banner)')
+    .addOption(new Option('--recordings-max-age <duration>', 'remove recordings older than this, at start and hourly such as 30d or 12h (with --recordings)').argParser(flag('--recordings-max-age', parseAge)))
     .addOption(new Option('--sandbox', 'also start the local sandbox cluster (podshell sandbox) and serve its contexts'))
     .addOption(new Option('--in-cluster', 'in a pod: serve its own cluster through the pod\'s service account (named in-cluster), instead of a kubeconfig\'s contexts').conflicts(['sandbox', 'kubeconfig']))
     .addHelpText(
@@ -104,6 +113,10 @@ export function webCommand(): Command {
         highWaterBytes: opts.highWater,
         lowWaterBytes: opts.lowWater,
         maxUploadBytes: opts.maxUpload,
+        ...(opts.auditLog !== undefined ? { auditLog: opts.auditLog } : {}),
+        ...(opts.recordings !== undefined ? { recordingsDir: opts.recordings } : {}),
+        ...(opts.recordInput ? { recordInput: true } : {}),
+        ...(opts.recordingsMaxAge !== undefined ? { recordingsMaxAgeMs: opts.recordingsMaxAge } : {}),
       };
       const stop = stopRequested('web');
       // Loaded here: the gateway (fastify) and the sandbox are no cost to other commands.
@@ -141,6 +154,13 @@ export function webCommand(): Command {
         await sandbox?.close();
       }
     });
+}
+
+/** A retention age: a duration, or whole days (`30d`). */
+function parseAge(name: string, text: string): number {
+  const days = /^(\d+)d$/.exec(text);
+  if (days) return Number(days[1]) * 24 * 3_600_000;
+  return parseDuration(name, text);
 }
 
 /** A setting the gateway refused is a wrong command line: exit code 2 and a pointer to --help. */

@@ -75,7 +75,7 @@ const ranges: Record<NumberKey, [min: number, max: number, what: string]> = {
   maxUploadBytes: [0, Number.MAX_SAFE_INTEGER, 'bytes'],
 };
 
-const known = new Set<string>([...Object.keys(defaultConfig), 'tlsCert', 'tlsKey']);
+const known = new Set<string>([...Object.keys(defaultConfig), 'tlsCert', 'tlsKey', 'auditLog', 'recordingsDir', 'recordInput', 'recordingsMaxAgeMs']);
 
 /**
  * A `Host` header value: a name or an address, with a port — or without one, as a browser sends it
@@ -114,6 +114,16 @@ export function resolveConfig(given: Partial<GatewayConfig> = {}): GatewayConfig
     }
   }
   config.allowedHosts = config.allowedHosts.map((h) => h.toLowerCase());
+  // -- audit and recordings --
+  if (config.auditLog !== undefined && (typeof config.auditLog !== 'string' || !config.auditLog)) throw usage('auditLog must be a file name, or - for stderr');
+  if (config.recordingsDir !== undefined && (typeof config.recordingsDir !== 'string' || !config.recordingsDir)) throw usage('recordingsDir must be a folder');
+  if (config.recordInput !== undefined && typeof config.recordInput !== 'boolean') throw usage('recordInput must be true or false');
+  if (config.recordInput && config.recordingsDir === undefined) throw usage('--record-input needs --recordings DIR');
+  if (config.recordingsMaxAgeMs !== undefined) {
+    const age = config.recordingsMaxAgeMs;
+    if (typeof age !== 'number' || !Number.isInteger(age) || age < 1000) throw usage(`recordingsMaxAgeMs must be a whole number of milliseconds of at least 1000, not ${JSON.stringify(age)}`);
+    if (config.recordingsDir === undefined) throw usage('--recordings-max-age needs --recordings DIR');
+  }
   if (!config.tlsCert !== !config.tlsKey) throw usage('--tls-cert and --tls-key go together: give both files or neither');
   return config;
 }

@@ -35,6 +35,15 @@ export interface GatewayConfig {
   pingIntervalMs: number;
   /** Largest upload body. [default 1 GiB] */
   maxUploadBytes: number;
+  // -- audit and recordings (audit.ts, recording.ts; docs/web.md "Audit", "Recordings") --
+  /** Audit log file (appended to), or `-` for stderr. [default: none] */
+  auditLog?: string;
+  /** Folder where each session is recorded as `ID.cast` (asciicast v2). [default: none] */
+  recordingsDir?: string;
+  /** Record the client's input too (the client is told). [default false] */
+  recordInput?: boolean;
+  /** Recordings older than this are removed, at start and hourly. [default: kept] */
+  recordingsMaxAgeMs?: number;
 }
 
 /** A context of the kubeconfig, served as a cluster. */

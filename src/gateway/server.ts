@@ -13,6 +13,9 @@ import { KubeconfigClusters } from './clusters.ts';
 import { isLoopback, resolveConfig } from './config.ts';
 import type { ClusterRegistry, GatewayConfig, GatewayContext } from './context.ts';
 import { registerSessionRoutes } from './routes-sessions.ts';
+import { AuditLog } from './audit.ts';
+import { Recordings } from './recording.ts';
+import { registerRecordingRoutes } from './routes-recordings.ts';
 import { SessionManager, type SessionManagerOptions } from './sessions.ts';
 import { GatewayError, errorAnswer } from './errors.ts';
 import { PromMetrics } from './metrics.ts';
@@ -111,7 +114,13 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   const https = tls ? { cert: readPem('--tls-cert', config.tlsCert!), key: readPem('--tls-key', config.tlsKey!) } : null;
   const clusters = options.clusters ?? new KubeconfigClusters(options.kubeconfig);
   const metrics = new PromMetrics();
-  const sessions = new SessionManager({ config, clusters, metrics, ...options.sessions });
+  // -- audit and recordings: opened before listening, so a bad path stops the start --
+  const audit = config.auditLog !== undefined ? openOrUsage('--audit-log', () => new AuditLog(config.auditLog!)) : undefined;
+  const recordings =
+    config.recordingsDir !== undefined
+      ? openOrUsage('--recordings', () => new Recordings({ dir: config.recordingsDir!, recordInput: config.recordInput ?? false, ...(config.recordingsMaxAgeMs !== undefined ? { maxAgeMs: config.recordingsMaxAgeMs } : {}) }))
+      : undefined;
+  const sessions = new SessionManager({ config, clusters, metrics, ...options.sessions, ...(audit ? { audit } : {}), ...(recordings ? { recordings } : {}) });
   const ctx: GatewayContext = { config, clusters, sessions, metrics };
   const signIns = new SignIns(options.signInTtlMs ?? DEFAULT_SIGN_IN_TTL_MS);
 
@@ -141,10 +150,16 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     preClose: async function (this: FastifyInstance) {
       await ctx.sessions.closeAll('gateway-stopping');
       await closeSockets(this.websocketServer.clients);
+      audit?.close();
+      recordings?.close();
     },
   });
   installAuth(app, { signIns, metrics, tls, behindTlsProxy: config.insecureBind, allowedHosts: () => hosts });
-  const routes = options.routes ?? [...defaultRoutes, (app: FastifyInstance, ctx: GatewayContext) => registerSessionRoutes(app, ctx, sessions)];
+  const routes = options.routes ?? [
+    ...defaultRoutes,
+    (app: FastifyInstance, ctx: GatewayContext) => registerSessionRoutes(app, ctx, sessions),
+    (app: FastifyInstance, ctx: GatewayContext) => registerRecordingRoutes(app, ctx, recordings),
+  ];
   for (const register of routes) await register(app, ctx);
 
   try {
@@ -169,6 +184,16 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     ctx,
     close: () => (closing ??= app.close()),
   };
+}
+
+/** `open()`, its failure (a missing folder, a file that cannot be written) said as a usage error. */
+function openOrUsage<T>(flag: string, open: () => T): T {
+  try {
+    return open();
+  } catch (err) {
+    const e = err as NodeJS.ErrnoException;
+    throw usage(`${flag}: ${e.code === 'ENOENT' ? 'no such file or directory' : e.code === 'EACCES' ? 'permission denied' : e.message}`);
+  }
 }
 
 /** Why the gateway cannot listen, said as a user can act on it. */

@@ -20,6 +20,7 @@ import {
   type EndingReason,
   type ErrorInfo,
   type ExitInfo,
+  type Notice,
   type SessionDescription,
 } from '../protocol/webshell.ts';
 import type { GatewayConfig } from './context.ts';
@@ -80,6 +81,11 @@ interface Hooks {
   onGone(session: GatewaySession): void;
   join(): void;
   bytes(direction: 'in' | 'out', count: number): void;
+  // -- audit and recordings (audit.ts, recording.ts): what the process printed, what the client
+  // typed, each resize, as they happen --
+  output?(chunk: Uint8Array): void;
+  input?(data: Uint8Array): void;
+  resize?(cols: number, rows: number): void;
 }
 
 function unref<T extends NodeJS.Timeout>(timer: T): T {
@@ -95,6 +101,12 @@ export class GatewaySession {
   readonly spec: SessionSpec;
   state: 'running' | 'exited' = 'running';
   exitCode: number | null = null;
+  /** Input bytes written toward the process (for the audit log). */
+  bytesIn = 0;
+  /** Why the gateway ended the session, when it did (for the audit log); null until then. */
+  endReason: EndingReason | null = null;
+  /** Notices every client gets right after `joined` (that its input is recorded). */
+  joinNotices: Notice[] = [];
 
   private readonly _exec: ExecSession;
   private readonly _limits: SessionLimits;
@@ -168,6 +180,11 @@ export class GatewaySession {
     if (!this._client) this._startGrace();
   }
 
+  /** Resolves once the exec has ended (exited, failed or aborted). */
+  get settled(): Promise<void> {
+    return this._settled;
+  }
+
   /** The exec's error when it failed (the cluster refused, the connection was lost), else null. */
   get failure(): unknown {
     return this._error;
@@ -215,7 +232,10 @@ export class GatewaySession {
   resize(cols: number, rows: number): void {
     this.spec.cols = cols;
     this.spec.rows = rows;
-    if (this.spec.tty && this.state === 'running') this._exec.resize(cols, rows);
+    if (this.spec.tty && this.state === 'running') {
+      this._exec.resize(cols, rows);
+      this._hooks.resize?.(cols, rows);
+    }
   }
 
   /** Type a signal's byte on the terminal; EOF off a terminal closes stdin. */
@@ -234,6 +254,7 @@ export class GatewaySession {
   async end(reason: EndingReason): Promise<void> {
     if (!this._gone) {
       this._gone = true;
+      this.endReason = reason;
       this._clearTimers();
       const client = this._client;
       if (client) {
@@ -341,6 +362,7 @@ export class GatewaySession {
     this._graceTimer = undefined;
     this._hooks.join();
     this._send(link, encodeJoined({ session: this.describe(), offset, skipped }));
+    for (const notice of this.joinNotices) this._send(link, encodeNotice(notice));
     this._pump();
     this._flow();
     return link;
@@ -364,6 +386,7 @@ export class GatewaySession {
   private _onOutput(chunk: Buffer): void {
     const start = this._ring.end;
     this._ring.append(chunk);
+    this._hooks.output?.(chunk);
     if (chunk.length > this._maxChunk) this._maxChunk = chunk.length;
     const link = this._client;
     if (link) {
@@ -421,6 +444,8 @@ export class GatewaySession {
     if (this.state !== 'running' || data.length === 0) return;
     const stdin = this._exec.stdin!;
     this._hooks.bytes('in', data.length);
+    this.bytesIn += data.length;
+    this._hooks.input?.(data);
     stdin.write(data);
     const link = this._client;
     // A client that pastes faster than the cluster takes it: stop reading its socket meanwhile.

@@ -4,7 +4,9 @@
 
 import type WebSocket from 'ws';
 import type { ClusterRegistry, GatewayConfig, GatewayMetrics, SessionRegistry } from './context.ts';
-import { GatewayError } from './errors.ts';
+import { auditRecord, type AuditActor, type AuditLog } from './audit.ts';
+import { GatewayError, errorAnswer } from './errors.ts';
+import type { Recording, Recordings } from './recording.ts';
 import { GatewaySession, type SessionLimits, type SessionSpec } from './session.ts';
 import { noShellError, sessionCommand } from './shell.ts';
 
@@ -18,6 +20,10 @@ export interface SessionManagerOptions {
   idleWarningMs?: number;
   /** How long POST /api/sessions waits for the default shell's first output (its prompt) before answering anyway. [default 10_000 ms] */
   shellReadyMs?: number;
+  /** Where session starts, ends and denials are written (audit.ts); none when undefined. */
+  audit?: AuditLog;
+  /** Where sessions are recorded (recording.ts); none when undefined. */
+  recordings?: Recordings;
 }
 
 /** What a client asks for in POST /api/sessions. */
@@ -39,6 +45,8 @@ export class SessionManager implements SessionRegistry {
   private readonly _config: GatewayConfig;
   private readonly _limits: SessionLimits;
   private readonly _shellReadyMs: number;
+  private readonly _audit: AuditLog | undefined;
+  private readonly _recordings: Recordings | undefined;
   /** Sessions being created: they count against the cap already. */
   private _starting = 0;
   private _stopping = false;
@@ -48,6 +56,8 @@ export class SessionManager implements SessionRegistry {
     this._clusters = options.clusters;
     this._metrics = options.metrics;
     this._shellReadyMs = options.shellReadyMs ?? 10_000;
+    this._audit = options.audit;
+    this._recordings = options.recordings;
     const c = options.config;
     this._limits = {
       graceMs: c.graceMs,
@@ -69,8 +79,26 @@ export class SessionManager implements SessionRegistry {
     return running + this._starting;
   }
 
-  /** Start a session for `owner`; resolves once its exec is open. */
-  async create(owner: string, request: CreateSessionRequest): Promise<GatewaySession> {
+  /**
+   * Start a session for `owner`; resolves once its exec is open. `address` is the client's IP, for
+   * the audit log, where a refusal is written as a denial with its reason.
+   */
+  async create(owner: string, request: CreateSessionRequest, address = ''): Promise<GatewaySession> {
+    const actor: AuditActor = { user: owner, groups: [], clientAddress: address };
+    const requested = new Date();
+    try {
+      return await this._create(owner, request, actor);
+    } catch (err) {
+      if (this._audit) {
+        const { body } = errorAnswer(err);
+        const asked = { cluster: request.cluster, namespace: request.namespace, pod: request.pod, container: request.container ?? '', command: request.command ?? [], tty: request.tty ?? true };
+        this._audit.write(auditRecord('session.denied', actor, asked, { sessionId: null, started: requested.toISOString(), reason: body.error }));
+      }
+      throw err;
+    }
+  }
+
+  private async _create(owner: string, request: CreateSessionRequest, actor: AuditActor): Promise<GatewaySession> {
     if (this._stopping) throw new GatewayError('ERR_GATEWAY_STOPPING', 503, 'the gateway is stopping');
     if (this.size >= this._config.maxSessions) {
       throw new GatewayError('ERR_GATEWAY_TOO_MANY_SESSIONS', 429, `the gateway already runs ${this.size} sessions, its limit (--max-sessions ${this._config.maxSessions}): end one first`);
@@ -90,6 +118,7 @@ export class SessionManager implements SessionRegistry {
     const defaultShell = !request.command || request.command.length === 0;
     this._starting++;
     let session: GatewaySession | undefined;
+    let recording: Recording | undefined;
     try {
       const exec = entry.cluster().exec({
         target: { pod: spec.pod },
@@ -104,6 +133,17 @@ export class SessionManager implements SessionRegistry {
         onGone: (s) => this._gone(s),
         join: () => this._metrics.join(),
         bytes: (direction, count) => this._metrics.bytes(direction, count),
+        output: (chunk) => recording?.output(chunk),
+        input: (data) => recording?.input(data),
+        resize: (cols, rows) => recording?.resize(cols, rows),
+      });
+      if (this._recordings?.recordInput) session.joinNotices.push({ kind: 'recording-input' });
+      // Opened before the exec's first event can arrive (events come on a later tick).
+      recording = this._recordings?.open(session.id, owner, {
+        cols: spec.cols,
+        rows: spec.rows,
+        title: `${spec.pod}${request.container ? `/${request.container}` : ''} (${spec.namespace}, ${spec.cluster})`,
+        env: { TERM: 'xterm-256color', ...(!defaultShell && /(^|\/)[a-z]*sh$/.test(spec.command[0]!) ? { SHELL: spec.command[0]! } : {}) },
       });
       await session.ready(defaultShell ? this._shellReadyMs : 0);
       // A failure before the shell printed anything: the session never became usable.
@@ -111,12 +151,15 @@ export class SessionManager implements SessionRegistry {
       if (failure) throw failure;
     } catch (err) {
       await session?.end('ended');
+      if (session) this._recordings?.forget(session.id);
+      recording?.discard();
       throw (defaultShell && noShellError(err, spec)) || err;
     } finally {
       this._starting--;
     }
     this._sessions.set(session.id, session);
     this._metrics.sessionOpened();
+    this._audited(session, actor, recording);
     session.start();
     if (this._stopping) await session.end('gateway-stopping');
     return session;
@@ -158,6 +201,31 @@ export class SessionManager implements SessionRegistry {
     this._stopping = true;
     void reason; // every client is told `gateway-stopping`; the reason is the server's to log
     await Promise.all([...this._sessions.values()].map((s) => s.end('gateway-stopping')));
+  }
+
+  /** The start line now, the end line (and the recording's end) once the exec has ended. */
+  private _audited(session: GatewaySession, actor: AuditActor, recording: Recording | undefined): void {
+    const started = session.created.toISOString();
+    this._audit?.write(auditRecord('session.start', actor, session.spec, { sessionId: session.id, started }));
+    void session.settled.then(() => {
+      recording?.close();
+      if (!this._audit) return;
+      // Ended by the gateway (the exec was aborted): that reason, not the abort's error.
+      const endedBy = session.state === 'exited' && session.exitCode === null ? session.endReason : null;
+      const failure = endedBy ? null : session.failure;
+      this._audit.write(
+        auditRecord('session.end', actor, session.spec, {
+          sessionId: session.id,
+          started,
+          ended: new Date().toISOString(),
+          bytesIn: session.bytesIn,
+          bytesOut: session.stats().produced,
+          exitCode: session.exitCode,
+          ...(endedBy ? { endedBy } : {}),
+          ...(failure ? { reason: errorAnswer(failure).body.error } : {}),
+        }),
+      );
+    });
   }
 
   private _gone(session: GatewaySession): void {

@@ -84,7 +84,11 @@ export interface ErrorInfo {
 
 export type EndingReason = 'idle' | 'max-duration' | 'grace' | 'ended' | 'gateway-stopping';
 
-export type Notice = { kind: 'idle-warning'; secondsLeft: number } | { kind: 'ending'; reason: EndingReason };
+export type Notice =
+  | { kind: 'idle-warning'; secondsLeft: number }
+  | { kind: 'ending'; reason: EndingReason }
+  /** Sent after `joined` when the gateway records what the client types (--record-input). */
+  | { kind: 'recording-input' };
 
 export type ServerMessage =
   | { type: 'output'; offset: number; data: Uint8Array }

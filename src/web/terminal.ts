@@ -346,6 +346,7 @@ export class TerminalTab {
         break;
       case 'notice':
         if (message.notice.kind === 'idle-warning') this._showBanner(`No input for a while: the session ends in ${message.notice.secondsLeft} s unless you type.`, 'warn');
+        else if (message.notice.kind === 'recording-input') this._showBanner('This session is recorded, including what you type.', 'warn');
         else this._ended(endingSentence(message.notice.reason));
         break;
     }
