@@ -20,9 +20,11 @@ export const DROP_PRIVILEGES: readonly string[] = ['--bounding-set', '-all', '--
 /**
  * pid 1 of a container, as the pause process of a pod: it sleeps (its child sleeps, the shell
  * waits) and so reaps every process orphaned in the container, which would otherwise stay a
- * zombie. $0 is the pause binary.
+ * zombie. $0 is the pause binary. `kill 1` in the container (SIGTERM to pid 1) ends the main
+ * process as it would where the main process is pid 1: pid 1 passes the signal on to every
+ * process of the container (the main process, execs), and the main process's end ends the rest.
  */
-const PAUSE_SCRIPT = 'while :; do "$0" infinity & wait; done';
+const PAUSE_SCRIPT = 'trap "kill -TERM -1 2>/dev/null" TERM; while :; do "$0" infinity & wait; done';
 
 /**
  * Runs as pid 1 of the new namespaces: hostname, mounts (among them the container's own /proc),
