@@ -399,6 +399,8 @@ function serveWatch(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, 
   const includeObject = params.get('includeObject');
   const timeoutSeconds = Number(params.get('timeoutSeconds') ?? '');
   res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
+  // The client learns the watch is open now, not at the first event (there may be none for long).
+  res.flushHeaders();
   const send = (type: string, object: KubeObject) => {
     const body = table ? toTable(info.kind, [object], object.metadata.resourceVersion ?? ctx.store.resourceVersion, includeObject) : object;
     res.write(`${JSON.stringify({ type, object: body })}\n`);
