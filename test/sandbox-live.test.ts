@@ -42,6 +42,13 @@ spec:
 ---
 apiVersion: v1
 kind: Pod
+metadata: {name: on-cue, labels: {app: live}}
+spec:
+  restartPolicy: Never
+  containers: [{name: main, image: podshell.dev/full:latest, command: [sh, -c, 'while [ ! -e /tmp/go ]; do sleep 0.1; done; exit 4']}]
+---
+apiVersion: v1
+kind: Pod
 metadata: {name: crasher, labels: {app: live}}
 spec:
   containers: [{name: main, image: podshell.dev/full:latest, command: [sh, -c, 'exit 1']}]
@@ -85,6 +92,8 @@ async function getJson(path: string, user: 'admin' | 'dev' = 'admin'): Promise<{
 
 interface Watch {
   status: Promise<number>;
+  /** Resolves when the server ends the response. */
+  ended: Promise<void>;
   events: { type: string; object: any }[];
   close(): void;
 }
@@ -94,6 +103,8 @@ function watch(path: string, user: 'admin' | 'dev' = 'admin'): Watch {
   const events: { type: string; object: any }[] = [];
   let buffer = '';
   const req = request(options(path, user));
+  let end!: () => void;
+  const ended = new Promise<void>((resolve) => (end = resolve));
   const status = new Promise<number>((resolve, reject) => {
     req.on('response', (res) => {
       resolve(res.statusCode!);
@@ -106,11 +117,12 @@ function watch(path: string, user: 'admin' | 'dev' = 'admin'): Watch {
         }
       });
       res.on('error', () => {});
+      res.on('end', end);
     });
     req.on('error', (err) => (events.length ? undefined : reject(err)));
   });
   req.end();
-  return { status, events, close: () => req.destroy() };
+  return { status, events, ended, close: () => req.destroy() };
 }
 
 const mainStatus = (pod: any) => pod.status.containerStatuses[0];
@@ -219,16 +231,17 @@ test('a main process that keeps failing goes through CrashLoopBackOff, with the 
 test('a watch from a list\'s resourceVersion gets the changes made after it, honours selectors, and RBAC applies to it', async () => {
   const list = (await getJson('/api/v1/namespaces/default/pods?labelSelector=app%3Ddemo')).body;
   const demoRv = Number(list.items[0].metadata.resourceVersion);
+  const next = mainStatus(list.items[0]).restartCount + 1;
   const fromList = watch(`/api/v1/namespaces/default/pods?watch=1&labelSelector=app%3Ddemo&resourceVersion=${list.metadata.resourceVersion}`);
   assert.equal(await fromList.status, 200);
   const everything = watch('/api/v1/namespaces/default/pods?watch=1&fieldSelector=metadata.name%3Ddemo');
   assert.equal(await everything.status, 200);
   assert.ok(await pollUntil(() => everything.events.length === 1, 20_000));
   assert.equal((await kubectl(['exec', 'demo', '--', 'kill', '1'])).stderr, '');
-  assert.ok(await pollUntil(() => fromList.events.some((e) => mainStatus(e.object).restartCount === 2), 30_000), JSON.stringify(fromList.events.map((e) => e.type)));
+  assert.ok(await pollUntil(() => fromList.events.some((e) => mainStatus(e.object).restartCount === next), 30_000), JSON.stringify(fromList.events.map((e) => e.type)));
   // No initial ADDED from a resourceVersion: only what changed after it, all demo.
   assert.ok(fromList.events.every((e) => e.type === 'MODIFIED' && e.object.metadata.name === 'demo' && Number(e.object.metadata.resourceVersion) > demoRv));
-  assert.ok(await pollUntil(() => everything.events.some((e) => e.type === 'MODIFIED' && mainStatus(e.object).restartCount === 2), 20_000));
+  assert.ok(await pollUntil(() => everything.events.some((e) => e.type === 'MODIFIED' && mainStatus(e.object).restartCount === next), 20_000));
   assert.ok(everything.events.every((e) => e.object.metadata.name === 'demo'));
   fromList.close();
   everything.close();
@@ -245,4 +258,27 @@ test('a watch from a list\'s resourceVersion gets the changes made after it, hon
   // dev may watch pods in default only.
   const denied = await getJson('/api/v1/namespaces/restricted/pods?watch=1', 'dev');
   assert.equal(denied.status, 403);
+});
+
+test('a pod that stops matching a watch\'s field selector is DELETED from it; timeoutSeconds ends a watch', async () => {
+  const running = watch('/api/v1/namespaces/default/pods?watch=1&labelSelector=app%3Dlive&fieldSelector=status.phase%3DRunning');
+  assert.equal(await running.status, 200);
+  assert.ok(await pollUntil(() => running.events.some((e) => e.object.metadata.name === 'on-cue'), 20_000), JSON.stringify(running.events.map((e) => [e.type, e.object.metadata.name])));
+  assert.equal((await kubectl(['exec', 'on-cue', '--', 'touch', '/tmp/go'])).code, 0);
+  assert.ok(await pollUntil(() => running.events.some((e) => e.type === 'DELETED' && e.object.metadata.name === 'on-cue'), 20_000), JSON.stringify(running.events.map((e) => [e.type, e.object.metadata.name])));
+  const gone = running.events.find((e) => e.type === 'DELETED' && e.object.metadata.name === 'on-cue')!;
+  assert.equal(gone.object.status.phase, 'Failed');
+  assert.equal(mainStatus(gone.object).state.terminated.exitCode, 4);
+  // Pods that were never Running for this watch (never-fails…) are never sent.
+  assert.ok(running.events.every((e) => ['on-cue', 'crasher'].includes(e.object.metadata.name)), JSON.stringify(running.events.map((e) => e.object.metadata.name)));
+  running.close();
+
+  const short = watch('/api/v1/namespaces/default/pods?watch=1&timeoutSeconds=1');
+  assert.equal(await short.status, 200);
+  let timer: NodeJS.Timeout | undefined;
+  const ended = await Promise.race([short.ended.then(() => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), 20_000)))]);
+  clearTimeout(timer);
+  assert.ok(ended, 'the watch ended after timeoutSeconds');
+  // It ended by itself (after what exists, and whatever crasher did meanwhile).
+  assert.equal(short.events[0]?.type, 'ADDED');
 });
