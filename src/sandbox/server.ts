@@ -23,6 +23,7 @@ import { buildWorld, builtinManifest } from './world.ts';
 
 export { SandboxError, SelectorError } from './errors.ts';
 export { ManifestError } from './manifest.ts';
+export type { BackoffOptions } from './kubelet.ts';
 
 export interface SandboxOptions {
   /** TCP port on 127.0.0.1; 0 (the default) picks a free one. */
