@@ -10,7 +10,7 @@ import { ApiError, badRequest, notFound } from './errors.ts';
 import { parsePodFieldSelector } from './fields.ts';
 import { parseLabelSelector } from './labels.ts';
 import { forbidden, type NonResourceAttributes, type RbacAuthorizer, type ResourceAttributes } from './rbac.ts';
-import { findResource, servedResources, type ResourceInfo, type Store } from './store.ts';
+import { findResource, servedResources, type ResourceInfo, type Store, type StoreEvent } from './store.ts';
 import { toTable, wantsTable } from './table.ts';
 import type { KubeObject, Pod, UserInfo } from './types.ts';
 
@@ -341,17 +341,18 @@ function serveLogs(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, p
   req.on('close', stop);
 }
 
-function filterObjects(info: ResourceInfo, objects: KubeObject[], params: URLSearchParams): KubeObject[] {
-  let out = objects;
+/** The request's labelSelector and fieldSelector as one test; throws a 400 ApiError when either does not parse. */
+function objectFilter(info: ResourceInfo, params: URLSearchParams): (o: KubeObject) => boolean {
+  const tests: ((o: KubeObject) => boolean)[] = [];
   const labelSelector = params.get('labelSelector');
   if (labelSelector) {
-    let matcher;
+    let matcher: ReturnType<typeof parseLabelSelector>;
     try {
       matcher = parseLabelSelector(labelSelector);
     } catch (err) {
       throw badRequest(`unable to parse requirement: ${(err as Error).message}`);
     }
-    out = out.filter((o) => matcher.matches(o.metadata.labels));
+    tests.push((o) => matcher.matches(o.metadata.labels));
   }
   const fieldSelector = params.get('fieldSelector');
   if (fieldSelector) {
@@ -362,12 +363,13 @@ function filterObjects(info: ResourceInfo, objects: KubeObject[], params: URLSea
       } catch (err) {
         throw badRequest((err as Error).message);
       }
-      out = out.filter((o) => matches(o as Pod));
+      tests.push((o) => matches(o as Pod));
     } else {
-      out = out.filter((o) => genericFieldMatch(o, fieldSelector));
+      genericFieldMatch({ metadata: { name: '' } } as KubeObject, fieldSelector);
+      tests.push((o) => genericFieldMatch(o, fieldSelector));
     }
   }
-  return out;
+  return (o) => tests.every((t) => t(o));
 }
 
 function genericFieldMatch(o: KubeObject, selector: string): boolean {
@@ -379,11 +381,59 @@ function genericFieldMatch(o: KubeObject, selector: string): boolean {
   });
 }
 
-function serveWatch(res: ServerResponse, req: IncomingMessage, objects: KubeObject[]): void {
+/**
+ * A watch: the objects that match as ADDED events (or, from a resourceVersion, every change made
+ * after it), then each change as it happens, in order — MODIFIED, or ADDED and DELETED when an
+ * object starts or stops matching the selectors. A resourceVersion older than the changes the
+ * store remembers gets the apiserver's 410 Expired as an ERROR event.
+ */
+function serveWatch(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, info: ResourceInfo, namespace: string | undefined, params: URLSearchParams, objects: KubeObject[]): void {
+  const matches = objectFilter(info, params);
+  const inScope = (o: KubeObject) => o.kind === info.kind && (namespace === undefined || o.metadata.namespace === namespace) && matches(o);
+  const rawVersion = params.get('resourceVersion') ?? '';
+  const fromVersion = rawVersion === '' || rawVersion === '0' ? undefined : Number(rawVersion);
+  if (fromVersion !== undefined && !(Number.isSafeInteger(fromVersion) && fromVersion > 0)) {
+    throw new ApiError(400, 'BadRequest', `invalid resource version "${rawVersion}"`, {});
+  }
+  const table = wantsTable(req.headers.accept);
+  const includeObject = params.get('includeObject');
+  const timeoutSeconds = Number(params.get('timeoutSeconds') ?? '');
   res.writeHead(200, { 'Content-Type': 'application/json', 'Transfer-Encoding': 'chunked', 'Cache-Control': 'no-cache, private' });
-  for (const object of objects) res.write(`${JSON.stringify({ type: 'ADDED', object })}\n`);
-  // The sandbox's objects never change, so a watch stays open with nothing more to say.
-  req.on('close', () => res.end());
+  // The client learns the watch is open now, not at the first event (there may be none for long).
+  res.flushHeaders();
+  const send = (type: string, object: KubeObject) => {
+    const body = table ? toTable(info.kind, [object], object.metadata.resourceVersion ?? ctx.store.resourceVersion, includeObject) : object;
+    res.write(`${JSON.stringify({ type, object: body })}\n`);
+  };
+  const deliver = (event: StoreEvent) => {
+    const was = event.previous !== undefined && inScope(event.previous);
+    const is = event.type !== 'DELETED' && inScope(event.object);
+    if (is) send(was ? 'MODIFIED' : 'ADDED', event.object);
+    else if (was) send('DELETED', event.object);
+  };
+  // Subscribed before replaying: no change falls between the two (both run synchronously).
+  const stop = ctx.store.subscribe(deliver);
+  let timer: NodeJS.Timeout | undefined;
+  const finish = () => {
+    stop();
+    clearTimeout(timer);
+    if (!res.writableEnded) res.end();
+  };
+  req.on('close', finish);
+  res.on('close', finish);
+  if (fromVersion === undefined) {
+    for (const object of objects) send('ADDED', object);
+  } else {
+    const changes = ctx.store.changesSince(fromVersion);
+    if (!changes) {
+      const oldest = ctx.store.resourceVersion;
+      res.write(`${JSON.stringify({ type: 'ERROR', object: { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `too old resource version: ${fromVersion} (${oldest})`, reason: 'Expired', code: 410 } })}\n`);
+      finish();
+      return;
+    }
+    for (const event of changes) deliver(event);
+  }
+  if (Number.isFinite(timeoutSeconds) && timeoutSeconds > 0) timer = setTimeout(finish, timeoutSeconds * 1000);
 }
 
 /** Serve one non-upgrade request. */
@@ -451,8 +501,8 @@ async function handleResource(ctx: ApiContext, req: IncomingMessage, res: Server
     if (wantsTable(req.headers.accept)) return sendJson(res, 200, toTable(info.kind, [object], ctx.store.resourceVersion, params.get('includeObject')));
     return sendJson(res, 200, object);
   }
-  const objects = filterObjects(info, ctx.store.list(info.kind, info.namespaced ? p.namespace : undefined), params);
-  if (watch) return serveWatch(res, req, objects);
+  const objects = ctx.store.list(info.kind, info.namespaced ? p.namespace : undefined).filter(objectFilter(info, params));
+  if (watch) return serveWatch(ctx, req, res, info, info.namespaced ? p.namespace : undefined, params, objects);
   if (wantsTable(req.headers.accept)) return sendJson(res, 200, toTable(info.kind, objects, ctx.store.resourceVersion, params.get('includeObject')));
   sendJson(res, 200, {
     kind: listKind(info),

@@ -21,8 +21,18 @@ export const DROP_PRIVILEGES: readonly string[] = ['--bounding-set', '-all', '--
  * pid 1 of a container, as the pause process of a pod: it sleeps (its child sleeps, the shell
  * waits) and so reaps every process orphaned in the container, which would otherwise stay a
  * zombie. $0 is the pause binary.
+ *
+ * `kill 1` in the container (SIGTERM to pid 1) ends the main process, as it does in a cluster's
+ * container where the main process is pid 1: pid 1 passes SIGTERM on to the main process — the
+ * first process that entered the container, so the lowest pid other than 1 that leads a session
+ * (every process enters in a session of its own; the main process's children and the pause's
+ * child lead none). Shell builtins only: a distroless root has no tools.
  */
-const PAUSE_SCRIPT = 'while :; do "$0" infinity & wait; done';
+const PAUSE_SCRIPT =
+  'main() { m=; for d in /proc/[0-9]*; do p=${d#/proc/}; [ "$p" = 1 ] && continue; ' +
+  'read -r s 2>/dev/null < "$d/stat" || continue; set -- ${s##*) }; [ "$4" = "$p" ] || continue; ' +
+  '{ [ -z "$m" ] || [ "$p" -lt "$m" ]; } && m=$p; done; [ -n "$m" ] && kill -TERM "$m" 2>/dev/null; }; ' +
+  'trap main TERM; while :; do "$0" infinity & wait; done';
 
 /**
  * Runs as pid 1 of the new namespaces: hostname, mounts (among them the container's own /proc),

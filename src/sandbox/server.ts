@@ -15,13 +15,15 @@ import { SandboxError } from './errors.ts';
 import { parseManifests } from './manifest.ts';
 import { createPki, type CertPair } from './pki.ts';
 import { bootstrapPolicy, RbacAuthorizer } from './rbac.ts';
-import { Runtime, type Container } from './runtime.ts';
+import { Kubelet, type BackoffOptions } from './kubelet.ts';
+import { Runtime } from './runtime.ts';
 import { Store } from './store.ts';
 import { createStreamServer } from './streams.ts';
 import { buildWorld, builtinManifest } from './world.ts';
 
 export { SandboxError, SelectorError } from './errors.ts';
 export { ManifestError } from './manifest.ts';
+export type { BackoffOptions } from './kubelet.ts';
 
 export interface SandboxOptions {
   /** TCP port on 127.0.0.1; 0 (the default) picks a free one. */
@@ -36,6 +38,11 @@ export interface SandboxOptions {
   protocols?: string[];
   /** Container isolation: 'auto' (default) uses mount+UTS namespaces when the machine allows. */
   isolation?: 'auto' | 'namespaces' | 'none';
+  /**
+   * When a container's main process keeps failing, the back-off before it is started again
+   * (10 s doubling to 300 s by default, as a kubelet's).
+   */
+  restartBackoff?: BackoffOptions;
   /** Where warnings go (default: stderr). */
   warn?: (message: string) => void;
 }
@@ -108,22 +115,17 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     const store = new Store(world, bootstrapPolicy());
     const authz = new RbacAuthorizer(store.rbac());
     const authn = new Authenticator({ users: () => store.users() });
-    const containers = new Map<string, Container>();
-    await Promise.all(
-      world.pods.flatMap((pod) =>
-        pod.spec.containers.map(async (spec) => {
-          const container = await runtime.startContainer({ namespace: pod.metadata.namespace!, pod: pod.metadata.name, podUid: pod.metadata.uid!, hostname: pod.metadata.name, spec });
-          containers.set(`${pod.metadata.namespace}/${pod.metadata.name}/${spec.name}`, container);
-        }),
-      ),
-    );
+    const kubelet = new Kubelet(runtime, store, options.restartBackoff);
+    // Runs before the runtime's close: no restart races the end.
+    cleanups.push(() => kubelet.close());
+    await kubelet.startAll(world.pods);
 
     const server: Server = createServer({ key: pki.server.keyPem, cert: pki.server.certPem, ca: pki.ca.certPem, requestCert: true, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] });
     const ctx: ApiContext = {
       store,
       authn,
       authz,
-      container: (ns, pod, name) => containers.get(`${ns}/${pod}/${name}`),
+      container: (ns, pod, name) => kubelet.container(ns, pod, name),
       get address() {
         const addr = server.address();
         return typeof addr === 'object' && addr ? `127.0.0.1:${addr.port}` : '127.0.0.1';

@@ -37,10 +37,27 @@ export function findResource(group: string, version: string, resource: string): 
   return servedResources.find((r) => r.group === group && r.version === version && r.resource === resource);
 }
 
+/** One change to an object, as a watch reports it: the object after the change and before it. */
+export interface StoreEvent {
+  readonly type: 'ADDED' | 'MODIFIED' | 'DELETED';
+  readonly kind: string;
+  /** The store's resourceVersion once the change was made. */
+  readonly resourceVersion: number;
+  /** A copy of the object after the change (for DELETED: as it was last). */
+  readonly object: KubeObject;
+  /** A copy of the object before the change; undefined for ADDED. */
+  readonly previous: KubeObject | undefined;
+}
+
+/** How many changes the store remembers for watches that start from an older resourceVersion. */
+const HISTORY_LIMIT = 1000;
+
 export class Store {
   private readonly _byKind = new Map<string, KubeObject[]>();
   private readonly _world: World;
-  readonly resourceVersion: string;
+  private _resourceVersion: number;
+  private readonly _history: StoreEvent[] = [];
+  private readonly _listeners = new Set<(event: StoreEvent) => void>();
 
   constructor(world: World, rbacExtra: { clusterRoles: Role[]; clusterRoleBindings: RoleBinding[] }) {
     this._world = world;
@@ -60,7 +77,40 @@ export class Store {
       list.push(object);
       this._byKind.set(object.kind, list);
     }
-    this.resourceVersion = String(all.reduce((max, o) => Math.max(max, Number(o.metadata.resourceVersion) || 0), 1));
+    this._resourceVersion = all.reduce((max, o) => Math.max(max, Number(o.metadata.resourceVersion) || 0), 1);
+  }
+
+  /** The resourceVersion of the latest change, as lists report it. */
+  get resourceVersion(): string {
+    return String(this._resourceVersion);
+  }
+
+  /**
+   * Changes an object of the store: `mutate` edits it in place, then the object gets the store's
+   * next resourceVersion and every watch hears of it.
+   */
+  update(object: KubeObject, mutate: (object: KubeObject) => void): void {
+    const previous = structuredClone(object);
+    mutate(object);
+    object.metadata.resourceVersion = String(++this._resourceVersion);
+    const event: StoreEvent = { type: 'MODIFIED', kind: object.kind, resourceVersion: this._resourceVersion, object: structuredClone(object), previous };
+    this._history.push(event);
+    if (this._history.length > HISTORY_LIMIT) this._history.shift();
+    for (const listener of [...this._listeners]) listener(event);
+  }
+
+  /** Calls `listener` on every change from now on; returns the function that stops it. */
+  subscribe(listener: (event: StoreEvent) => void): () => void {
+    this._listeners.add(listener);
+    return () => this._listeners.delete(listener);
+  }
+
+  /** The changes made after `resourceVersion`, in order; undefined when they are no longer all remembered. */
+  changesSince(resourceVersion: number): StoreEvent[] | undefined {
+    const first = this._history[0];
+    const oldestKnown = first ? first.resourceVersion - 1 : this._resourceVersion;
+    if (resourceVersion < oldestKnown) return undefined;
+    return this._history.filter((e) => e.resourceVersion > resourceVersion);
   }
 
   /** Objects of a kind, in one namespace or (undefined) in all. */

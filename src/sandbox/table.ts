@@ -76,9 +76,13 @@ const printers: Record<string, Printer> = {
     ],
     cells(o, now) {
       const pod = o as Pod;
-      const statuses = (pod.status?.containerStatuses as { ready?: boolean; restartCount?: number; state?: Record<string, { reason?: string }> }[] | undefined) ?? [];
+      type State = Record<string, { reason?: string; finishedAt?: string }>;
+      const statuses = (pod.status?.containerStatuses as { ready?: boolean; restartCount?: number; state?: State; lastState?: State }[] | undefined) ?? [];
       const ready = statuses.filter((s) => s.ready).length;
-      const restarts = statuses.reduce((n, s) => n + (s.restartCount ?? 0), 0);
+      const count = statuses.reduce((n, s) => n + (s.restartCount ?? 0), 0);
+      // "2 (15s ago)": when the last container of the pod restarted, as the pod printer says it.
+      const lastRestart = Math.max(0, ...statuses.map((s) => (s.restartCount && s.lastState?.terminated?.finishedAt ? Date.parse(s.lastState.terminated.finishedAt) || 0 : 0)));
+      const restarts = lastRestart ? `${count} (${humanDuration(now - lastRestart)} ago)` : count;
       let status = pod.status?.phase ?? 'Unknown';
       for (const s of statuses) {
         const waiting = s.state?.waiting ?? s.state?.terminated;

@@ -1,0 +1,224 @@
+// What a kubelet does with the pods of the sandbox's node once they run: it starts their
+// containers, and when a container's main process ends it reports that in the pod's status and,
+// as the pod's restartPolicy says, starts the container again (after a back-off when it keeps
+// failing: CrashLoopBackOff) or leaves it terminated, the pod then Succeeded or Failed. Every
+// change goes through the store, so lists and watches see it.
+
+import { randomBytes } from 'node:crypto';
+import { SandboxError } from './errors.ts';
+import { statusOf } from './launch.ts';
+import type { Container, Runtime } from './runtime.ts';
+import type { Store } from './store.ts';
+import type { ContainerSpec, Pod } from './types.ts';
+
+export interface BackoffOptions {
+  /** The first back-off before a failing container is started again, in ms (10 s by default); it doubles on each quick failure. */
+  baseMs?: number;
+  /** The longest back-off, in ms (300 s by default). A container that ran for twice this long starts over from the first back-off. */
+  maxMs?: number;
+}
+
+type Obj = Record<string, unknown>;
+
+/** One container of one pod, and what the kubelet remembers of it. */
+interface Slot {
+  readonly pod: Pod;
+  readonly spec: ContainerSpec;
+  readonly index: number;
+  container: Container | undefined;
+  containerID: string;
+  startedAt: string;
+  startedMs: number;
+  /** Failures in a row since the container last ran long enough: the next back-off is base × 2^(failures − 1). */
+  failures: number;
+  timer: NodeJS.Timeout | undefined;
+}
+
+/** RFC 3339 with seconds, as the kubelet writes times. */
+const timestamp = (ms = Date.now()): string => new Date(ms).toISOString().replace(/\.\d+Z$/, 'Z');
+
+const newContainerID = (): string => `podshell://${randomBytes(32).toString('hex')}`;
+
+export class Kubelet {
+  readonly #runtime: Runtime;
+  readonly #store: Store;
+  readonly #baseMs: number;
+  readonly #maxMs: number;
+  readonly #slots = new Map<string, Slot>();
+  #closed = false;
+
+  constructor(runtime: Runtime, store: Store, backoff: BackoffOptions = {}) {
+    this.#runtime = runtime;
+    this.#store = store;
+    this.#baseMs = backoff.baseMs ?? 10_000;
+    this.#maxMs = Math.max(backoff.maxMs ?? 300_000, this.#baseMs);
+  }
+
+  /** Starts every container of every pod (their statuses already say running, as built). */
+  async startAll(pods: readonly Pod[]): Promise<void> {
+    await Promise.all(
+      pods.flatMap((pod) =>
+        pod.spec.containers.map(async (spec, index) => {
+          const status = this.#statuses(pod)[index];
+          const slot: Slot = {
+            pod,
+            spec,
+            index,
+            container: undefined,
+            containerID: typeof status?.['containerID'] === 'string' ? status['containerID'] : newContainerID(),
+            startedAt: timestamp(),
+            startedMs: Date.now(),
+            failures: 0,
+            timer: undefined,
+          };
+          this.#slots.set(this.#key(pod.metadata.namespace!, pod.metadata.name, spec.name), slot);
+          this.#follow(slot, await this.#start(slot));
+        }),
+      ),
+    );
+  }
+
+  /** The running (or last) container behind `namespace/pod/container`. */
+  container(namespace: string, pod: string, name: string): Container | undefined {
+    return this.#slots.get(this.#key(namespace, pod, name))?.container;
+  }
+
+  /** No more restarts or status changes: the runtime is about to stop every container. */
+  close(): void {
+    this.#closed = true;
+    for (const slot of this.#slots.values()) clearTimeout(slot.timer);
+  }
+
+  #key(namespace: string, pod: string, name: string): string {
+    return `${namespace}/${pod}/${name}`;
+  }
+
+  #start(slot: Slot): Promise<Container> {
+    const pod = slot.pod;
+    return this.#runtime.startContainer({ namespace: pod.metadata.namespace!, pod: pod.metadata.name, podUid: pod.metadata.uid!, hostname: pod.metadata.name, spec: slot.spec });
+  }
+
+  #follow(slot: Slot, container: Container): void {
+    slot.container = container;
+    void container.exited.then((exit) => {
+      if (!this.#closed && slot.container === container) this.#exited(slot, statusOf(exit).code);
+    });
+  }
+
+  #statuses(pod: Pod): Obj[] {
+    return (pod.status?.['containerStatuses'] as Obj[] | undefined) ?? [];
+  }
+
+  #restartPolicy(pod: Pod): string {
+    return typeof pod.spec['restartPolicy'] === 'string' ? pod.spec['restartPolicy'] : 'Always';
+  }
+
+  /** The main process of a container ended with `exitCode`. */
+  #exited(slot: Slot, exitCode: number): void {
+    const finishedMs = Date.now();
+    const terminated = { containerID: slot.containerID, exitCode, finishedAt: timestamp(finishedMs), reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: slot.startedAt };
+    const policy = this.#restartPolicy(slot.pod);
+    const restart = policy === 'Always' || (policy === 'OnFailure' && exitCode !== 0);
+    if (!restart) {
+      this.#setStatus(slot, (s) => Object.assign(s, { ready: false, started: false, state: { terminated } }));
+      return;
+    }
+    if (finishedMs - slot.startedMs >= 2 * this.#maxMs) slot.failures = 0;
+    const delay = slot.failures === 0 ? 0 : Math.min(this.#baseMs * 2 ** (slot.failures - 1), this.#maxMs);
+    slot.failures++;
+    if (delay === 0) {
+      this.#setStatus(slot, (s) => Object.assign(s, { ready: false, started: false, state: { terminated } }));
+      void this.#restart(slot, terminated);
+      return;
+    }
+    const pod = slot.pod;
+    const message = `back-off ${formatDuration(delay)} restarting failed container=${slot.spec.name} pod=${pod.metadata.name}_${pod.metadata.namespace}(${pod.metadata.uid})`;
+    this.#setStatus(slot, (s) => Object.assign(s, { lastState: { terminated }, ready: false, started: false, state: { waiting: { message, reason: 'CrashLoopBackOff' } } }));
+    slot.timer = setTimeout(() => void this.#restart(slot, terminated), delay);
+  }
+
+  async #restart(slot: Slot, terminated: Obj): Promise<void> {
+    slot.timer = undefined;
+    if (this.#closed) return;
+    let container: Container;
+    try {
+      container = await this.#start(slot);
+    } catch (err) {
+      if (this.#closed || (err instanceof SandboxError && err.code === 'ERR_SANDBOX_CLOSED')) return;
+      const delay = Math.min(this.#baseMs * 2 ** Math.max(0, slot.failures - 1), this.#maxMs);
+      slot.failures++;
+      this.#setStatus(slot, (s) => Object.assign(s, { lastState: { terminated }, ready: false, started: false, state: { waiting: { message: (err as Error).message, reason: 'RunContainerError' } } }));
+      slot.timer = setTimeout(() => void this.#restart(slot, terminated), delay);
+      return;
+    }
+    if (this.#closed) {
+      await container.stop(0);
+      return;
+    }
+    slot.containerID = newContainerID();
+    slot.startedMs = Date.now();
+    slot.startedAt = timestamp(slot.startedMs);
+    this.#follow(slot, container);
+    this.#setStatus(slot, (s) =>
+      Object.assign(s, {
+        containerID: slot.containerID,
+        lastState: { terminated },
+        ready: true,
+        restartCount: (Number(s['restartCount']) || 0) + 1,
+        started: true,
+        state: { running: { startedAt: slot.startedAt } },
+      }),
+    );
+  }
+
+  /** Changes one container's status, then the pod's phase and conditions follow, as one change of the pod. */
+  #setStatus(slot: Slot, change: (status: Obj) => void): void {
+    this.#store.update(slot.pod, () => {
+      const pod = slot.pod;
+      const status = (pod.status ??= {});
+      const statuses = this.#statuses(pod);
+      const own = statuses[slot.index];
+      if (own) change(own);
+      const now = timestamp();
+      const phase = podPhase(this.#restartPolicy(pod), statuses);
+      status.phase = phase;
+      const terminal = phase === 'Succeeded' || phase === 'Failed';
+      const unready = statuses.filter((s) => s['ready'] !== true).map((s) => String(s['name']));
+      for (const condition of (status['conditions'] as Obj[] | undefined) ?? []) {
+        if (condition['type'] !== 'Ready' && condition['type'] !== 'ContainersReady') continue;
+        const value = unready.length === 0 ? 'True' : 'False';
+        if (condition['status'] !== value) condition['lastTransitionTime'] = now;
+        condition['status'] = value;
+        delete condition['reason'];
+        delete condition['message'];
+        if (value === 'False') {
+          condition['reason'] = terminal ? 'PodCompleted' : 'ContainersNotReady';
+          if (!terminal) condition['message'] = `containers with unready status: [${unready.join(' ')}]`;
+        }
+      }
+    });
+  }
+}
+
+/**
+ * The pod's phase from its containers, as the kubelet computes it: Running while any container
+ * runs or will be started again; once all are terminated for good, Failed if the restart policy
+ * is Never and one failed, else Succeeded.
+ */
+export function podPhase(restartPolicy: string, statuses: readonly Obj[]): string {
+  const terminated = statuses.map((s) => (s['state'] as Obj | undefined)?.['terminated'] as Obj | undefined);
+  if (terminated.some((t) => t === undefined)) return 'Running';
+  const failed = terminated.some((t) => Number(t!['exitCode']) !== 0);
+  if (restartPolicy === 'Always') return 'Running';
+  if (restartPolicy === 'OnFailure') return failed ? 'Running' : 'Succeeded';
+  return failed ? 'Failed' : 'Succeeded';
+}
+
+/** A back-off as Go prints a time.Duration of whole seconds or milliseconds: 10s, 5m0s, 500ms. */
+function formatDuration(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  const seconds = ms / 1000;
+  if (seconds < 60) return `${seconds}s`;
+  const m = Math.floor(seconds / 60);
+  return `${m}m${+(seconds - m * 60).toFixed(3)}s`;
+}
