@@ -98,6 +98,14 @@ export interface Principal {
   readonly id: string;
   /** The CSRF token of this sign-in (docs/web.md, "Signing in"). */
   readonly csrfToken: string;
+  /**
+   * The person, when the gateway signs people in (team sign-in: OpenID Connect or a trusted
+   * proxy's headers), as the identity provider names them — before any prefix. Absent for the
+   * one-time-token sign-in, which acts with the kubeconfig's own credentials.
+   */
+  readonly user?: string;
+  /** The person's groups from the identity provider (before any prefix); [] when none. */
+  readonly groups?: readonly string[];
 }
 
 declare module 'fastify' {
