@@ -3,31 +3,10 @@
 // request from becoming anything but one name in a path to the API server.
 
 import { DEFAULT_CONTAINER_ANNOTATION, type Pod } from '../lib/index.ts';
+import type { ContainerSummary, PodSummary } from '../protocol/webapi.ts';
 import { GatewayError } from './errors.ts';
 
-export interface ContainerSummary {
-  name: string;
-  ready: boolean;
-  /** 'running', 'waiting', 'terminated', or 'unknown' when the kubelet has not reported it. */
-  state: 'running' | 'waiting' | 'terminated' | 'unknown';
-  /** '' when the spec names none. */
-  image: string;
-}
-
-export interface PodSummary {
-  name: string;
-  /** kubectl's STATUS column: Running, Pending, Terminating, CrashLoopBackOff, Init:0/1, Completed, … */
-  phase: string;
-  /** Ready containers / containers, e.g. "1/2". */
-  ready: string;
-  /** Restarts of every container, init containers included. */
-  restarts: number;
-  /** metadata.creationTimestamp (RFC 3339); '' when the server sent none. */
-  created: string;
-  containers: ContainerSummary[];
-  /** The container a shell opens in: the default-container annotation when it names a container, else the first. */
-  defaultContainer: string;
-}
+export type { ContainerSummary, PodSummary } from '../protocol/webapi.ts';
 
 interface ContainerState {
   waiting?: { reason?: string };

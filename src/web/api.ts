@@ -88,22 +88,7 @@ export interface Cluster {
   current: boolean;
 }
 
-export interface ContainerSummary {
-  name: string;
-  ready: boolean;
-  state: 'running' | 'waiting' | 'terminated' | 'unknown';
-  image: string;
-}
-
-export interface Pod {
-  name: string;
-  phase: string;
-  ready: string;
-  restarts: number;
-  created: string;
-  containers: ContainerSummary[];
-  defaultContainer: string;
-}
+export type { ContainerSummary, PodSummary as Pod } from '../protocol/webapi.ts';
 
 /** What a terminal tab opens: a pod's container, a shell unless `command` is given. */
 export interface Target {
