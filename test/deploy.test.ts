@@ -17,6 +17,7 @@ import { promisify } from 'node:util';
 import { parse, parseAllDocuments } from 'yaml';
 import { Cluster } from '../src/lib/index.ts';
 import { startSandbox, type Sandbox } from '../src/sandbox/server.ts';
+import { inPodEnvironment, podServiceAccount } from './helpers.ts';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const podshell = join(root, 'bin/podshell');
@@ -200,29 +201,13 @@ describe('against the sandbox', () => {
 
   /** A pod's files: var/run/secrets/kubernetes.io/serviceaccount/{token,ca.crt,namespace} under a new root. */
   function podRoot(name: string, token: string, namespace: string): string {
-    const dir = join(work, name);
-    mkdirSync(join(dir, SA_DIR), { recursive: true });
-    writeFileSync(join(dir, SA_DIR, 'token'), token);
     const kc = parse(sandbox.kubeconfig) as Obj;
     const ca = Buffer.from(kc['clusters'][0]['cluster']['certificate-authority-data'], 'base64').toString();
     assert.equal(ca, sandbox.caPem);
-    writeFileSync(join(dir, SA_DIR, 'ca.crt'), ca);
-    writeFileSync(join(dir, SA_DIR, 'namespace'), namespace);
-    return dir;
+    return podServiceAccount(join(work, name), { token, caPem: ca, namespace });
   }
 
-  function inPod(t: { after(fn: () => void): void }): void {
-    const saved = { host: process.env['KUBERNETES_SERVICE_HOST'], port: process.env['KUBERNETES_SERVICE_PORT'] };
-    t.after(() => {
-      for (const [key, value] of [['KUBERNETES_SERVICE_HOST', saved.host], ['KUBERNETES_SERVICE_PORT', saved.port]] as const) {
-        if (value === undefined) delete process.env[key];
-        else process.env[key] = value;
-      }
-    });
-    const url = new URL(sandbox.url);
-    process.env['KUBERNETES_SERVICE_HOST'] = url.hostname;
-    process.env['KUBERNETES_SERVICE_PORT'] = url.port;
-  }
+  const inPod = (t: { after(fn: () => void): void }): void => inPodEnvironment(t, sandbox.url);
 
   test('Cluster.inCluster() with the admin token and CA runs echo in demo; the namespace file is the default namespace', async (t) => {
     // The kubeconfig's admin signs in with a certificate; a pod has a token: the admin's.

@@ -2,7 +2,7 @@
 // proven against the sandbox with the files and environment a pod would have.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -10,6 +10,7 @@ import { InClusterClusters } from '../src/gateway/clusters.ts';
 import { startSandbox, type Sandbox } from '../src/sandbox/server.ts';
 import { startTestGateway } from './gateway-client.ts';
 import { StreamClient } from './gateway-stream-client.ts';
+import { inPodEnvironment, podServiceAccount } from './helpers.ts';
 
 let sandbox: Sandbox;
 let work: string;
@@ -25,23 +26,8 @@ after(async () => {
 
 /** What a pod has: KUBERNETES_SERVICE_HOST/PORT and the service account's token, CA and namespace. */
 function inPod(t: { after(fn: () => void): void }, token: string, namespace: string): string {
-  const root = join(work, `pod-${namespace}`);
-  const dir = join(root, 'var/run/secrets/kubernetes.io/serviceaccount');
-  mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'token'), token);
-  writeFileSync(join(dir, 'ca.crt'), sandbox.caPem);
-  writeFileSync(join(dir, 'namespace'), namespace);
-  const saved = { host: process.env['KUBERNETES_SERVICE_HOST'], port: process.env['KUBERNETES_SERVICE_PORT'] };
-  t.after(() => {
-    for (const [key, value] of [['KUBERNETES_SERVICE_HOST', saved.host], ['KUBERNETES_SERVICE_PORT', saved.port]] as const) {
-      if (value === undefined) delete process.env[key];
-      else process.env[key] = value;
-    }
-  });
-  const url = new URL(sandbox.url);
-  process.env['KUBERNETES_SERVICE_HOST'] = url.hostname;
-  process.env['KUBERNETES_SERVICE_PORT'] = url.port;
-  return root;
+  inPodEnvironment(t, sandbox.url);
+  return podServiceAccount(join(work, `pod-${namespace}`), { token, caPem: sandbox.caPem, namespace });
 }
 
 test('the gateway serves the pod\'s own cluster as "in-cluster": its pods, and a shell in demo', async (t) => {

@@ -2,7 +2,7 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readlinkSync, realpathSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 
 export interface RunResult {
@@ -211,4 +211,31 @@ export async function pollUntil(condition: () => boolean | Promise<boolean>, tim
     if (Date.now() >= deadline) return false;
     await new Promise((resolve) => setTimeout(resolve, intervalMs));
   }
+}
+
+/**
+ * What a pod has for `Cluster.inCluster()`: the service account's token, the cluster's CA and the
+ * namespace under `root`/var/run/secrets/kubernetes.io/serviceaccount. Returns `root`.
+ */
+export function podServiceAccount(root: string, files: { token: string; caPem: string; namespace: string }): string {
+  const dir = join(root, 'var/run/secrets/kubernetes.io/serviceaccount');
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, 'token'), files.token);
+  writeFileSync(join(dir, 'ca.crt'), files.caPem);
+  writeFileSync(join(dir, 'namespace'), files.namespace);
+  return root;
+}
+
+/** KUBERNETES_SERVICE_HOST and _PORT pointing at `serverUrl` for this test, as in a pod; restored after it. */
+export function inPodEnvironment(t: { after(fn: () => void): void }, serverUrl: string): void {
+  const saved = { host: process.env['KUBERNETES_SERVICE_HOST'], port: process.env['KUBERNETES_SERVICE_PORT'] };
+  t.after(() => {
+    for (const [key, value] of [['KUBERNETES_SERVICE_HOST', saved.host], ['KUBERNETES_SERVICE_PORT', saved.port]] as const) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  });
+  const url = new URL(serverUrl);
+  process.env['KUBERNETES_SERVICE_HOST'] = url.hostname;
+  process.env['KUBERNETES_SERVICE_PORT'] = url.port;
 }
