@@ -126,6 +126,23 @@ describe('against the sandbox, as the signed-in user', () => {
     const pods = await answer(await gw.fetch(`/api/clusters/${ADMIN}/namespaces/restricted/pods`, { headers: dev }));
     assert.equal(pods.status, 403);
     assert.match(pods.body.error.message, /User "podshell:alice" cannot list resource "pods" in API group "" in the namespace "restricted"/);
+    // Watches too: refused in restricted before any stream; in default, the pods as events.
+    const refusedWatch = await answer(await gw.fetch(`/api/clusters/${ADMIN}/namespaces/restricted/pods?watch=1`, { headers: dev }));
+    assert.equal(refusedWatch.status, 403);
+    assert.match(refusedWatch.body.error.message, /User "podshell:alice" cannot list resource "pods"/);
+    const control = new AbortController();
+    const watch = await gw.fetch(`/api/clusters/${ADMIN}/namespaces/default/pods?watch=1`, { headers: dev, signal: control.signal });
+    assert.equal(watch.status, 200);
+    const reader = watch.body!.getReader();
+    let events = '';
+    const deadline = Date.now() + 20_000;
+    while (!events.includes('"name":"demo"') && Date.now() < deadline) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      events += Buffer.from(value).toString();
+    }
+    control.abort();
+    assert.match(events, /data: \{"type":"ADDED","pod":\{"name":"demo"/);
     const file2 = await answer(await gw.fetch(hostname('restricted', 'vault'), { headers: dev }));
     assert.equal(file2.status, 403);
     assert.equal(file2.body.error.code, 'ERR_FORBIDDEN');
