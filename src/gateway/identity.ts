@@ -128,7 +128,12 @@ export class Identities {
       this._cache.delete(key);
     } else {
       cluster = entry.as(impersonate);
-      if (this._cache.size >= this._max) this._cache.delete(this._cache.keys().next().value!);
+      if (this._cache.size >= this._max) {
+        const oldest = this._cache.keys().next().value!;
+        // Idle proxy-tunnel connections go with it; a request still running keeps its own.
+        this._cache.get(oldest)!.client.close();
+        this._cache.delete(oldest);
+      }
     }
     this._cache.set(key, cluster);
     return cluster;

@@ -121,12 +121,13 @@ export class SessionManager implements SessionRegistry {
       rows: request.rows ?? 24,
     };
     const defaultShell = !request.command || request.command.length === 0;
+    const id = newSessionId();
+    // As the signed-in user, when there is one (identity.ts); refused here when the gateway will not act as them.
+    const cluster = this._identities.cluster(entry, principal, id);
     this._starting++;
     let session: GatewaySession | undefined;
     let recording: Recording | undefined;
-    const id = newSessionId();
     try {
-      const cluster = this._identities.cluster(entry, principal, id);
       await this._identities.checkExec(cluster.client, principal, { namespace: spec.namespace, pod: spec.pod, subresource: 'exec' });
       const exec = cluster.exec({
         target: { pod: spec.pod },
@@ -161,11 +162,14 @@ export class SessionManager implements SessionRegistry {
       await session?.end('ended');
       if (session) this._recordings?.forget(session.id);
       recording?.discard();
+      if (principal.user !== undefined) cluster.client.close();
       throw (defaultShell && noShellError(err, spec)) || err;
     } finally {
       this._starting--;
     }
     this._sessions.set(session.id, session);
+    // A session's own client (it carries the session's id) goes when the session does.
+    if (principal.user !== undefined) void session.settled.then(() => cluster.client.close());
     this._metrics.sessionOpened();
     this._audited(session, actor, recording);
     session.start();
