@@ -354,6 +354,9 @@ describe('what the API server is sent', () => {
       assert.equal(identities.cached, 4);
       assert.notEqual(identities.cluster(entry, { id: 'a', csrfToken: '', user: 'u0', groups: [] }), first, 'the least recently used was dropped');
       assert.equal(identities.cluster(entry, { id: 'x', csrfToken: '' }), entry.cluster(), 'no user: the entry’s own client');
+      // An entry that cannot impersonate is refused for a user rather than used with its own rights.
+      const plain = { name: 'plain', server: '', namespace: 'default', current: false, cluster: () => entry.cluster() };
+      assert.throws(() => identities.cluster(plain, { id: 'a', csrfToken: '', user: 'u0', groups: [] }), { code: 'ERR_GATEWAY_IDENTITY', message: 'cluster "plain" cannot act as a signed-in user' });
     } finally {
       await api.close();
     }
