@@ -66,7 +66,13 @@ export async function startHarness(options: {
   await app.register(websocket, { options: { maxPayload: 64 * 1024, perMessageDeflate: false } });
   app.decorateRequest('principal', null as never);
   app.addHook('onRequest', async (request) => {
-    request.principal = { id: request.headers['x-test-principal']?.toString() ?? 'test', csrfToken: 'test-csrf' };
+    const user = request.headers['x-test-user']?.toString();
+    const groups = request.headers['x-test-groups']?.toString();
+    request.principal = {
+      id: request.headers['x-test-principal']?.toString() ?? 'test',
+      csrfToken: 'test-csrf',
+      ...(user !== undefined ? { user, groups: groups ? groups.split(',') : [] } : {}),
+    };
   });
   app.setErrorHandler((err, _request, reply) => {
     const { statusCode, body } = errorAnswer(err);

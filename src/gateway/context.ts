@@ -55,6 +55,8 @@ export interface ClusterEntry {
   readonly namespace: string;
   /** Whether this is the kubeconfig's current-context. */
   readonly current: boolean;
+  /** When set, only principals in one of these groups (as the identity provider names them) see the cluster; absent: everyone. */
+  readonly groups?: readonly string[];
   /** The library's handle, created on first use. */
   cluster(): Cluster;
 }

@@ -9,6 +9,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiStatusError, listNamespaceNames, listPodsAt, watchPods, type KubeClient, type Pod } from '../lib/index.ts';
 import type { GatewayContext } from './context.ts';
 import { errorAnswer } from './errors.ts';
+import { configuredPrefix, identitiesOf } from './identity.ts';
 import { checkNamespaceName, checkPodName, podSummary, type PodSummary } from './pods.ts';
 
 export interface ClusterRoutesOptions {
@@ -50,6 +51,8 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: GatewayContext,
   const minWatchMs = options.minWatchMs ?? 1_000;
   /** Open watch streams, each with the promise of its response having ended; ended when the gateway closes. */
   const streams = new Map<AbortController, Promise<void>>();
+  // Every request to a cluster is made as the signed-in user (identity.ts); built now, so a bad prefix stops the start.
+  const identities = identitiesOf(ctx.clusters, configuredPrefix(ctx.config));
 
   void app.register(async (scope) => {
     scope.addHook('preClose', async () => {
@@ -61,14 +64,15 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: GatewayContext,
       clearTimeout(timer);
     });
 
-    scope.get('/api/clusters', async () => ({
-      clusters: ctx.clusters.list().map((entry) => ({ name: entry.name, server: entry.server, namespace: entry.namespace, current: entry.current })),
+    scope.get('/api/clusters', async (request) => ({
+      clusters: identities.list(request.principal).map((entry) => ({ name: entry.name, server: entry.server, namespace: entry.namespace, current: entry.current })),
     }));
 
     scope.get<{ Params: ClusterParams }>('/api/clusters/:cluster/namespaces', async (request, reply) => {
-      const entry = ctx.clusters.get(request.params.cluster);
+      const entry = identities.entry(request.params.cluster, request.principal);
+      const client = identities.cluster(entry, request.principal).client;
       try {
-        return { namespaces: await listNamespaceNames(entry.cluster().client, responseSignal(reply)) };
+        return { namespaces: await listNamespaceNames(client, responseSignal(reply)) };
       } catch (err) {
         // A user who may not list namespaces still has the context's own.
         if (err instanceof ApiStatusError && err.statusCode === 403) return { namespaces: [entry.namespace] };
@@ -77,9 +81,9 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: GatewayContext,
     });
 
     scope.get<{ Params: NamespaceParams; Querystring: { watch?: string } }>('/api/clusters/:cluster/namespaces/:namespace/pods', async (request, reply) => {
-      const entry = ctx.clusters.get(request.params.cluster);
+      const entry = identities.entry(request.params.cluster, request.principal);
       const namespace = checkNamespaceName(request.params.namespace);
-      const client = entry.cluster().client;
+      const client = identities.cluster(entry, request.principal).client;
       const watch = request.query.watch === '1' || request.query.watch === 'true';
       const listing = await listPodsAt(client, namespace, responseSignal(reply));
       if (!watch) return { pods: listing.pods.map(podSummary) };
@@ -88,10 +92,10 @@ export function registerClusterRoutes(app: FastifyInstance, ctx: GatewayContext,
     });
 
     scope.get<{ Params: PodParams }>('/api/clusters/:cluster/namespaces/:namespace/pods/:pod', async (request, reply) => {
-      const entry = ctx.clusters.get(request.params.cluster);
+      const entry = identities.entry(request.params.cluster, request.principal);
       const namespace = checkNamespaceName(request.params.namespace);
       const pod = checkPodName(request.params.pod);
-      return podSummary(await entry.cluster().client.getPod(namespace, pod, responseSignal(reply)));
+      return podSummary(await identities.cluster(entry, request.principal).client.getPod(namespace, pod, responseSignal(reply)));
     });
   });
 }

@@ -9,6 +9,7 @@ import { Readable } from 'node:stream';
 import { prepareDownload, uploadStream, type KubeClient } from '../lib/index.ts';
 import type { GatewayContext } from './context.ts';
 import { GatewayError, errorAnswer } from './errors.ts';
+import { configuredPrefix, identitiesOf, type Identities } from './identity.ts';
 
 const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
 const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
@@ -70,9 +71,16 @@ function target(request: FastifyRequest, forUpload: boolean): FileTarget {
   return { cluster, namespace, pod, path, ...(container ? { container } : {}) };
 }
 
-/** The library's client for a cluster; 404 ERR_GATEWAY_UNKNOWN_CLUSTER for a name that is not one. */
-function clientOf(ctx: GatewayContext, cluster: string): KubeClient {
-  return ctx.clusters.get(cluster).cluster().client;
+/**
+ * The library's client for a cluster, as the signed-in user (identity.ts), once the cluster said
+ * that user may exec into the pod (a file moves through an exec of tar). 404
+ * ERR_GATEWAY_UNKNOWN_CLUSTER for a name that is not one, or one the principal may not see.
+ */
+async function clientOf(identities: Identities, request: FastifyRequest, where: FileTarget, signal: AbortSignal): Promise<KubeClient> {
+  const entry = identities.entry(where.cluster, request.principal);
+  const client = identities.cluster(entry, request.principal).client;
+  await identities.checkExec(client, request.principal, { namespace: where.namespace, pod: where.pod, subresource: 'exec' }, signal);
+  return client;
 }
 
 /** Aborted when the client goes away before its answer was sent. */
@@ -100,6 +108,7 @@ export function rangeStart(header: string | undefined): number | null {
  * registerFileRoutes(app, ctx);
  */
 export function registerFileRoutes(app: FastifyInstance, ctx: GatewayContext): void {
+  const identities = identitiesOf(ctx.clusters, configuredPrefix(ctx.config));
   void app.register(async (scope) => {
     // Every body reaches the handler as the raw request stream, whatever its type: an upload is
     // streamed into the container, never parsed nor held in memory (so fastify's bodyLimit does
@@ -118,11 +127,12 @@ export function registerFileRoutes(app: FastifyInstance, ctx: GatewayContext): v
       try {
         // Announced too large: refused before the cluster is even looked up.
         if (length !== undefined && Number(length) > limit) throw tooLarge();
+        const signal = clientGone(reply);
         const result = await uploadStream(
-          clientOf(ctx, where.cluster),
+          await clientOf(identities, request, where, signal),
           body,
           { namespace: where.namespace, pod: where.pod, path: where.path },
-          { maxBytes: limit, signal: clientGone(reply), ...(where.container ? { container: where.container } : {}) },
+          { maxBytes: limit, signal, ...(where.container ? { container: where.container } : {}) },
         );
         return reply.code(201).send({ path: result.path, size: result.size, sha256: result.sha256 });
       } catch (err) {
@@ -137,7 +147,7 @@ export function registerFileRoutes(app: FastifyInstance, ctx: GatewayContext): v
       const where = target(request, false);
       const signal = clientGone(reply);
       const prepared = await prepareDownload(
-        clientOf(ctx, where.cluster),
+        await clientOf(identities, request, where, signal),
         { namespace: where.namespace, pod: where.pod, path: where.path },
         { signal, ...(where.container ? { container: where.container } : {}) },
       );

@@ -52,7 +52,7 @@ export function registerSessionRoutes(app: FastifyInstance, ctx: GatewayContext,
     scope.setValidatorCompiler(({ schema }) => ajv.compile(schema));
 
     scope.post('/api/sessions', { schema: { body: createBody } }, async (request, reply) => {
-      const session = await manager.create(request.principal.id, request.body as CreateSessionRequest, request.ip);
+      const session = await manager.create(request.principal.id, request.body as CreateSessionRequest, request.ip, request.principal);
       return reply.code(201).send(session.describe());
     });
 

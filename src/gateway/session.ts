@@ -88,13 +88,18 @@ interface Hooks {
   resize?(cols: number, rows: number): void;
 }
 
+/** A session id: 128 random bits, URL-safe. */
+export function newSessionId(): string {
+  return randomBytes(16).toString('base64url');
+}
+
 function unref<T extends NodeJS.Timeout>(timer: T): T {
   timer.unref();
   return timer;
 }
 
 export class GatewaySession {
-  readonly id = randomBytes(16).toString('base64url');
+  readonly id: string;
   /** The principal that owns it: only it may see or join the session. */
   readonly owner: string;
   readonly created = new Date();
@@ -132,7 +137,9 @@ export class GatewaySession {
   private readonly _firstOutputSeen: Promise<void>;
   private readonly _settled: Promise<void>;
 
-  constructor(owner: string, spec: SessionSpec, exec: ExecSession, limits: SessionLimits, hooks: Hooks) {
+  /** `id`: chosen before the exec starts when the exec's requests carry it (identity.ts); default: a new random one. */
+  constructor(owner: string, spec: SessionSpec, exec: ExecSession, limits: SessionLimits, hooks: Hooks, id: string = newSessionId()) {
+    this.id = id;
     this.owner = owner;
     this.spec = spec;
     this._exec = exec;

@@ -3,11 +3,12 @@
 // all together when the gateway stops.
 
 import type WebSocket from 'ws';
-import type { ClusterRegistry, GatewayConfig, GatewayMetrics, SessionRegistry } from './context.ts';
+import type { ClusterRegistry, GatewayConfig, GatewayMetrics, Principal, SessionRegistry } from './context.ts';
 import { auditRecord, type AuditActor, type AuditLog } from './audit.ts';
 import { GatewayError, errorAnswer } from './errors.ts';
 import type { Recording, Recordings } from './recording.ts';
-import { GatewaySession, type SessionLimits, type SessionSpec } from './session.ts';
+import { configuredPrefix, identitiesOf, type Identities } from './identity.ts';
+import { GatewaySession, newSessionId, type SessionLimits, type SessionSpec } from './session.ts';
 import { noShellError, sessionCommand } from './shell.ts';
 
 export interface SessionManagerOptions {
@@ -24,6 +25,8 @@ export interface SessionManagerOptions {
   audit?: AuditLog;
   /** Where sessions are recorded (recording.ts); none when undefined. */
   recordings?: Recordings;
+  /** Put before the signed-in user's name and groups toward clusters (identity.ts); default: the config's `identityPrefix` if it has one, else `podshell:`. */
+  identityPrefix?: string;
 }
 
 /** What a client asks for in POST /api/sessions. */
@@ -40,24 +43,24 @@ export interface CreateSessionRequest {
 
 export class SessionManager implements SessionRegistry {
   private readonly _sessions = new Map<string, GatewaySession>();
-  private readonly _clusters: ClusterRegistry;
   private readonly _metrics: GatewayMetrics;
   private readonly _config: GatewayConfig;
   private readonly _limits: SessionLimits;
   private readonly _shellReadyMs: number;
   private readonly _audit: AuditLog | undefined;
   private readonly _recordings: Recordings | undefined;
+  private readonly _identities: Identities;
   /** Sessions being created: they count against the cap already. */
   private _starting = 0;
   private _stopping = false;
 
   constructor(options: SessionManagerOptions) {
     this._config = options.config;
-    this._clusters = options.clusters;
     this._metrics = options.metrics;
     this._shellReadyMs = options.shellReadyMs ?? 10_000;
     this._audit = options.audit;
     this._recordings = options.recordings;
+    this._identities = identitiesOf(options.clusters, options.identityPrefix ?? configuredPrefix(options.config));
     const c = options.config;
     this._limits = {
       graceMs: c.graceMs,
@@ -81,13 +84,15 @@ export class SessionManager implements SessionRegistry {
 
   /**
    * Start a session for `owner`; resolves once its exec is open. `address` is the client's IP, for
-   * the audit log, where a refusal is written as a denial with its reason.
+   * the audit log, where a refusal is written as a denial with its reason. With a `principal`
+   * that has a user, the session runs as that user (identity.ts), once the cluster said the user
+   * may `create` on pods/exec there; without one, with the kubeconfig's own credentials.
    */
-  async create(owner: string, request: CreateSessionRequest, address = ''): Promise<GatewaySession> {
-    const actor: AuditActor = { user: owner, groups: [], clientAddress: address };
+  async create(owner: string, request: CreateSessionRequest, address = '', principal: Principal = { id: owner, csrfToken: '' }): Promise<GatewaySession> {
+    const actor: AuditActor = { user: principal.user ?? owner, groups: [...(principal.groups ?? [])], clientAddress: address };
     const requested = new Date();
     try {
-      return await this._create(owner, request, actor);
+      return await this._create(owner, request, actor, principal);
     } catch (err) {
       if (this._audit) {
         const { body } = errorAnswer(err);
@@ -98,12 +103,12 @@ export class SessionManager implements SessionRegistry {
     }
   }
 
-  private async _create(owner: string, request: CreateSessionRequest, actor: AuditActor): Promise<GatewaySession> {
+  private async _create(owner: string, request: CreateSessionRequest, actor: AuditActor, principal: Principal): Promise<GatewaySession> {
     if (this._stopping) throw new GatewayError('ERR_GATEWAY_STOPPING', 503, 'the gateway is stopping');
     if (this.size >= this._config.maxSessions) {
       throw new GatewayError('ERR_GATEWAY_TOO_MANY_SESSIONS', 429, `the gateway already runs ${this.size} sessions, its limit (--max-sessions ${this._config.maxSessions}): end one first`);
     }
-    const entry = this._clusters.get(request.cluster);
+    const entry = this._identities.entry(request.cluster, principal);
     const tty = request.tty ?? true;
     const spec: SessionSpec = {
       cluster: entry.name,
@@ -116,11 +121,15 @@ export class SessionManager implements SessionRegistry {
       rows: request.rows ?? 24,
     };
     const defaultShell = !request.command || request.command.length === 0;
+    const id = newSessionId();
+    // As the signed-in user, when there is one (identity.ts); refused here when the gateway will not act as them.
+    const cluster = this._identities.cluster(entry, principal, id);
     this._starting++;
     let session: GatewaySession | undefined;
     let recording: Recording | undefined;
     try {
-      const exec = entry.cluster().exec({
+      await this._identities.checkExec(cluster.client, principal, { namespace: spec.namespace, pod: spec.pod, subresource: 'exec' });
+      const exec = cluster.exec({
         target: { pod: spec.pod },
         namespace: spec.namespace,
         ...(request.container ? { container: request.container } : {}),
@@ -136,7 +145,7 @@ export class SessionManager implements SessionRegistry {
         output: (chunk) => recording?.output(chunk),
         input: (data) => recording?.input(data),
         resize: (cols, rows) => recording?.resize(cols, rows),
-      });
+      }, id);
       if (this._recordings?.recordInput) session.joinNotices.push({ kind: 'recording-input' });
       // Opened before the exec's first event can arrive (events come on a later tick).
       recording = this._recordings?.open(session.id, owner, {
@@ -153,11 +162,14 @@ export class SessionManager implements SessionRegistry {
       await session?.end('ended');
       if (session) this._recordings?.forget(session.id);
       recording?.discard();
+      if (principal.user !== undefined) cluster.client.close();
       throw (defaultShell && noShellError(err, spec)) || err;
     } finally {
       this._starting--;
     }
     this._sessions.set(session.id, session);
+    // A session's own client (it carries the session's id) goes when the session does.
+    if (principal.user !== undefined) void session.settled.then(() => cluster.client.close());
     this._metrics.sessionOpened();
     this._audited(session, actor, recording);
     session.start();
