@@ -8,7 +8,8 @@ import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type WebSocket from 'ws';
 import { PodshellError } from '../lib/index.ts';
-import { DEFAULT_SIGN_IN_TTL_MS, SignIns, installAuth } from './auth.ts';
+import { DEFAULT_SIGN_IN_TTL_MS, SignIns, TeamSignIns, installAuth } from './auth.ts';
+import type { TeamConfig } from './team-config.ts';
 import { KubeconfigClusters } from './clusters.ts';
 import { isLoopback, resolveConfig } from './config.ts';
 import type { ClusterRegistry, GatewayConfig, GatewayContext } from './context.ts';
@@ -44,6 +45,8 @@ export interface GatewayOptions {
   logger?: boolean | { level?: string; stream?: NodeJS.WritableStream };
   /** How long a sign-in lasts. [default 12 h] */
   signInTtlMs?: number;
+  /** Team sign-in, the shared secret and limits (`--config`, team-config.ts); its limits win over `config`. */
+  team?: TeamConfig;
 }
 
 export interface Gateway {
@@ -103,7 +106,14 @@ const urlHost = (host: string) => (isIPv6(host) ? `[${host}]` : host);
  * console.log(`web ready ${gateway.loginUrl}`);
  */
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
-  const config = resolveConfig(options.config);
+  const limits = options.team?.limits ?? {};
+  const config = resolveConfig({
+    ...options.config,
+    ...(limits.sessions !== undefined ? { maxSessions: limits.sessions } : {}),
+    ...(limits.idleTimeoutMs !== undefined ? { idleTimeoutMs: limits.idleTimeoutMs } : {}),
+    ...(limits.maxDurationMs !== undefined ? { maxDurationMs: limits.maxDurationMs } : {}),
+    ...(limits.maxUploadBytes !== undefined ? { maxUploadBytes: limits.maxUploadBytes } : {}),
+  });
   const tls = config.tlsCert !== undefined && config.tlsKey !== undefined;
   if (!tls && !config.insecureBind && !isLoopback(config.address)) {
     throw usage(
@@ -154,7 +164,21 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       recordings?.close();
     },
   });
-  installAuth(app, { signIns, metrics, tls, behindTlsProxy: config.insecureBind, allowedHosts: () => hosts });
+  const team = options.team ? new TeamSignIns(options.team, options.signInTtlMs ?? DEFAULT_SIGN_IN_TTL_MS) : undefined;
+  installAuth(app, {
+    signIns,
+    metrics,
+    tls,
+    behindTlsProxy: config.insecureBind,
+    allowedHosts: () => hosts,
+    ...(team
+      ? {
+          team,
+          onSignOut: (id: string) => void sessions.endAllOf(id),
+          sessionsOf: (id: string) => sessions.list(id).filter((s) => s.state === 'running').length,
+        }
+      : {}),
+  });
   const routes = options.routes ?? [
     ...defaultRoutes,
     (app: FastifyInstance, ctx: GatewayContext) => registerSessionRoutes(app, ctx, sessions),

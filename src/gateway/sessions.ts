@@ -182,6 +182,11 @@ export class SessionManager implements SessionRegistry {
     return this._sessions.get(id);
   }
 
+  /** Ends every session of `owner`: its sign-in ended (logout, a failed refresh). */
+  async endAllOf(owner: string): Promise<void> {
+    await Promise.all(this.list(owner).map((s) => s.end('ended')));
+  }
+
   async delete(owner: string, id: string): Promise<void> {
     await this.get(owner, id).end('ended');
   }

@@ -1,0 +1,189 @@
+// Team sign-in (docs/web.md, "Signing in"): the --config file and its checks, a trusted proxy's
+// headers (believed only from its address), logout ending the user's shells, the per-user session
+// limit, the rate limits and the signed, expiring cookie any replica with the secret accepts.
+
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, test, type TestContext } from 'node:test';
+import WebSocket from 'ws';
+import { startGateway, type Gateway } from '../src/gateway/server.ts';
+import { signSignIn, verifySignIn } from '../src/gateway/signed-cookie.ts';
+import { RateLimiter } from '../src/gateway/auth.ts';
+import { TeamConfigError, validateTeamConfig, type TeamConfig } from '../src/gateway/team-config.ts';
+import { startSandbox, type Sandbox } from '../src/sandbox/server.ts';
+import { StreamClient, until } from './gateway-stream-client.ts';
+import { run } from './helpers.ts';
+
+const bin = new URL('../bin/podshell', import.meta.url).pathname;
+const SECRET = 'a-secret-of-more-than-32-bytes-for-tests-only';
+
+let sandbox: Sandbox;
+let work: string;
+
+before(async () => {
+  work = mkdtempSync(join(tmpdir(), 'podshell-signin-'));
+  sandbox = await startSandbox({ kubeconfigPath: join(work, 'kubeconfig') });
+});
+after(async () => {
+  await sandbox?.close();
+  rmSync(work, { recursive: true, force: true });
+});
+
+function proxyConfig(trustedProxies: string[], limits: TeamConfig['limits'] = {}): TeamConfig {
+  return { ...validateTeamConfig({ signIn: { proxy: { trustedProxies } }, secret: SECRET }), limits };
+}
+
+async function gateway(t: TestContext, team: TeamConfig): Promise<Gateway> {
+  const g = await startGateway({ kubeconfig: sandbox.kubeconfigPath, team });
+  t.after(() => g.close());
+  return g;
+}
+
+/** A client behind the proxy: every request carries the user's headers and the gateway's Origin. */
+function asUser(g: Gateway, user: string, groups = '') {
+  const headers = { 'x-forwarded-user': user, 'x-forwarded-groups': groups, origin: g.url };
+  return {
+    fetch: (path: string, init: RequestInit = {}) => fetch(g.url + path, { ...init, headers: { ...headers, ...(init.headers as Record<string, string>) } }),
+    async me(): Promise<{ csrfToken: string; user?: string; groups?: string[] }> {
+      const res = await fetch(`${g.url}/api/me`, { headers });
+      assert.equal(res.status, 200, 'GET /api/me');
+      return (await res.json()) as { csrfToken: string; user?: string; groups?: string[] };
+    },
+    async create(csrf: string) {
+      const res = await fetch(`${g.url}/api/sessions`, {
+        method: 'POST',
+        headers: { ...headers, 'content-type': 'application/json', 'x-csrf-token': csrf },
+        body: JSON.stringify({ cluster: 'podshell-sandbox', namespace: 'default', pod: 'demo' }),
+      });
+      return { status: res.status, body: (await res.json()) as Record<string, any> };
+    },
+    join: (id: string) => new StreamClient(new WebSocket(`${g.url.replace('http', 'ws')}/api/sessions/${id}/stream`, { origin: g.url, headers })),
+  };
+}
+
+test('the config file: every field checked, errors name the path', () => {
+  const good = validateTeamConfig({
+    signIn: { oidc: { issuer: 'https://id.example.com', clientId: 'podshell', redirectUrl: 'https://shell.example.com/login/callback' } },
+    secret: SECRET,
+    limits: { sessionsPerUser: 3, idleTimeout: '15m', maxUpload: '10MiB' },
+    clusters: [{ name: 'prod', context: 'prod-admin', groups: ['sre'] }, { name: 'here', inCluster: true }],
+  });
+  assert.equal(good.signIn.oidc?.groupsClaim, 'groups');
+  assert.deepEqual(good.limits, { sessionsPerUser: 3, idleTimeoutMs: 15 * 60_000, maxUploadBytes: 10 * 1024 * 1024 });
+  assert.deepEqual(good.clusters, [{ name: 'prod', context: 'prod-admin', groups: ['sre'] }, { name: 'here', inCluster: true }]);
+  const bad: [unknown, string][] = [
+    [{ signIn: { oidc: { issuer: 'http://id.example.com', clientId: 'x', redirectUrl: 'https://a/cb' } }, secret: SECRET }, 'signIn.oidc.issuer: must be an https URL'],
+    [{ signIn: { proxy: { trustedProxies: ['10.0.0.0/33'] } }, secret: SECRET }, 'signIn.proxy.trustedProxies[0]: must be an IP address or CIDR range'],
+    [{ signIn: { proxy: { trustedProxies: ['10.0.0.1'], userHedaer: 'X' } }, secret: SECRET }, 'signIn.proxy.userHedaer: unknown setting'],
+    [{ signIn: { proxy: { trustedProxies: ['10.0.0.1'] } }, secret: 'short' }, 'secret: must be at least 32 bytes, not 5'],
+    [{ signIn: { proxy: { trustedProxies: ['10.0.0.1'] } }, secret: SECRET, limits: { idleTimeout: '5 minutes' } }, 'limits.idleTimeout: must be a duration'],
+    [{ signIn: { proxy: { trustedProxies: ['10.0.0.1'] } }, secret: SECRET, limits: { sessionsPerUser: 0 } }, 'limits.sessionsPerUser: must be a whole number of at least 1'],
+    [{ signIn: { proxy: { trustedProxies: ['10.0.0.1'] } }, secret: SECRET, clusters: [{ name: 'a', cluster: 'b' }] }, 'clusters[0].cluster: unknown setting'],
+    [{ signIn: {}, secret: SECRET }, 'signIn: give exactly one of oidc or proxy'],
+    [{ secret: SECRET }, 'signIn: required'],
+  ];
+  for (const [doc, message] of bad) {
+    assert.throws(() => validateTeamConfig(doc), (err: Error) => err instanceof TeamConfigError && err.message.startsWith(message), message);
+  }
+});
+
+test('podshell web --config: a wrong file is a usage error (exit 2) naming the field', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'podshell-signin-cfg-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'web.yaml');
+  writeFileSync(file, `signIn:\n  oidc:\n    issuer: http://id.example.com\n    clientId: podshell\n    redirectUrl: https://shell.example.com/login/callback\nsecret: ${SECRET}\n`);
+  const result = await run(bin, ['web', '--kubeconfig', sandbox.kubeconfigPath, '--config', file], { timeoutMs: 30_000 });
+  assert.equal(result.code, 2, result.stderr);
+  assert.match(result.stderr, /signIn\.oidc\.issuer: must be an https URL/);
+});
+
+test('trusted proxy headers: believed from a trusted peer, 401 from anyone else', async (t) => {
+  const trusting = await gateway(t, proxyConfig(['127.0.0.0/8']));
+  const alice = asUser(trusting, 'alice@example.com', 'dev, ops');
+  const me = await alice.me();
+  assert.equal(me.user, 'alice@example.com');
+  assert.deepEqual(me.groups, ['dev', 'ops']);
+  assert.ok(me.csrfToken.length >= 32);
+  const noUser = await fetch(`${trusting.url}/api/me`);
+  assert.equal(noUser.status, 401);
+  assert.equal(((await noUser.json()) as any).error.code, 'ERR_GATEWAY_UNAUTHENTICATED');
+
+  const distrusting = await gateway(t, proxyConfig(['10.9.9.9', '192.168.0.0/16']));
+  const res = await asUser(distrusting, 'alice@example.com', 'dev').fetch('/api/me');
+  assert.equal(res.status, 401);
+  const body = (await res.json()) as any;
+  assert.equal(body.error.code, 'ERR_GATEWAY_UNTRUSTED_PROXY');
+  assert.doesNotMatch(JSON.stringify(body), /alice/);
+});
+
+test("logout ends the user's shells: an open socket closes within seconds", async (t) => {
+  const g = await gateway(t, proxyConfig(['127.0.0.1']));
+  const bob = asUser(g, 'bob', 'dev');
+  const { csrfToken } = await bob.me();
+  const created = await bob.create(csrfToken);
+  assert.equal(created.status, 201, JSON.stringify(created.body));
+  const client = bob.join(created.body['id']);
+  await client.joined;
+  client.type('echo signed-in-$((6*7))\n');
+  await until('the shell answers', () => client.text().includes('signed-in-42'));
+  const started = Date.now();
+  const out = await bob.fetch('/logout', { method: 'POST', headers: { 'x-csrf-token': csrfToken } });
+  assert.equal(out.status, 204);
+  await until('the socket closes', () => client.closeCode !== null, 10_000);
+  const took = Date.now() - started;
+  assert.ok(took < 5_000, `closed in ${took} ms`);
+  const list = (await (await bob.fetch('/api/sessions')).json()) as { sessions: { id: string; state: string }[] };
+  assert.ok(list.sessions.every((s) => s.state !== 'running'), JSON.stringify(list));
+  // Logout needs the CSRF token like every state-changing request.
+  const forged = await bob.fetch('/logout', { method: 'POST' });
+  assert.equal(forged.status, 403);
+});
+
+test('the (N+1)-th session of a user over limits.sessionsPerUser is refused with the limit named', async (t) => {
+  const g = await gateway(t, proxyConfig(['127.0.0.1'], { sessionsPerUser: 2 }));
+  const carol = asUser(g, 'carol', 'dev');
+  const { csrfToken } = await carol.me();
+  for (let i = 0; i < 2; i++) assert.equal((await carol.create(csrfToken)).status, 201);
+  const third = await carol.create(csrfToken);
+  assert.equal(third.status, 429);
+  assert.equal(third.body['error'].code, 'ERR_GATEWAY_TOO_MANY_SESSIONS');
+  assert.match(third.body['error'].message, /limits\.sessionsPerUser 2/);
+  // Another user is not held by carol's count.
+  const dave = asUser(g, 'dave', 'dev');
+  assert.equal((await dave.create((await dave.me()).csrfToken)).status, 201);
+});
+
+test('login attempts per client address are rate limited: 429 with Retry-After', async (t) => {
+  const g = await gateway(t, proxyConfig(['127.0.0.1']));
+  const statuses: number[] = [];
+  let retryAfter: string | null = null;
+  for (let i = 0; i < 11; i++) {
+    const res = await fetch(`${g.url}/login`);
+    statuses.push(res.status);
+    if (res.status === 429) {
+      retryAfter = res.headers.get('retry-after');
+      assert.equal(((await res.json()) as any).error.code, 'ERR_GATEWAY_RATE_LIMITED');
+    } else await res.arrayBuffer();
+  }
+  assert.ok(statuses.slice(0, 10).every((s) => s !== 429), statuses.join(','));
+  assert.equal(statuses[10], 429);
+  assert.ok(Number(retryAfter) >= 1 && Number(retryAfter) <= 60, `Retry-After ${retryAfter}`);
+  const limiter = new RateLimiter(60);
+  for (let i = 0; i < 60; i++) assert.equal(limiter.take('a', 1000), 0);
+  assert.equal(limiter.take('a', 1000), 1);
+  assert.equal(limiter.take('a', 2000), 0, 'a token back after a second');
+  assert.equal(limiter.take('b', 2000), 0, 'per address');
+});
+
+test('signed sign-ins: valid with the same secret, refused when tampered, with another secret or expired', () => {
+  const secret = Buffer.from(SECRET);
+  const cookie = signSignIn(secret, { id: 'p1', csrfToken: 'c', user: 'alice', groups: ['dev'], issued: 1000, expires: 5000 });
+  assert.deepEqual(verifySignIn(Buffer.from(SECRET), cookie, 2000), { id: 'p1', csrfToken: 'c', user: 'alice', groups: ['dev'], issued: 1000, expires: 5000 });
+  assert.equal(verifySignIn(Buffer.from(`${SECRET}x`), cookie, 2000), undefined);
+  assert.equal(verifySignIn(secret, cookie, 5000), undefined);
+  const [body, mac] = cookie.split('.');
+  const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(body!, 'base64url').toString()), g: ['admin'] })).toString('base64url');
+  assert.equal(verifySignIn(secret, `${forged}.${mac}`, 2000), undefined);
+});
