@@ -14,7 +14,12 @@ import { RateLimiter } from '../src/gateway/auth.ts';
 import { TeamConfigError, validateTeamConfig, type TeamConfig } from '../src/gateway/team-config.ts';
 import { startSandbox, type Sandbox } from '../src/sandbox/server.ts';
 import { StreamClient, until } from './gateway-stream-client.ts';
-import { run } from './helpers.ts';
+import { pollUntil, run } from './helpers.ts';
+import { createServer } from 'node:net';
+// @ts-expect-error oidc-provider ships no types; the test uses its documented constructor, listen and events
+import Provider from 'oidc-provider';
+import { launchChromium } from './browser.ts';
+import { ensureWebBuilt } from '../scripts/build-web.ts';
 
 const bin = new URL('../bin/podshell', import.meta.url).pathname;
 const SECRET = 'a-secret-of-more-than-32-bytes-for-tests-only';
@@ -186,4 +191,108 @@ test('signed sign-ins: valid with the same secret, refused when tampered, with a
   const [body, mac] = cookie.split('.');
   const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(body!, 'base64url').toString()), g: ['admin'] })).toString('base64url');
   assert.equal(verifySignIn(secret, `${forged}.${mac}`, 2000), undefined);
+});
+
+/** A TCP port free right now on 127.0.0.1 (the provider's issuer and the redirect URL must name theirs up front). */
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const port = (server.address() as { port: number }).port;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** A real OpenID Connect provider on loopback (oidc-provider, its development login form): every login is a user in ["dev"]. */
+async function startProvider(t: TestContext, redirectUri: string, accessTtlSeconds: number) {
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const provider = new Provider(issuer, {
+    clients: [{ client_id: 'podshell', client_secret: 'provider-test-secret', redirect_uris: [redirectUri], grant_types: ['authorization_code', 'refresh_token'], response_types: ['code'] }],
+    findAccount: async (_ctx: unknown, id: string) => ({ accountId: id, claims: async () => ({ sub: id, email: `${id}@example.com`, groups: ['dev'] }) }),
+    claims: { openid: ['sub'], email: ['email'], groups: ['groups'] },
+    scopes: ['openid', 'email', 'groups', 'offline_access'],
+    ttl: { AccessToken: accessTtlSeconds },
+    issueRefreshToken: async () => true,
+    features: { devInteractions: { enabled: true } },
+  } as any);
+  const refreshes: number[] = [];
+  provider.on('grant.success', (ctx: any) => {
+    if (ctx.oidc.params?.grant_type === 'refresh_token') refreshes.push(Date.now());
+  });
+  const server = provider.listen(port, '127.0.0.1');
+  await new Promise<void>((resolve) => server.once('listening', () => resolve()));
+  const sockets = new Set<import('node:net').Socket>();
+  server.on('connection', (s: import('node:net').Socket) => (sockets.add(s), s.on('close', () => sockets.delete(s))));
+  let closed: Promise<void> | undefined;
+  const close = () =>
+    (closed ??= new Promise<void>((resolve) => {
+      server.close(() => resolve());
+      for (const s of sockets) s.destroy();
+    }));
+  t.after(close);
+  return { issuer, refreshes, close };
+}
+
+async function oidcWorld(t: TestContext, accessTtlSeconds: number) {
+  await ensureWebBuilt();
+  const port = await freePort();
+  const redirectUrl = `http://127.0.0.1:${port}/login/callback`;
+  const provider = await startProvider(t, redirectUrl, accessTtlSeconds);
+  const team = validateTeamConfig({
+    signIn: { oidc: { issuer: provider.issuer, clientId: 'podshell', clientSecret: 'provider-test-secret', redirectUrl, scopes: ['openid', 'email', 'groups', 'offline_access'] } },
+    secret: SECRET,
+  });
+  const g = await startGateway({ kubeconfig: sandbox.kubeconfigPath, team, config: { port } });
+  t.after(() => g.close());
+  const browser = await launchChromium();
+  t.after(() => browser.close());
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  // The provider's development login form: any login, any password, then its consent screen.
+  await page.goto(`${g.url}/login`);
+  await page.fill('input[name=login]', 'erin');
+  await page.fill('input[name=password]', 'anything');
+  await page.click('button[type=submit]');
+  await page.waitForSelector('button[type=submit]');
+  await page.click('button[type=submit]');
+  await page.waitForURL(`${g.url}/`, { timeout: 30_000 });
+  const cookie = (await context.cookies(g.url)).find((c) => c.name === 'podshell_session');
+  assert.ok(cookie, 'the sign-in cookie is set');
+  return { g, provider, page, team, cookie: `podshell_session=${cookie.value}` };
+}
+
+test('OpenID Connect: sign-in through the provider in Chromium lands on the UI; /api/me names the user and groups; tokens never reach the page', async (t) => {
+  const { g, page, cookie, team } = await oidcWorld(t, 600);
+  assert.equal(await page.title(), 'podshell', 'the UI page is loaded');
+  const me = (await page.evaluate(async () => (await fetch('/api/me')).json())) as { user?: string; groups?: string[] };
+  assert.equal(me.user, 'erin@example.com');
+  assert.deepEqual(me.groups, ['dev']);
+  assert.deepEqual(Object.keys(me).sort(), ['csrfToken', 'groups', 'user']);
+  // The cookie holds the sign-in, signed: no token of the provider.
+  const payload = JSON.parse(Buffer.from(cookie.split('=')[1]!.split('.')[0]!, 'base64url').toString());
+  assert.deepEqual(Object.keys(payload).sort(), ['c', 'e', 'g', 'i', 't', 'u']);
+  // Another replica with the same secret accepts the login.
+  const other = await startGateway({ kubeconfig: sandbox.kubeconfigPath, team });
+  t.after(() => other.close());
+  const there = await fetch(`${other.url}/api/me`, { headers: { cookie } });
+  assert.equal(there.status, 200);
+  assert.equal(((await there.json()) as any).user, 'erin@example.com');
+  // …one with another secret does not.
+  const stranger = await startGateway({ kubeconfig: sandbox.kubeconfigPath, team: { ...team, secret: Buffer.from(`${SECRET}-other`) } });
+  t.after(() => stranger.close());
+  assert.equal((await fetch(`${stranger.url}/api/me`, { headers: { cookie } })).status, 401);
+  void g;
+});
+
+test('OpenID Connect: the access token is refreshed before it expires; a failed refresh ends the sign-in', async (t) => {
+  // Access tokens of 33 s: refreshed 30 s before expiry, i.e. after about 3 s.
+  const { g, provider, cookie } = await oidcWorld(t, 33);
+  const me = () => fetch(`${g.url}/api/me`, { headers: { cookie } }).then((r) => r.status);
+  assert.ok(await pollUntil(() => provider.refreshes.length >= 1, 30_000), 'a refresh happened');
+  assert.equal(await me(), 200, 'still signed in after the refresh');
+  await provider.close();
+  assert.ok(await pollUntil(async () => (await me()) === 401, 30_000), 'the sign-in ended once the refresh failed');
 });

@@ -7,6 +7,7 @@ import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayMetrics, Principal } from './context.ts';
 import { GatewayError, errorAnswer } from './errors.ts';
+import { installOidc } from './oidc.ts';
 import { signSignIn, verifySignIn } from './signed-cookie.ts';
 import { trustedPeer, type TeamConfig } from './team-config.ts';
 
@@ -288,6 +289,11 @@ export function installAuth(app: FastifyInstance, options: AuthOptions): void {
   });
 
   if (team) {
+    const oidc = team.config.signIn.oidc;
+    if (oidc) {
+      const stop = installOidc(app, { oidc, team, cookieName: SESSION_COOKIE, tls, onSignOut: (id) => options.onSignOut?.(id) });
+      app.addHook('onClose', async () => stop());
+    }
     app.post('/logout', async (request, reply) => {
       const { id } = request.principal;
       team.end(id);
