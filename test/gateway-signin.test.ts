@@ -3,6 +3,7 @@
 // limit, the rate limits and the signed, expiring cookie any replica with the secret accepts.
 
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -104,6 +105,35 @@ test('podshell web --config: a wrong file is a usage error (exit 2) naming the f
   assert.match(result.stderr, /signIn\.oidc\.issuer: must be an https URL/);
 });
 
+test('podshell web --config (YAML, trusted proxy): ready with its URL and no token; signs people in by the headers', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'podshell-signin-cli-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const file = join(dir, 'web.yaml');
+  writeFileSync(join(dir, 'secret'), `${SECRET}\n`);
+  writeFileSync(file, `signIn:\n  proxy:\n    userHeader: X-Auth-User\n    trustedProxies: [127.0.0.1]\nsecretFile: ${join(dir, 'secret')}\nlimits: { sessionsPerUser: 1 }\n`);
+  const child = spawn(bin, ['web', '--kubeconfig', sandbox.kubeconfigPath, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  t.after(async () => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+    await exited;
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stderr.on('data', (c) => (stderr += c));
+  const line = await new Promise<string>((resolve, reject) => {
+    child.stdout.on('data', (c) => {
+      stdout += c;
+      if (stdout.includes('\n')) resolve(stdout.split('\n')[0]!);
+    });
+    child.once('exit', (code) => reject(new Error(`podshell web exited ${code}: ${stderr}`)));
+  });
+  const m = /^web ready (http:\/\/127\.0\.0\.1:\d+)$/.exec(line);
+  assert.ok(m, `the ready line: ${line}`);
+  const me = await fetch(`${m[1]}/api/me`, { headers: { 'x-auth-user': 'gina', 'x-forwarded-groups': 'dev' } });
+  assert.equal(me.status, 200);
+  assert.deepEqual(await me.json().then((b: any) => [b.user, b.groups]), ['gina', ['dev']]);
+});
+
 test('trusted proxy headers: believed from a trusted peer, 401 from anyone else', async (t) => {
   const trusting = await gateway(t, proxyConfig(['127.0.0.0/8']));
   const alice = asUser(trusting, 'alice@example.com', 'dev, ops');
@@ -158,6 +188,40 @@ test('the (N+1)-th session of a user over limits.sessionsPerUser is refused with
   // Another user is not held by carol's count.
   const dave = asUser(g, 'dave', 'dev');
   assert.equal((await dave.create((await dave.me()).csrfToken)).status, 201);
+});
+
+test('two replicas sharing the secret: a session lives on one; the other answers ERR_GATEWAY_OTHER_REPLICA', async (t) => {
+  const a = await gateway(t, proxyConfig(['127.0.0.1']));
+  const b = await gateway(t, proxyConfig(['127.0.0.1']));
+  const onA = asUser(a, 'frank', 'dev');
+  const onB = asUser(b, 'frank', 'dev');
+  const meA = await onA.me();
+  assert.equal((await onB.me()).user, 'frank');
+  const created = await onA.create(meA.csrfToken);
+  assert.equal(created.status, 201);
+  const id: string = created.body['id'];
+  assert.match(id, /^[0-9a-f]{8}_[A-Za-z0-9_-]{22}$/);
+  assert.equal((await onA.fetch(`/api/sessions/${id}`)).status, 200, 'the replica that holds it');
+  const there = await onB.fetch(`/api/sessions/${id}`);
+  assert.equal(there.status, 404);
+  const body = (await there.json()) as any;
+  assert.equal(body.error.code, 'ERR_GATEWAY_OTHER_REPLICA');
+  // Joining through the wrong replica: the upgrade is answered 404, never 101.
+  const socket = new WebSocket(`${b.url.replace('http', 'ws')}/api/sessions/${id}/stream`, { origin: b.url, headers: { 'x-forwarded-user': 'frank' } });
+  const status = await new Promise<number>((resolve, reject) => {
+    socket.once('unexpected-response', (_req, res) => (res.resume(), resolve(res.statusCode ?? 0)));
+    socket.once('open', () => reject(new Error('joined through the wrong replica')));
+    socket.once('error', () => {});
+  });
+  socket.terminate();
+  assert.equal(status, 404);
+  // An id of B's own that B does not hold is the usual unknown session.
+  const idOnB: string = (await onB.create((await onB.me()).csrfToken)).body['id'];
+  assert.notEqual(idOnB.slice(0, 8), id.slice(0, 8), 'each replica its own id');
+  const ownUnknown = `${idOnB.slice(0, 9)}${'A'.repeat(22)}`;
+  const unknown = await onB.fetch(`/api/sessions/${ownUnknown}`);
+  assert.equal(unknown.status, 404);
+  assert.equal(((await unknown.json()) as any).error.code, 'ERR_GATEWAY_UNKNOWN_SESSION');
 });
 
 test('login attempts per client address are rate limited: 429 with Retry-After', async (t) => {
@@ -284,7 +348,13 @@ test('OpenID Connect: sign-in through the provider in Chromium lands on the UI; 
   const stranger = await startGateway({ kubeconfig: sandbox.kubeconfigPath, team: { ...team, secret: Buffer.from(`${SECRET}-other`) } });
   t.after(() => stranger.close());
   assert.equal((await fetch(`${stranger.url}/api/me`, { headers: { cookie } })).status, 401);
-  void g;
+  // Logout (with the CSRF token, from the page) ends the sign-in.
+  const out = await page.evaluate(async () => {
+    const { csrfToken } = (await (await fetch('/api/me')).json()) as { csrfToken: string };
+    return (await fetch('/logout', { method: 'POST', headers: { 'x-csrf-token': csrfToken } })).status;
+  });
+  assert.equal(out, 204);
+  assert.equal((await fetch(`${g.url}/api/me`, { headers: { cookie } })).status, 401, 'the old cookie is dead on this replica');
 });
 
 test('OpenID Connect: the access token is refreshed before it expires; a failed refresh ends the sign-in', async (t) => {

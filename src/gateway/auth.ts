@@ -179,6 +179,8 @@ export interface AuthOptions {
   allowedHosts(): ReadonlySet<string>;
   /** Team sign-in (--config): OpenID Connect or a trusted proxy's headers instead of the one-time token. */
   team?: TeamSignIns;
+  /** This replica's id (8 hex digits) with team sign-in: session ids start with it and `_`. */
+  replicaId?: string;
   /** Told when a sign-in ends (logout, a failed refresh): the sessions of the principal end too. */
   onSignOut?(principalId: string): void;
   /** How many sessions `principalId` runs now (for limits.sessionsPerUser). */
@@ -279,6 +281,11 @@ export function installAuth(app: FastifyInstance, options: AuthOptions): void {
       }
     }
     request.principal = principal;
+    // A session lives on the replica that started it: say so rather than "unknown" when the id names another.
+    const other = /^\/api\/sessions\/([0-9a-f]{8})_[A-Za-z0-9_-]{22}(?:\/|$)/.exec(path);
+    if (team && other && other[1] !== options.replicaId) {
+      return refuse(request, reply, new GatewayError('ERR_GATEWAY_OTHER_REPLICA', 404, `session ${other[0].split('/')[3]} lives on another replica of the gateway (${other[1]}), not this one (${options.replicaId}): route this client to that replica (sticky sessions), or start a new session here`), 'other-replica');
+    }
     const limit = team?.config.limits.sessionsPerUser;
     if (limit !== undefined && request.method === 'POST' && path === '/api/sessions') {
       const running = options.sessionsOf?.(principal.id) ?? 0;

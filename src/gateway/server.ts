@@ -2,6 +2,7 @@
 // (auth.ts), the error answer (errors.ts), the route groups (routes.ts) and a clean close. Secure
 // by default: loopback only, unless TLS (or an explicit --insecure-bind) says otherwise.
 
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import websocket from '@fastify/websocket';
@@ -130,7 +131,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     config.recordingsDir !== undefined
       ? openOrUsage('--recordings', () => new Recordings({ dir: config.recordingsDir!, recordInput: config.recordInput ?? false, ...(config.recordingsMaxAgeMs !== undefined ? { maxAgeMs: config.recordingsMaxAgeMs } : {}) }))
       : undefined;
-  const sessions = new SessionManager({ config, clusters, metrics, ...options.sessions, ...(audit ? { audit } : {}), ...(recordings ? { recordings } : {}) });
+  // With team sign-in several replicas may serve one URL: each session id names its replica.
+  const replicaId = options.team ? randomBytes(4).toString('hex') : undefined;
+  const sessions = new SessionManager({ config, clusters, metrics, ...options.sessions, ...(replicaId ? { idPrefix: `${replicaId}_` } : {}), ...(audit ? { audit } : {}), ...(recordings ? { recordings } : {}) });
   const ctx: GatewayContext = { config, clusters, sessions, metrics };
   const signIns = new SignIns(options.signInTtlMs ?? DEFAULT_SIGN_IN_TTL_MS);
 
@@ -174,6 +177,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     ...(team
       ? {
           team,
+          replicaId: replicaId!,
           onSignOut: (id: string) => void sessions.endAllOf(id),
           sessionsOf: (id: string) => sessions.list(id).filter((s) => s.state === 'running').length,
         }

@@ -34,6 +34,8 @@ export interface SessionLimits
   resumeTimeoutMs: number;
   /** The idle warning comes this long before the idle timeout. [default 60_000 ms] */
   idleWarningMs: number;
+  /** Put before each session id: the replica's id and `_` with team sign-in. [default ''] */
+  idPrefix?: string;
 }
 
 /** What a session runs, and where. */
@@ -94,7 +96,7 @@ function unref<T extends NodeJS.Timeout>(timer: T): T {
 }
 
 export class GatewaySession {
-  readonly id = randomBytes(16).toString('base64url');
+  readonly id: string;
   /** The principal that owns it: only it may see or join the session. */
   readonly owner: string;
   readonly created = new Date();
@@ -133,6 +135,7 @@ export class GatewaySession {
   private readonly _settled: Promise<void>;
 
   constructor(owner: string, spec: SessionSpec, exec: ExecSession, limits: SessionLimits, hooks: Hooks) {
+    this.id = (limits.idPrefix ?? '') + randomBytes(16).toString('base64url');
     this.owner = owner;
     this.spec = spec;
     this._exec = exec;

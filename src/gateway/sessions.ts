@@ -24,6 +24,8 @@ export interface SessionManagerOptions {
   audit?: AuditLog;
   /** Where sessions are recorded (recording.ts); none when undefined. */
   recordings?: Recordings;
+  /** Put before each session id (the replica's id with team sign-in). [default ''] */
+  idPrefix?: string;
 }
 
 /** What a client asks for in POST /api/sessions. */
@@ -69,6 +71,7 @@ export class SessionManager implements SessionRegistry {
       pingIntervalMs: c.pingIntervalMs,
       resumeTimeoutMs: options.resumeTimeoutMs ?? 10_000,
       idleWarningMs: options.idleWarningMs ?? 60_000,
+      ...(options.idPrefix ? { idPrefix: options.idPrefix } : {}),
     };
   }
 
