@@ -198,6 +198,8 @@ export function installAuth(app: FastifyInstance, options: AuthOptions): void {
   const trusted = proxy ? trustedPeer(proxy.trustedProxies) : undefined;
   const loginLimit = new RateLimiter(LOGIN_ATTEMPTS_PER_MINUTE);
   const upgradeLimit = new RateLimiter(UPGRADES_PER_MINUTE);
+  /** Sessions being created per principal (POST /api/sessions not answered yet). */
+  const creating = new Map<string, number>();
 
   const refuse = (request: FastifyRequest, reply: FastifyReply, err: GatewayError, reason: string) => {
     if (request.headers.upgrade) metrics.upgradeFailed(reason);
@@ -288,10 +290,23 @@ export function installAuth(app: FastifyInstance, options: AuthOptions): void {
     }
     const limit = team?.config.limits.sessionsPerUser;
     if (limit !== undefined && request.method === 'POST' && path === '/api/sessions') {
-      const running = options.sessionsOf?.(principal.id) ?? 0;
+      // Creations still under way count too, so simultaneous requests cannot pass the limit together.
+      const running = (options.sessionsOf?.(principal.id) ?? 0) + (creating.get(principal.id) ?? 0);
       if (running >= limit) {
         return refuse(request, reply, new GatewayError('ERR_GATEWAY_TOO_MANY_SESSIONS', 429, `${principal.user} already runs ${running} sessions, the limit per user (limits.sessionsPerUser ${limit}): end one first`), 'too-many');
       }
+      const id = principal.id;
+      creating.set(id, (creating.get(id) ?? 0) + 1);
+      let done = false;
+      const finished = () => {
+        if (done) return;
+        done = true;
+        const left = (creating.get(id) ?? 1) - 1;
+        if (left > 0) creating.set(id, left);
+        else creating.delete(id);
+      };
+      reply.raw.once('finish', finished);
+      reply.raw.once('close', finished);
     }
   });
 
