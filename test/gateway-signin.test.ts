@@ -382,6 +382,22 @@ test('OpenID Connect: sign-in through the provider in Chromium lands on the UI; 
   assert.equal((await fetch(`${g.url}/api/me`, { headers: { cookie } })).status, 401, 'the old cookie is dead on this replica');
 });
 
+test("the log hides an OpenID Connect callback's code and state", async (t) => {
+  const lines: string[] = [];
+  const { Writable } = await import('node:stream');
+  const stream = new Writable({ write: (chunk, _enc, done) => (lines.push(String(chunk)), done()) });
+  const team = validateTeamConfig({ signIn: { oidc: { issuer: 'https://id.example.com', clientId: 'podshell', redirectUrl: 'https://shell.example.com/login/callback' } }, secret: SECRET });
+  const g = await startGateway({ kubeconfig: sandbox.kubeconfigPath, team, logger: { stream } });
+  t.after(() => g.close());
+  const res = await fetch(`${g.url}/login/callback?code=the-secret-code&state=the-secret-state`);
+  assert.equal(res.status, 401);
+  assert.equal(((await res.json()) as any).error.code, 'ERR_GATEWAY_SIGN_IN');
+  assert.ok(await pollUntil(() => lines.some((l) => l.includes('/login/callback')), 10_000), 'the request was logged');
+  const log = lines.join('');
+  assert.doesNotMatch(log, /the-secret-code|the-secret-state/);
+  assert.match(log, /code=\[redacted\]&state=\[redacted\]/);
+});
+
 test('OpenID Connect: the access token is refreshed before it expires; a failed refresh ends the sign-in', async (t) => {
   // Access tokens of 33 s: refreshed 30 s before expiry, i.e. after about 3 s.
   const { g, provider, cookie } = await oidcWorld(t, 33);

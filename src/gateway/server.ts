@@ -73,9 +73,9 @@ function readPem(flag: string, file: string): Buffer {
   }
 }
 
-/** `url` with the value of a `token` query parameter hidden, for logs. */
+/** `url` with the values of its `token`, `code` and `state` query parameters (the login token, an OpenID Connect callback's) hidden, for logs. */
 export function redactUrl(url: string): string {
-  return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
+  return url.replace(/([?&](?:token|code|state)=)[^&#]*/gi, '$1[redacted]');
 }
 
 function loggerOptions(logger: GatewayOptions['logger']): FastifyServerOptions['logger'] {
