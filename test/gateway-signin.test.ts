@@ -398,6 +398,19 @@ test("the log hides an OpenID Connect callback's code and state", async (t) => {
   assert.match(log, /code=\[redacted\]&state=\[redacted\]/);
 });
 
+test("OpenID Connect: logout forgets the provider's tokens: no refresh after it", async (t) => {
+  const { g, provider, cookie } = await oidcWorld(t, 33);
+  // Precondition: refreshes come every ~3 s while signed in.
+  assert.ok(await pollUntil(() => provider.refreshes.length >= 2, 30_000), 'refreshes happen');
+  const { csrfToken } = (await (await fetch(`${g.url}/api/me`, { headers: { cookie } })).json()) as { csrfToken: string };
+  const out = await fetch(`${g.url}/logout`, { method: 'POST', headers: { cookie, origin: g.url, 'x-csrf-token': csrfToken } });
+  assert.equal(out.status, 204);
+  const after = provider.refreshes.length;
+  // A refresh already under way when the logout came may still land; none after it.
+  await new Promise((resolve) => setTimeout(resolve, 10_000));
+  assert.ok(provider.refreshes.length <= after + 1, `${provider.refreshes.length - after} refreshes after the logout`);
+});
+
 test('OpenID Connect: the access token is refreshed before it expires; a failed refresh ends the sign-in', async (t) => {
   // Access tokens of 33 s: refreshed 30 s before expiry, i.e. after about 3 s.
   const { g, provider, cookie } = await oidcWorld(t, 33);

@@ -312,13 +312,12 @@ export function installAuth(app: FastifyInstance, options: AuthOptions): void {
 
   if (team) {
     const oidc = team.config.signIn.oidc;
-    if (oidc) {
-      const stop = installOidc(app, { oidc, team, cookieName: SESSION_COOKIE, tls, onSignOut: (id) => options.onSignOut?.(id) });
-      app.addHook('onClose', async () => stop());
-    }
+    const oidcSignIns = oidc ? installOidc(app, { oidc, team, cookieName: SESSION_COOKIE, tls, onSignOut: (id) => options.onSignOut?.(id) }) : undefined;
+    if (oidcSignIns) app.addHook('onClose', async () => oidcSignIns.stop());
     app.post('/logout', async (request, reply) => {
       const { id } = request.principal;
       team.end(id);
+      oidcSignIns?.forget(id);
       options.onSignOut?.(id);
       const attributes = ['Path=/', 'HttpOnly', 'SameSite=Lax', 'Max-Age=0', ...(tls ? ['Secure'] : [])];
       return reply.code(204).header('cache-control', 'no-store').header('set-cookie', `${SESSION_COOKIE}=; ${attributes.join('; ')}`).send();

@@ -40,8 +40,15 @@ interface Held {
   timer: NodeJS.Timeout;
 }
 
-/** Registers GET /login and GET /login/callback; returns a stop function (refresh timers). */
-export function installOidc(app: FastifyInstance, options: OidcOptions): () => void {
+export interface OidcSignIns {
+  /** Forget the provider's tokens of `principalId` (logout): no more refreshes. */
+  forget(principalId: string): void;
+  /** Stop every refresh (the gateway closes). */
+  stop(): void;
+}
+
+/** Registers GET /login and GET /login/callback. */
+export function installOidc(app: FastifyInstance, options: OidcOptions): OidcSignIns {
   const { oidc, team, tls } = options;
   const issuer = new URL(oidc.issuer);
   const insecure = issuer.protocol === 'http:'; // loopback only (team-config.ts)
@@ -148,8 +155,14 @@ export function installOidc(app: FastifyInstance, options: OidcOptions): () => v
     held.set(id, { refreshToken, timer });
   }
 
-  return () => {
-    for (const h of held.values()) clearTimeout(h.timer);
-    held.clear();
+  return {
+    forget(id) {
+      clearTimeout(held.get(id)?.timer);
+      held.delete(id);
+    },
+    stop() {
+      for (const h of held.values()) clearTimeout(h.timer);
+      held.clear();
+    },
   };
 }
