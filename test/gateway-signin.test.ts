@@ -110,7 +110,7 @@ test('podshell web --config (YAML, trusted proxy): ready with its URL and no tok
   t.after(() => rmSync(dir, { recursive: true, force: true }));
   const file = join(dir, 'web.yaml');
   writeFileSync(join(dir, 'secret'), `${SECRET}\n`);
-  writeFileSync(file, `signIn:\n  proxy:\n    userHeader: X-Auth-User\n    trustedProxies: [127.0.0.1]\nsecretFile: ${join(dir, 'secret')}\nlimits: { sessionsPerUser: 1 }\n`);
+  writeFileSync(file, `signIn:\n  proxy:\n    userHeader: X-Auth-User\n    trustedProxies: [127.0.0.1]\nsecretFile: secret\nlimits: { sessionsPerUser: 1 }\n`);
   const child = spawn(bin, ['web', '--kubeconfig', sandbox.kubeconfigPath, '--config', file], { stdio: ['ignore', 'pipe', 'pipe'] });
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   t.after(async () => {

@@ -5,6 +5,7 @@
 
 import { readFileSync } from 'node:fs';
 import { BlockList, isIP } from 'node:net';
+import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { PodshellError } from '../lib/index.ts';
 import { parseDuration, parseSize } from './config.ts';
@@ -129,7 +130,7 @@ function cidr(value: unknown, path: string): string {
   return text;
 }
 
-/** Checks a parsed document; `baseDir`-relative `secretFile`s are read. */
+/** Checks a parsed document; `secretFile` is read with `readSecretFile`. */
 export function validateTeamConfig(doc: unknown, readSecretFile: (path: string) => Buffer = (p) => readFileSync(p)): TeamConfig {
   const root = object(doc ?? {}, '', ['signIn', 'secret', 'secretFile', 'limits', 'clusters']);
   if (root['signIn'] === undefined) fail('signIn', 'required: oidc or proxy');
@@ -229,7 +230,8 @@ export function loadTeamConfig(file: string): TeamConfig {
     throw new TeamConfigError(`--config ${file}: not YAML or JSON: ${(err as Error).message.split('\n', 1)[0]}`);
   }
   try {
-    return validateTeamConfig(doc);
+    // A relative secretFile is next to the config file.
+    return validateTeamConfig(doc, (path) => readFileSync(resolve(dirname(file), path)));
   } catch (err) {
     throw err instanceof TeamConfigError ? new TeamConfigError(`--config ${file}: ${err.message}`) : err;
   }
