@@ -141,6 +141,13 @@ test('trusted proxy headers: believed from a trusted peer, 401 from anyone else'
   assert.equal(me.user, 'alice@example.com');
   assert.deepEqual(me.groups, ['dev', 'ops']);
   assert.ok(me.csrfToken.length >= 32);
+  // Without --config nothing changed: the callback path is no public path there.
+  const plain = await startGateway({ kubeconfig: sandbox.kubeconfigPath });
+  t.after(() => plain.close());
+  const callback = await fetch(`${plain.url}/login/callback?code=x&state=y`);
+  assert.equal(callback.status, 401);
+  assert.equal(((await callback.json()) as any).error.code, 'ERR_GATEWAY_UNAUTHENTICATED');
+  assert.equal(((await (await fetch(`${plain.url}/api/me`, { headers: { 'x-forwarded-user': 'alice' } })).json()) as any).error.code, 'ERR_GATEWAY_UNAUTHENTICATED', 'no proxy headers believed without --config');
   const noUser = await fetch(`${trusting.url}/api/me`);
   assert.equal(noUser.status, 401);
   assert.equal(((await noUser.json()) as any).error.code, 'ERR_GATEWAY_UNAUTHENTICATED');

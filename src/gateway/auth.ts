@@ -79,7 +79,7 @@ export function cookieValue(header: string | undefined, name: string): string | 
 
 const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Paths served without a sign-in. */
-const PUBLIC_PATHS = new Set(['/healthz', '/login', '/login/callback']);
+const PUBLIC_PATHS = new Set(['/healthz', '/login']);
 
 /**
  * Requests per client address: a token bucket of `perMinute` tokens refilled continuously. In
@@ -237,7 +237,7 @@ export function installAuth(app: FastifyInstance, options: AuthOptions): void {
         return refuse(request, reply, new GatewayError('ERR_GATEWAY_RATE_LIMITED', 429, `too many ${upgrade ? 'WebSocket upgrades' : 'login attempts'} from this address (at most ${limiter!.perMinute} a minute): try again in ${wait} s`), 'rate-limited');
       }
     }
-    if (PUBLIC_PATHS.has(path) && !upgrade) return;
+    if ((PUBLIC_PATHS.has(path) || (team && path === '/login/callback')) && !upgrade) return;
     let principal: Principal | undefined;
     let cookie: string | undefined;
     if (proxy) {
