@@ -52,6 +52,7 @@ interface WebFlags {
   recordings?: string;
   recordInput?: boolean;
   recordingsMaxAge?: number;
+  config?: string;
 }
 
 export function webCommand(): Command {
@@ -81,6 +82,7 @@ export function webCommand(): Command {
     .option('--recordings <dir>', 'record each session as DIR/SESSION-ID.cast (asciicast v2, mode 0600)')
     .option('--record-input', 'record what clients type too (with --recordings; the page shows a banner)')
     .addOption(new Option('--recordings-max-age <duration>', 'remove recordings older than this, at start and hourly such as 30d or 12h (with --recordings)').argParser(flag('--recordings-max-age', parseAge)))
+    .option('--config <file>', 'team sign-in (OpenID Connect or a trusted proxy), the signing secret shared by replicas, limits and clusters: YAML or JSON (docs/web.md, "Signing in"); without it the printed one-time URL signs one browser in')
     .addOption(new Option('--sandbox', 'also start the local sandbox cluster (podshell sandbox) and serve its contexts'))
     .addOption(new Option('--in-cluster', 'in a pod: serve its own cluster through the pod\'s service account (named in-cluster), instead of a kubeconfig\'s contexts').conflicts(['sandbox', 'kubeconfig']))
     .addHelpText(
@@ -126,9 +128,17 @@ export function webCommand(): Command {
       } catch (err) {
         throw asUsage(err);
       }
+      let team: import('../gateway/team-config.ts').TeamConfig | undefined;
+      if (opts.config !== undefined) {
+        try {
+          team = (await import('../gateway/team-config.ts')).loadTeamConfig(opts.config);
+        } catch (err) {
+          throw asUsage(err);
+        }
+      }
       const { startGateway } = await import('../gateway/server.ts');
       let sandbox: { close(): Promise<void>; kubeconfigPath: string } | undefined;
-      let gateway: { close(): Promise<void>; loginUrl: string } | undefined;
+      let gateway: { close(): Promise<void>; loginUrl: string; url: string } | undefined;
       try {
         if (opts.sandbox) {
           const { startSandbox } = await import('../sandbox/server.ts');
@@ -137,13 +147,14 @@ export function webCommand(): Command {
           process.stdout.write(`sandbox ready ${started.url} kubeconfig=${started.kubeconfigPath}\n`);
         }
         const clusters = opts.inCluster ? new (await import('../gateway/clusters.ts')).InClusterClusters() : undefined;
-        gateway = await startGateway({ config, ...(clusters ? { clusters } : sandbox ? { kubeconfig: sandbox.kubeconfigPath } : kubeconfig ? { kubeconfig } : {}), logger: true });
+        gateway = await startGateway({ config, ...(clusters ? { clusters } : sandbox ? { kubeconfig: sandbox.kubeconfigPath } : kubeconfig ? { kubeconfig } : {}), ...(team ? { team } : {}), logger: true });
       } catch (err) {
         await sandbox?.close();
         throw asUsage(err);
       }
-      process.stdout.write(`web ready ${gateway.loginUrl}\n`);
-      if (process.stderr.isTTY) {
+      // With team sign-in there is no one-time token: people sign in at the URL itself.
+      process.stdout.write(`web ready ${team ? gateway.url : gateway.loginUrl}\n`);
+      if (process.stderr.isTTY && !team) {
         const kubectl = sandbox ? `\nThe sandbox works with kubectl too:\n  export KUBECONFIG=${sandbox.kubeconfigPath}\n  kubectl exec -it demo -- sh\n` : '';
         process.stderr.write(`\nOpen the URL above in a browser (once: it signs you in).\n${kubectl}\nPress Ctrl-C to stop.\n\n`);
       }

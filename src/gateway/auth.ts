@@ -3,10 +3,13 @@
 // upgrades and state-changing requests (cross-site WebSocket hijacking, CSRF), the CSRF header.
 // Tokens and cookies are compared in constant time and never logged.
 
-import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { GatewayMetrics, Principal } from './context.ts';
 import { GatewayError, errorAnswer } from './errors.ts';
+import { installOidc } from './oidc.ts';
+import { signSignIn, verifySignIn } from './signed-cookie.ts';
+import { trustedPeer, type TeamConfig } from './team-config.ts';
 
 /** The session cookie's name. */
 export const SESSION_COOKIE = 'podshell_session';
@@ -78,6 +81,94 @@ const STATE_CHANGING = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 /** Paths served without a sign-in. */
 const PUBLIC_PATHS = new Set(['/healthz', '/login']);
 
+/**
+ * Requests per client address: a token bucket of `perMinute` tokens refilled continuously. In
+ * memory; at most `maxAddresses` buckets (full ones are forgotten first, then the oldest).
+ */
+export class RateLimiter {
+  private readonly _buckets = new Map<string, { tokens: number; at: number }>();
+  readonly perMinute: number;
+  private readonly _maxAddresses: number;
+  constructor(perMinute: number, maxAddresses = 10_000) {
+    this.perMinute = perMinute;
+    this._maxAddresses = maxAddresses;
+  }
+
+  /** 0 when `address` may go on (a token is taken), else the seconds until it may. */
+  take(address: string, now = Date.now()): number {
+    const rate = this.perMinute / 60_000;
+    const bucket = this._buckets.get(address) ?? { tokens: this.perMinute, at: now };
+    bucket.tokens = Math.min(this.perMinute, bucket.tokens + (now - bucket.at) * rate);
+    bucket.at = now;
+    this._buckets.delete(address); // re-inserted last: the Map's order is by last use
+    this._buckets.set(address, bucket);
+    if (this._buckets.size > this._maxAddresses) this._evict();
+    if (bucket.tokens < 1) return Math.ceil((1 - bucket.tokens) / rate / 1000);
+    bucket.tokens -= 1;
+    return 0;
+  }
+
+  private _evict(): void {
+    for (const [address] of this._buckets) {
+      this._buckets.delete(address);
+      if (this._buckets.size <= this._maxAddresses) return;
+    }
+  }
+}
+
+/** Login attempts (GET /login, /login/callback) per client address and minute, with --config. */
+export const LOGIN_ATTEMPTS_PER_MINUTE = 10;
+/** WebSocket upgrades per client address and minute, with --config. */
+export const UPGRADES_PER_MINUTE = 60;
+
+/** Team sign-in (--config): the signed cookies and the ended sign-ins of this replica. */
+export class TeamSignIns {
+  /** Principal id → when its sign-ins were ended (logout, failed refresh): older cookies are dead. */
+  private readonly _ended = new Map<string, number>();
+  readonly config: TeamConfig;
+  readonly ttlMs: number;
+  constructor(config: TeamConfig, ttlMs: number) {
+    this.config = config;
+    this.ttlMs = ttlMs;
+  }
+
+  /** The principal id of `user`: the same on every replica (the secret is shared), so a user's sessions are theirs wherever they sign in again. */
+  principalId(user: string): string {
+    return createHmac('sha256', this.config.secret).update(`principal\0${user}`).digest('base64url').slice(0, 22);
+  }
+
+  /** A new signed cookie for `user`. */
+  issue(user: string, groups: readonly string[]): { cookie: string; principal: Principal } {
+    const id = this.principalId(user);
+    const csrfToken = randomToken();
+    const issued = Date.now();
+    const cookie = signSignIn(this.config.secret, { id, csrfToken, user, groups: [...groups], issued, expires: issued + this.ttlMs });
+    return { cookie, principal: { id, csrfToken, user, groups: [...groups] } };
+  }
+
+  principal(cookie: string): Principal | undefined {
+    const s = verifySignIn(this.config.secret, cookie);
+    if (!s || s.user === undefined) return undefined;
+    const ended = this._ended.get(s.id);
+    if (ended !== undefined && s.issued <= ended) return undefined;
+    return { id: s.id, csrfToken: s.csrfToken, user: s.user, groups: s.groups ?? [] };
+  }
+
+  /** End every sign-in of `id` made until now, on this replica. */
+  end(id: string): void {
+    const now = Date.now();
+    this._ended.set(id, now);
+    // Remembered no longer than a cookie lives.
+    for (const [key, at] of this._ended) if (at + this.ttlMs < now) this._ended.delete(key);
+  }
+}
+
+/** The principal of a trusted proxy's headers: id and CSRF token derived from the user with the secret. */
+function proxyPrincipal(config: TeamConfig, user: string, groups: string[]): Principal {
+  const derive = (what: string) => createHmac('sha256', config.secret).update(`${what}\0${user}`).digest('base64url');
+  return { id: derive('principal').slice(0, 22), csrfToken: derive('csrf'), user, groups };
+}
+
 export interface AuthOptions {
   signIns: SignIns;
   metrics: GatewayMetrics;
@@ -86,6 +177,14 @@ export interface AuthOptions {
   behindTlsProxy: boolean;
   /** The `host:port` names served (lower case); read per request, as the port is known after listen. */
   allowedHosts(): ReadonlySet<string>;
+  /** Team sign-in (--config): OpenID Connect or a trusted proxy's headers instead of the one-time token. */
+  team?: TeamSignIns;
+  /** This replica's id (8 hex digits) with team sign-in: session ids start with it and `_`. */
+  replicaId?: string;
+  /** Told when a sign-in ends (logout, a failed refresh): the sessions of the principal end too. */
+  onSignOut?(principalId: string): void;
+  /** How many sessions `principalId` runs now (for limits.sessionsPerUser). */
+  sessionsOf?(principalId: string): number;
 }
 
 /**
@@ -93,8 +192,14 @@ export interface AuthOptions {
  * and GET /api/me. Call before registering any other route.
  */
 export function installAuth(app: FastifyInstance, options: AuthOptions): void {
-  const { signIns, metrics, tls } = options;
+  const { signIns, metrics, tls, team } = options;
   app.decorateRequest('principal', null as unknown as Principal);
+  const proxy = team?.config.signIn.proxy;
+  const trusted = proxy ? trustedPeer(proxy.trustedProxies) : undefined;
+  const loginLimit = new RateLimiter(LOGIN_ATTEMPTS_PER_MINUTE);
+  const upgradeLimit = new RateLimiter(UPGRADES_PER_MINUTE);
+  /** Sessions being created per principal (POST /api/sessions not answered yet). */
+  const creating = new Map<string, number>();
 
   const refuse = (request: FastifyRequest, reply: FastifyReply, err: GatewayError, reason: string) => {
     if (request.headers.upgrade) metrics.upgradeFailed(reason);
@@ -123,14 +228,51 @@ export function installAuth(app: FastifyInstance, options: AuthOptions): void {
       }
     }
     const path = request.url.split('?', 1)[0]!;
-    if (PUBLIC_PATHS.has(path) && !upgrade) return;
-    const cookie = cookieValue(request.headers.cookie, SESSION_COOKIE);
-    const principal = cookie === undefined ? undefined : signIns.principal(cookie);
+    if (team) {
+      // Per TCP peer: behind a proxy every client shares its address, so the limits are per proxy there.
+      const limiter = upgrade ? upgradeLimit : path === '/login' || path === '/login/callback' ? loginLimit : undefined;
+      const wait = limiter?.take(request.socket.remoteAddress ?? '');
+      if (wait) {
+        reply.header('retry-after', String(wait));
+        return refuse(request, reply, new GatewayError('ERR_GATEWAY_RATE_LIMITED', 429, `too many ${upgrade ? 'WebSocket upgrades' : 'login attempts'} from this address (at most ${limiter!.perMinute} a minute): try again in ${wait} s`), 'rate-limited');
+      }
+    }
+    if ((PUBLIC_PATHS.has(path) || (team && path === '/login/callback')) && !upgrade) return;
+    let principal: Principal | undefined;
+    let cookie: string | undefined;
+    if (proxy) {
+      // Believed only from the configured proxies: anyone else could write these headers.
+      if (!trusted!(request.socket.remoteAddress ?? '')) {
+        return refuse(request, reply, new GatewayError('ERR_GATEWAY_UNTRUSTED_PROXY', 401, `requests must come through the sign-in proxy (signIn.proxy.trustedProxies); ${request.socket.remoteAddress ?? 'this address'} is not one`), 'unauthenticated');
+      }
+      const user = request.headers[proxy.userHeader.toLowerCase()];
+      const groups = request.headers[proxy.groupsHeader.toLowerCase()];
+      if (typeof user === 'string' && user !== '') {
+        const list = typeof groups === 'string' ? groups.split(',').map((g) => g.trim()).filter((g) => g !== '') : [];
+        principal = proxyPrincipal(team!.config, user, list);
+      }
+      if (!principal) {
+        return refuse(request, reply, new GatewayError('ERR_GATEWAY_UNAUTHENTICATED', 401, `the sign-in proxy sent no ${proxy.userHeader} header`), 'unauthenticated');
+      }
+    } else {
+      cookie = cookieValue(request.headers.cookie, SESSION_COOKIE);
+      principal = cookie === undefined ? undefined : team ? team.principal(cookie) : signIns.principal(cookie);
+    }
     if (!principal) {
       return refuse(
         request,
         reply,
-        new GatewayError('ERR_GATEWAY_UNAUTHENTICATED', 401, cookie === undefined ? 'not signed in: open the login URL podshell web printed' : 'the sign-in has expired or is unknown: open a new login URL'),
+        new GatewayError(
+          'ERR_GATEWAY_UNAUTHENTICATED',
+          401,
+          team
+            ? cookie === undefined
+              ? 'not signed in: open /login'
+              : 'the sign-in has ended or expired: open /login'
+            : cookie === undefined
+              ? 'not signed in: open the login URL podshell web printed'
+              : 'the sign-in has expired or is unknown: open a new login URL',
+        ),
         'unauthenticated',
       );
     }
@@ -141,7 +283,51 @@ export function installAuth(app: FastifyInstance, options: AuthOptions): void {
       }
     }
     request.principal = principal;
+    // A session lives on the replica that started it: say so rather than "unknown" when the id names another.
+    const other = /^\/api\/sessions\/([0-9a-f]{8})_[A-Za-z0-9_-]{22}(?:\/|$)/.exec(path);
+    if (team && other && other[1] !== options.replicaId) {
+      return refuse(request, reply, new GatewayError('ERR_GATEWAY_OTHER_REPLICA', 404, `session ${other[0].split('/')[3]} lives on another replica of the gateway (${other[1]}), not this one (${options.replicaId}): route this client to that replica (sticky sessions), or start a new session here`), 'other-replica');
+    }
+    const limit = team?.config.limits.sessionsPerUser;
+    if (limit !== undefined && request.method === 'POST' && path === '/api/sessions') {
+      // Creations still under way count too, so simultaneous requests cannot pass the limit together.
+      const running = (options.sessionsOf?.(principal.id) ?? 0) + (creating.get(principal.id) ?? 0);
+      if (running >= limit) {
+        return refuse(request, reply, new GatewayError('ERR_GATEWAY_TOO_MANY_SESSIONS', 429, `${principal.user} already runs ${running} sessions, the limit per user (limits.sessionsPerUser ${limit}): end one first`), 'too-many');
+      }
+      const id = principal.id;
+      creating.set(id, (creating.get(id) ?? 0) + 1);
+      let done = false;
+      const finished = () => {
+        if (done) return;
+        done = true;
+        const left = (creating.get(id) ?? 1) - 1;
+        if (left > 0) creating.set(id, left);
+        else creating.delete(id);
+      };
+      reply.raw.once('finish', finished);
+      reply.raw.once('close', finished);
+    }
   });
+
+  if (team) {
+    const oidc = team.config.signIn.oidc;
+    const oidcSignIns = oidc ? installOidc(app, { oidc, team, cookieName: SESSION_COOKIE, tls, onSignOut: (id) => options.onSignOut?.(id) }) : undefined;
+    if (oidcSignIns) app.addHook('onClose', async () => oidcSignIns.stop());
+    app.post('/logout', async (request, reply) => {
+      const { id } = request.principal;
+      team.end(id);
+      oidcSignIns?.forget(id);
+      options.onSignOut?.(id);
+      const attributes = ['Path=/', 'HttpOnly', 'SameSite=Lax', 'Max-Age=0', ...(tls ? ['Secure'] : [])];
+      return reply.code(204).header('cache-control', 'no-store').header('set-cookie', `${SESSION_COOKIE}=; ${attributes.join('; ')}`).send();
+    });
+    app.get('/api/me', async (request, reply) => {
+      const { csrfToken, user, groups } = request.principal;
+      return reply.header('cache-control', 'no-store').send({ csrfToken, user, groups });
+    });
+    return;
+  }
 
   app.get('/login', async (request, reply) => {
     const token = (request.query as Record<string, unknown>)['token'];

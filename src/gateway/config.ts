@@ -75,7 +75,7 @@ const ranges: Record<NumberKey, [min: number, max: number, what: string]> = {
   maxUploadBytes: [0, Number.MAX_SAFE_INTEGER, 'bytes'],
 };
 
-const known = new Set<string>([...Object.keys(defaultConfig), 'tlsCert', 'tlsKey', 'auditLog', 'recordingsDir', 'recordInput', 'recordingsMaxAgeMs']);
+const known = new Set<string>([...Object.keys(defaultConfig), 'tlsCert', 'tlsKey', 'identityPrefix', 'auditLog', 'recordingsDir', 'recordInput', 'recordingsMaxAgeMs']);
 
 /**
  * A `Host` header value: a name or an address, with a port — or without one, as a browser sends it
@@ -115,6 +115,9 @@ export function resolveConfig(given: Partial<GatewayConfig> = {}): GatewayConfig
   }
   config.allowedHosts = config.allowedHosts.map((h) => h.toLowerCase());
   // -- audit and recordings --
+  if (config.identityPrefix !== undefined && (typeof config.identityPrefix !== 'string' || config.identityPrefix.startsWith('system:'))) {
+    throw usage(`identityPrefix must be a string that does not start with system:, not ${JSON.stringify(config.identityPrefix)}`);
+  }
   if (config.auditLog !== undefined && (typeof config.auditLog !== 'string' || !config.auditLog)) throw usage('auditLog must be a file name, or - for stderr');
   if (config.recordingsDir !== undefined && (typeof config.recordingsDir !== 'string' || !config.recordingsDir)) throw usage('recordingsDir must be a folder');
   if (config.recordInput !== undefined && typeof config.recordInput !== 'boolean') throw usage('recordInput must be true or false');

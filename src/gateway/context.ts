@@ -35,6 +35,8 @@ export interface GatewayConfig {
   pingIntervalMs: number;
   /** Largest upload body. [default 1 GiB] */
   maxUploadBytes: number;
+  /** Put before a signed-in user's name and groups toward clusters; never `system:…`. [default 'podshell:'] */
+  identityPrefix?: string;
   // -- audit and recordings (audit.ts, recording.ts; docs/web.md "Audit", "Recordings") --
   /** Audit log file (appended to), or `-` for stderr. [default: none] */
   auditLog?: string;

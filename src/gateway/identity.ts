@@ -27,7 +27,7 @@ function canImpersonate(entry: ClusterEntry): entry is ImpersonatingEntry {
 
 /** The prefix a configuration asks for: `identityPrefix` when the config has it, else the default. */
 export function configuredPrefix(config: GatewayConfig): string {
-  const prefix = (config as GatewayConfig & { identityPrefix?: unknown }).identityPrefix;
+  const prefix = config.identityPrefix;
   return typeof prefix === 'string' ? prefix : DEFAULT_IDENTITY_PREFIX;
 }
 

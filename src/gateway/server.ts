@@ -2,14 +2,16 @@
 // (auth.ts), the error answer (errors.ts), the route groups (routes.ts) and a clean close. Secure
 // by default: loopback only, unless TLS (or an explicit --insecure-bind) says otherwise.
 
+import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { isIPv6 } from 'node:net';
 import websocket from '@fastify/websocket';
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type WebSocket from 'ws';
 import { PodshellError } from '../lib/index.ts';
-import { DEFAULT_SIGN_IN_TTL_MS, SignIns, installAuth } from './auth.ts';
-import { KubeconfigClusters } from './clusters.ts';
+import { DEFAULT_SIGN_IN_TTL_MS, SignIns, TeamSignIns, installAuth } from './auth.ts';
+import type { TeamConfig } from './team-config.ts';
+import { KubeconfigClusters, configuredClusters } from './clusters.ts';
 import { isLoopback, resolveConfig } from './config.ts';
 import type { ClusterRegistry, GatewayConfig, GatewayContext } from './context.ts';
 import { registerSessionRoutes } from './routes-sessions.ts';
@@ -44,6 +46,8 @@ export interface GatewayOptions {
   logger?: boolean | { level?: string; stream?: NodeJS.WritableStream };
   /** How long a sign-in lasts. [default 12 h] */
   signInTtlMs?: number;
+  /** Team sign-in, the shared secret and limits (`--config`, team-config.ts); its limits win over `config`. */
+  team?: TeamConfig;
 }
 
 export interface Gateway {
@@ -69,9 +73,9 @@ function readPem(flag: string, file: string): Buffer {
   }
 }
 
-/** `url` with the value of a `token` query parameter hidden, for logs. */
+/** `url` with the values of its `token`, `code` and `state` query parameters (the login token, an OpenID Connect callback's) hidden, for logs. */
 export function redactUrl(url: string): string {
-  return url.replace(/([?&]token=)[^&#]*/gi, '$1[redacted]');
+  return url.replace(/([?&](?:token|code|state)=)[^&#]*/gi, '$1[redacted]');
 }
 
 function loggerOptions(logger: GatewayOptions['logger']): FastifyServerOptions['logger'] {
@@ -103,7 +107,15 @@ const urlHost = (host: string) => (isIPv6(host) ? `[${host}]` : host);
  * console.log(`web ready ${gateway.loginUrl}`);
  */
 export async function startGateway(options: GatewayOptions = {}): Promise<Gateway> {
-  const config = resolveConfig(options.config);
+  const limits = options.team?.limits ?? {};
+  const config = resolveConfig({
+    ...options.config,
+    ...(limits.sessions !== undefined ? { maxSessions: limits.sessions } : {}),
+    ...(limits.idleTimeoutMs !== undefined ? { idleTimeoutMs: limits.idleTimeoutMs } : {}),
+    ...(limits.maxDurationMs !== undefined ? { maxDurationMs: limits.maxDurationMs } : {}),
+    ...(limits.maxUploadBytes !== undefined ? { maxUploadBytes: limits.maxUploadBytes } : {}),
+    ...(options.team?.identityPrefix !== undefined ? { identityPrefix: options.team.identityPrefix } : {}),
+  });
   const tls = config.tlsCert !== undefined && config.tlsKey !== undefined;
   if (!tls && !config.insecureBind && !isLoopback(config.address)) {
     throw usage(
@@ -112,7 +124,8 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     );
   }
   const https = tls ? { cert: readPem('--tls-cert', config.tlsCert!), key: readPem('--tls-key', config.tlsKey!) } : null;
-  const clusters = options.clusters ?? new KubeconfigClusters(options.kubeconfig);
+  const clusters =
+    options.clusters ?? (options.team?.clusters ? configuredClusters(options.team.clusters, options.kubeconfig) : new KubeconfigClusters(options.kubeconfig));
   const metrics = new PromMetrics();
   // -- audit and recordings: opened before listening, so a bad path stops the start --
   const audit = config.auditLog !== undefined ? openOrUsage('--audit-log', () => new AuditLog(config.auditLog!)) : undefined;
@@ -120,7 +133,9 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     config.recordingsDir !== undefined
       ? openOrUsage('--recordings', () => new Recordings({ dir: config.recordingsDir!, recordInput: config.recordInput ?? false, ...(config.recordingsMaxAgeMs !== undefined ? { maxAgeMs: config.recordingsMaxAgeMs } : {}) }))
       : undefined;
-  const sessions = new SessionManager({ config, clusters, metrics, ...options.sessions, ...(audit ? { audit } : {}), ...(recordings ? { recordings } : {}) });
+  // With team sign-in several replicas may serve one URL: each session id names its replica.
+  const replicaId = options.team ? randomBytes(4).toString('hex') : undefined;
+  const sessions = new SessionManager({ config, clusters, metrics, ...options.sessions, ...(replicaId ? { idPrefix: `${replicaId}_` } : {}), ...(audit ? { audit } : {}), ...(recordings ? { recordings } : {}) });
   const ctx: GatewayContext = { config, clusters, sessions, metrics };
   const signIns = new SignIns(options.signInTtlMs ?? DEFAULT_SIGN_IN_TTL_MS);
 
@@ -154,7 +169,22 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
       recordings?.close();
     },
   });
-  installAuth(app, { signIns, metrics, tls, behindTlsProxy: config.insecureBind, allowedHosts: () => hosts });
+  const team = options.team ? new TeamSignIns(options.team, options.signInTtlMs ?? DEFAULT_SIGN_IN_TTL_MS) : undefined;
+  installAuth(app, {
+    signIns,
+    metrics,
+    tls,
+    behindTlsProxy: config.insecureBind,
+    allowedHosts: () => hosts,
+    ...(team
+      ? {
+          team,
+          replicaId: replicaId!,
+          onSignOut: (id: string) => void sessions.endAllOf(id),
+          sessionsOf: (id: string) => sessions.list(id).filter((s) => s.state === 'running').length,
+        }
+      : {}),
+  });
   const routes = options.routes ?? [
     ...defaultRoutes,
     (app: FastifyInstance, ctx: GatewayContext) => registerSessionRoutes(app, ctx, sessions),

@@ -34,6 +34,8 @@ export interface SessionLimits
   resumeTimeoutMs: number;
   /** The idle warning comes this long before the idle timeout. [default 60_000 ms] */
   idleWarningMs: number;
+  /** Put before each session id: the replica's id and `_` with team sign-in. [default ''] */
+  idPrefix?: string;
 }
 
 /** What a session runs, and where. */

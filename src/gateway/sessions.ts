@@ -27,6 +27,8 @@ export interface SessionManagerOptions {
   recordings?: Recordings;
   /** Put before the signed-in user's name and groups toward clusters (identity.ts); default: the config's `identityPrefix` if it has one, else `podshell:`. */
   identityPrefix?: string;
+  /** Put before each session id (the replica's id with team sign-in). [default ''] */
+  idPrefix?: string;
 }
 
 /** What a client asks for in POST /api/sessions. */
@@ -72,6 +74,7 @@ export class SessionManager implements SessionRegistry {
       pingIntervalMs: c.pingIntervalMs,
       resumeTimeoutMs: options.resumeTimeoutMs ?? 10_000,
       idleWarningMs: options.idleWarningMs ?? 60_000,
+      ...(options.idPrefix ? { idPrefix: options.idPrefix } : {}),
     };
   }
 
@@ -121,7 +124,7 @@ export class SessionManager implements SessionRegistry {
       rows: request.rows ?? 24,
     };
     const defaultShell = !request.command || request.command.length === 0;
-    const id = newSessionId();
+    const id = (this._limits.idPrefix ?? '') + newSessionId();
     // As the signed-in user, when there is one (identity.ts); refused here when the gateway will not act as them.
     const cluster = this._identities.cluster(entry, principal, id);
     this._starting++;
@@ -192,6 +195,11 @@ export class SessionManager implements SessionRegistry {
   /** Any principal's session, for tests and metrics; undefined when gone. */
   peek(id: string): GatewaySession | undefined {
     return this._sessions.get(id);
+  }
+
+  /** Ends every session of `owner`: its sign-in ended (logout, a failed refresh). */
+  async endAllOf(owner: string): Promise<void> {
+    await Promise.all(this.list(owner).map((s) => s.end('ended')));
   }
 
   async delete(owner: string, id: string): Promise<void> {
