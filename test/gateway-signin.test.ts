@@ -380,6 +380,18 @@ test('OpenID Connect: sign-in through the provider in Chromium lands on the UI; 
   assert.equal(me.user, 'erin@example.com');
   assert.deepEqual(me.groups, ['dev']);
   assert.deepEqual(Object.keys(me).sort(), ['csrfToken', 'groups', 'user']);
+  // A shell opened as that person: the gateway impersonates podshell:erin@example.com in podshell:dev.
+  const csrf = (me as { csrfToken: string }).csrfToken;
+  const created = await fetch(`${g.url}/api/sessions`, {
+    method: 'POST',
+    headers: { cookie, origin: g.url, 'x-csrf-token': csrf, 'content-type': 'application/json' },
+    body: JSON.stringify({ cluster: 'podshell-sandbox', namespace: 'default', pod: 'demo', command: ['sh', '-c', 'echo signed-in-$((40+2))'] }),
+  });
+  assert.equal(created.status, 201, await created.clone().text());
+  const shell = new StreamClient(new WebSocket(`${g.url.replace(/^http/, 'ws')}/api/sessions/${((await created.json()) as { id: string }).id}/stream`, { origin: g.url, headers: { cookie } }));
+  await shell.closed;
+  assert.match(shell.text(), /signed-in-42/);
+  assert.equal(shell.exitInfo?.code, 0);
   // The cookie holds the sign-in, signed: no token of the provider.
   const payload = JSON.parse(Buffer.from(cookie.split('=')[1]!.split('.')[0]!, 'base64url').toString());
   assert.deepEqual(Object.keys(payload).sort(), ['c', 'e', 'g', 'i', 't', 'u']);
