@@ -4,7 +4,7 @@
 // `restricted`; a cluster limited to `ops` is invisible to them.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -35,8 +35,10 @@ before(async () => {
     secret: 'a-secret-of-at-least-thirty-two-bytes!!',
     identityPrefix: 'team:',
     clusters: [{ name: 'sandbox', context: 'podshell-sandbox' }, { name: 'ops-only', context: 'podshell-sandbox', groups: ['ops'] }],
+    auditorGroups: ['auditors'],
   });
-  gateway = await startGateway({ team, kubeconfig: sandbox.kubeconfigPath, logger: false });
+  mkdirSync(join(work, 'recordings'));
+  gateway = await startGateway({ team, kubeconfig: sandbox.kubeconfigPath, logger: false, config: { recordingsDir: join(work, 'recordings') } });
 });
 after(async () => {
   await gateway?.close();
@@ -76,6 +78,15 @@ test('as the person: a shell in default runs; restricted answers the API server\
   const c = new StreamClient(socket);
   await c.closed;
   assert.match(c.text(), /as-42/);
+
+  // Its recording: for its owner and for the configured auditors, for nobody else.
+  const own = await asPerson(`/api/sessions/${id}/recording`);
+  assert.equal(own.status, 200);
+  assert.match(await own.text(), /as-42/);
+  const auditor = await asPerson(`/api/sessions/${id}/recording`, { user: 'ann', groups: 'auditors' });
+  assert.equal(auditor.status, 200, 'an auditor reads anyone\'s recording');
+  assert.match(await auditor.text(), /as-42/);
+  assert.equal((await asPerson(`/api/sessions/${id}/recording`, { user: 'bob', groups: 'dev' })).status, 404, 'another person does not');
 
   const refused = await asPerson('/api/sessions', { method: 'POST', body: JSON.stringify({ cluster: 'sandbox', namespace: 'restricted', pod: 'vault', command: ['true'] }) });
   assert.equal(refused.status, 403);

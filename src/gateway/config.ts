@@ -75,7 +75,7 @@ const ranges: Record<NumberKey, [min: number, max: number, what: string]> = {
   maxUploadBytes: [0, Number.MAX_SAFE_INTEGER, 'bytes'],
 };
 
-const known = new Set<string>([...Object.keys(defaultConfig), 'tlsCert', 'tlsKey', 'identityPrefix', 'auditLog', 'recordingsDir', 'recordInput', 'recordingsMaxAgeMs']);
+const known = new Set<string>([...Object.keys(defaultConfig), 'tlsCert', 'tlsKey', 'identityPrefix', 'auditorGroups', 'auditLog', 'recordingsDir', 'recordInput', 'recordingsMaxAgeMs']);
 
 /**
  * A `Host` header value: a name or an address, with a port — or without one, as a browser sends it
@@ -117,6 +117,9 @@ export function resolveConfig(given: Partial<GatewayConfig> = {}): GatewayConfig
   // -- audit and recordings --
   if (config.identityPrefix !== undefined && (typeof config.identityPrefix !== 'string' || config.identityPrefix.startsWith('system:'))) {
     throw usage(`identityPrefix must be a string that does not start with system:, not ${JSON.stringify(config.identityPrefix)}`);
+  }
+  if (config.auditorGroups !== undefined && (!Array.isArray(config.auditorGroups) || config.auditorGroups.some((g) => typeof g !== 'string' || g === ''))) {
+    throw usage('auditorGroups must be a list of group names');
   }
   if (config.auditLog !== undefined && (typeof config.auditLog !== 'string' || !config.auditLog)) throw usage('auditLog must be a file name, or - for stderr');
   if (config.recordingsDir !== undefined && (typeof config.recordingsDir !== 'string' || !config.recordingsDir)) throw usage('recordingsDir must be a folder');

@@ -37,6 +37,8 @@ export interface GatewayConfig {
   maxUploadBytes: number;
   /** Put before a signed-in user's name and groups toward clusters; never `system:…`. [default 'podshell:'] */
   identityPrefix?: string;
+  /** Signed-in people in one of these groups may fetch every session's recording (team sign-in). [default: none] */
+  auditorGroups?: string[];
   // -- audit and recordings (audit.ts, recording.ts; docs/web.md "Audit", "Recordings") --
   /** Audit log file (appended to), or `-` for stderr. [default: none] */
   auditLog?: string;

@@ -128,6 +128,11 @@ export class Recordings {
   /** The file of `owner`'s recording `id`, or undefined for another's, an unknown or a removed one. */
   find(owner: string, id: string): string | undefined {
     if (this._owners.get(id) !== owner) return undefined;
+    return this.findAny(id);
+  }
+
+  /** The recording of session `id`, whoever owned it (for auditors), also from an earlier run. */
+  findAny(id: string): string | undefined {
     const file = this.file(id);
     return existsSync(file) ? file : undefined;
   }

@@ -1,5 +1,6 @@
 // The recordings' HTTP API (docs/web.md, "Recordings"): a session's asciicast file for the
-// sign-in that owned the session; for any other it does not exist, as sessions do not.
+// sign-in that owned the session, and for people in the configured auditor groups; for anyone
+// else it does not exist, as sessions do not.
 
 import { createReadStream } from 'node:fs';
 import { readFile } from 'node:fs/promises';
@@ -21,7 +22,7 @@ const ID = /^[A-Za-z0-9_-]{1,64}$/;
  * GET /api/sessions/:id/recording and the page GET /replay/:id (from `uiDir`, default the built
  * UI); `recordings` undefined when the gateway records nothing.
  */
-export function registerRecordingRoutes(app: FastifyInstance, _ctx: GatewayContext, recordings: Recordings | undefined, uiDir = defaultUiDir()): void {
+export function registerRecordingRoutes(app: FastifyInstance, ctx: GatewayContext, recordings: Recordings | undefined, uiDir = defaultUiDir()): void {
   app.register(async (scope) => {
     scope.get<{ Params: { id: string } }>('/replay/:id', async (_request, reply) => {
       reply
@@ -41,7 +42,9 @@ export function registerRecordingRoutes(app: FastifyInstance, _ctx: GatewayConte
 
     scope.get<{ Params: { id: string } }>('/api/sessions/:id/recording', async (request, reply) => {
       const { id } = request.params;
-      const file = ID.test(id) ? recordings?.find(request.principal.id, id) : undefined;
+      const auditors = ctx.config.auditorGroups ?? [];
+      const auditor = (request.principal.groups ?? []).some((g) => auditors.includes(g));
+      const file = !ID.test(id) ? undefined : auditor ? recordings?.findAny(id) : recordings?.find(request.principal.id, id);
       if (!file) throw new GatewayError('ERR_GATEWAY_UNKNOWN_RECORDING', 404, `no recording of session "${id}"`);
       return reply
         .type('application/x-asciicast')

@@ -115,6 +115,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     ...(limits.maxDurationMs !== undefined ? { maxDurationMs: limits.maxDurationMs } : {}),
     ...(limits.maxUploadBytes !== undefined ? { maxUploadBytes: limits.maxUploadBytes } : {}),
     ...(options.team?.identityPrefix !== undefined ? { identityPrefix: options.team.identityPrefix } : {}),
+    ...(options.team?.auditorGroups ? { auditorGroups: options.team.auditorGroups } : {}),
   });
   const tls = config.tlsCert !== undefined && config.tlsKey !== undefined;
   if (!tls && !config.insecureBind && !isLoopback(config.address)) {

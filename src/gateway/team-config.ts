@@ -57,6 +57,8 @@ export interface TeamConfig {
   clusters?: TeamCluster[];
   /** Put before the user's name and groups toward clusters (never starting with `system:`). [default 'podshell:'] */
   identityPrefix?: string;
+  /** People in one of these groups may fetch every session's recording. */
+  auditorGroups?: string[];
 }
 
 export class TeamConfigError extends PodshellError {
@@ -134,7 +136,7 @@ function cidr(value: unknown, path: string): string {
 
 /** Checks a parsed document; `secretFile` is read with `readSecretFile`. */
 export function validateTeamConfig(doc: unknown, readSecretFile: (path: string) => Buffer = (p) => readFileSync(p)): TeamConfig {
-  const root = object(doc ?? {}, '', ['signIn', 'secret', 'secretFile', 'limits', 'clusters', 'identityPrefix']);
+  const root = object(doc ?? {}, '', ['signIn', 'secret', 'secretFile', 'limits', 'clusters', 'identityPrefix', 'auditorGroups']);
   if (root['signIn'] === undefined) fail('signIn', 'required: oidc or proxy');
   const signInDoc = object(root['signIn'], 'signIn', ['oidc', 'proxy']);
   let signIn: TeamConfig['signIn'];
@@ -216,7 +218,15 @@ export function validateTeamConfig(doc: unknown, readSecretFile: (path: string) 
     identityPrefix = string(root['identityPrefix'], 'identityPrefix');
     if (identityPrefix.startsWith('system:')) fail('identityPrefix', 'must not start with system: (the cluster\'s own names)');
   }
-  return { signIn, secret, limits, ...(clusters ? { clusters } : {}), ...(identityPrefix !== undefined ? { identityPrefix } : {}) };
+  const auditorGroups = root['auditorGroups'] !== undefined ? strings(root['auditorGroups'], 'auditorGroups') : undefined;
+  return {
+    signIn,
+    secret,
+    limits,
+    ...(clusters ? { clusters } : {}),
+    ...(identityPrefix !== undefined ? { identityPrefix } : {}),
+    ...(auditorGroups ? { auditorGroups } : {}),
+  };
 }
 
 /**
