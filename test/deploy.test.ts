@@ -77,6 +77,7 @@ describe('the rendered manifests', () => {
       'ClusterRoleBinding/podshell-web',
       'ConfigMap/podshell-web',
       'Deployment/podshell-web',
+      'Ingress/podshell-web',
       'Namespace/podshell',
       'NetworkPolicy/podshell-web',
       'Service/podshell-web',
@@ -87,6 +88,19 @@ describe('the rendered manifests', () => {
       assert.equal(o['metadata']['namespace'], clusterScoped ? undefined : 'podshell', `${o['kind']} namespace`);
     }
     assert.equal(find('Namespace', 'podshell')['metadata']['labels']['pod-security.kubernetes.io/enforce'], 'restricted');
+  });
+
+  test('the Ingress: TLS, the Service, cookie affinity so a browser stays with the replica that holds its shells, long WebSocket timeouts', () => {
+    const ingress = find('Ingress', 'podshell-web');
+    const annotations = ingress['metadata']['annotations'];
+    assert.equal(annotations['nginx.ingress.kubernetes.io/affinity'], 'cookie');
+    assert.equal(annotations['nginx.ingress.kubernetes.io/affinity-mode'], 'persistent');
+    assert.ok(Number(annotations['nginx.ingress.kubernetes.io/proxy-read-timeout']) >= 3600);
+    const backend = ingress['spec']['rules'][0]['http']['paths'][0]['backend']['service'];
+    assert.deepEqual(backend, { name: 'podshell-web', port: { name: 'http' } });
+    assert.deepEqual(ingress['spec']['tls'][0]['hosts'], [ingress['spec']['rules'][0]['host']]);
+    const servicePorts = find('Service', 'podshell-web')['spec']['ports'].map((p: Obj) => p['name']);
+    assert.ok(servicePorts.includes('http'), 'the Service has the port the Ingress names');
   });
 
   test('the Deployment: image, arguments, probes on /healthz, restricted security, resources', () => {
