@@ -134,7 +134,12 @@ export class TeamSignIns {
 
   /** The principal id of `user`: the same on every replica (the secret is shared), so a user's sessions are theirs wherever they sign in again. */
   principalId(user: string): string {
-    return createHmac('sha256', this.config.secret).update(`principal\0${user}`).digest('base64url').slice(0, 22);
+    return this.derive('principal', user).slice(0, 22);
+  }
+
+  /** A value derived from `user` with the secret: the same on every replica. */
+  derive(what: string, user: string): string {
+    return createHmac('sha256', this.config.secret).update(`${what}\0${user}`).digest('base64url');
   }
 
   /** A new signed cookie for `user`. */
@@ -164,9 +169,8 @@ export class TeamSignIns {
 }
 
 /** The principal of a trusted proxy's headers: id and CSRF token derived from the user with the secret. */
-function proxyPrincipal(config: TeamConfig, user: string, groups: string[]): Principal {
-  const derive = (what: string) => createHmac('sha256', config.secret).update(`${what}\0${user}`).digest('base64url');
-  return { id: derive('principal').slice(0, 22), csrfToken: derive('csrf'), user, groups };
+function proxyPrincipal(team: TeamSignIns, user: string, groups: string[]): Principal {
+  return { id: team.principalId(user), csrfToken: team.derive('csrf', user), user, groups };
 }
 
 export interface AuthOptions {
@@ -249,7 +253,7 @@ export function installAuth(app: FastifyInstance, options: AuthOptions): void {
       const groups = request.headers[proxy.groupsHeader.toLowerCase()];
       if (typeof user === 'string' && user !== '') {
         const list = typeof groups === 'string' ? groups.split(',').map((g) => g.trim()).filter((g) => g !== '') : [];
-        principal = proxyPrincipal(team!.config, user, list);
+        principal = proxyPrincipal(team!, user, list);
       }
       if (!principal) {
         return refuse(request, reply, new GatewayError('ERR_GATEWAY_UNAUTHENTICATED', 401, `the sign-in proxy sent no ${proxy.userHeader} header`), 'unauthenticated');

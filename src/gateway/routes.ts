@@ -29,34 +29,5 @@ export function registerMetricsRoutes(app: FastifyInstance, ctx: GatewayContext)
   });
 }
 
-const escapeHtml = (text: string) => text.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-
-/** GET /: a minimal page listing the clusters, until the browser UI arrives. */
-export function registerHomeRoutes(app: FastifyInstance, ctx: GatewayContext): void {
-  app.register(async (scope) => {
-    scope.get('/', async (_request, reply) => {
-      const items = ctx.clusters
-        .list()
-        .map((c) => `<li>${escapeHtml(c.name)}${c.current ? ' (current)' : ''} — ${escapeHtml(c.server)}, namespace ${escapeHtml(c.namespace)}</li>`)
-        .join('\n');
-      const html = `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>podshell web</title></head>
-<body>
-<h1>podshell web — the browser UI arrives soon</h1>
-<h2>Clusters</h2>
-<ul>
-${items}
-</ul>
-</body></html>
-`;
-      return reply
-        .type('text/html; charset=utf-8')
-        .header('content-security-policy', "default-src 'none'")
-        .header('x-content-type-options', 'nosniff')
-        .send(html);
-    });
-  });
-}
-
 /** The route groups of the gateway, in order (the session routes are added by the server, which owns the SessionManager). */
 export const defaultRoutes: Registrar[] = [registerHealthRoutes, registerMetricsRoutes, registerUiRoutes, (app, ctx) => registerClusterRoutes(app, ctx), registerFileRoutes];

@@ -25,8 +25,6 @@ export interface SessionManagerOptions {
   audit?: AuditLog;
   /** Where sessions are recorded (recording.ts); none when undefined. */
   recordings?: Recordings;
-  /** Put before the signed-in user's name and groups toward clusters (identity.ts); default: the config's `identityPrefix` if it has one, else `podshell:`. */
-  identityPrefix?: string;
   /** Put before each session id (the replica's id with team sign-in). [default ''] */
   idPrefix?: string;
 }
@@ -62,7 +60,7 @@ export class SessionManager implements SessionRegistry {
     this._shellReadyMs = options.shellReadyMs ?? 10_000;
     this._audit = options.audit;
     this._recordings = options.recordings;
-    this._identities = identitiesOf(options.clusters, options.identityPrefix ?? configuredPrefix(options.config));
+    this._identities = identitiesOf(options.clusters, configuredPrefix(options.config));
     const c = options.config;
     this._limits = {
       graceMs: c.graceMs,

@@ -74,6 +74,7 @@ export class TerminalTab {
   private _rendered = 0;
   private _ackSent = 0;
   private _ackTimer: number | undefined;
+  private _unfollowScheme: () => void = () => {};
   private _retry = 0;
   private _retryTimer: number | undefined;
   private _resumeFrom: number;
@@ -108,7 +109,9 @@ export class TerminalTab {
       screenReaderMode: host.screenReaderMode,
       theme: scheme.matches ? dark : light,
     });
-    scheme.addEventListener('change', () => (this.term.options.theme = scheme.matches ? dark : light));
+    const followScheme = () => (this.term.options.theme = scheme.matches ? dark : light);
+    scheme.addEventListener('change', followScheme);
+    this._unfollowScheme = () => scheme.removeEventListener('change', followScheme);
     this.search = new SearchAddon();
     this.term.loadAddon(this._fit);
     this.term.loadAddon(this.search);
@@ -229,6 +232,7 @@ export class TerminalTab {
 
   dispose(): void {
     this._disposed = true;
+    this._unfollowScheme();
     clearTimeout(this._retryTimer);
     clearTimeout(this._ackTimer);
     this._observer.disconnect();
