@@ -59,3 +59,12 @@ test('--request-timeout before the subcommand works the same', async () => {
   assert.equal(r.code, 1);
   assert.match(r.stderr, /1000 ms/);
 });
+
+test('--request-timeout reads kubectl\'s forms (a bare number of seconds) and the durations every other flag takes', async () => {
+  const { parseDuration } = await import('../src/cli/kubeflags.ts');
+  assert.equal(parseDuration('0'), 0);
+  assert.equal(parseDuration('30'), 30_000);
+  assert.equal(parseDuration('1.5s'), 1500);
+  assert.equal(parseDuration('1h30m'), 5_400_000);
+  assert.throws(() => parseDuration('5 minutes'), /expected a duration such as 0, 30, 30s, 1m or 1h30m/);
+});

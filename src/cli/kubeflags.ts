@@ -1,6 +1,7 @@
 // The kubectl flags that say which cluster, as whom and where: shared by every cluster command.
 
 import { InvalidArgumentError, type Command } from 'commander';
+import { parseDuration as parseGatewayDuration } from '../gateway/config.ts';
 import { Cluster, type KubeconfigOptions } from '../lib/index.ts';
 import { sanitize } from './sanitize.ts';
 
@@ -15,13 +16,18 @@ export interface KubeFlags {
 
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
-/** kubectl's --request-timeout: `0` (none), a bare number of seconds, or a duration like `30s`, `1m`, `1h`. */
+/**
+ * kubectl's --request-timeout: `0` (none), a bare number of seconds, or a duration as every other
+ * podshell flag takes it (`30s`, `1m`, `1h30m`: the gateway's parser).
+ */
 export function parseDuration(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(value.trim());
-  if (!m) throw new InvalidArgumentError('expected a duration such as 0, 30, 30s, 1m or 1h.');
-  const n = Number(m[1]);
-  const unit = m[2] ?? 's';
-  return n * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[unit]!;
+  const text = value.trim();
+  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
+  try {
+    return parseGatewayDuration('--request-timeout', text);
+  } catch {
+    throw new InvalidArgumentError('expected a duration such as 0, 30, 30s, 1m or 1h30m.');
+  }
 }
 
 /** The kube flags that take a value as the next word (the rest of the command line is not theirs). */
