@@ -17,12 +17,14 @@ export interface KubeFlags {
 const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 /**
- * kubectl's --request-timeout: `0` (none), a bare number of seconds, or a duration as every other
- * podshell flag takes it (`30s`, `1m`, `1h30m`: the gateway's parser).
+ * kubectl's --request-timeout: `0` (none), a bare number of seconds, one number with a unit
+ * (`1.5s`, `30s`, `1m`), or a duration as every other podshell flag takes it (`1h30m`: the
+ * gateway's parser).
  */
 export function parseDuration(value: string): number {
   const text = value.trim();
-  if (/^\d+(\.\d+)?$/.test(text)) return Number(text) * 1000;
+  const single = /^(\d+(?:\.\d+)?)(ms|s|m|h)?$/.exec(text);
+  if (single) return Number(single[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[single[2] ?? 's']!;
   try {
     return parseGatewayDuration('--request-timeout', text);
   } catch {

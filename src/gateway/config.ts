@@ -41,7 +41,7 @@ const sizeUnits: Record<string, number> = { '': 1, b: 1, kib: KiB, mib: MiB, gib
  * @example parseDuration('--grace', '90s') // 90000
  */
 export function parseDuration(name: string, text: string): number {
-  const parts = [...text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/gy)];
+  const parts = [...text.matchAll(/(\d+)(ms|s|m|h)/gy)];
   if (!text || parts.map((p) => p[0]).join('') !== text) {
     throw usage(`${name} must be a duration such as 500ms, 60s, 30m, 12h or 1h30m, not "${text}"`);
   }
