@@ -148,3 +148,12 @@ export function checkPodName(name: string): string {
   if (name.length <= 253 && DNS1123_SUBDOMAIN.test(name)) return name;
   throw new GatewayError('ERR_GATEWAY_BAD_NAME', 400, `invalid pod name ${shown(name)}: a pod name is a DNS-1123 subdomain (at most 253 characters: lower-case letters, digits, '-' and '.', starting and ending with a letter or digit)`);
 }
+
+/**
+ * A container name is a DNS-1123 label, as the API server requires.
+ * @throws GatewayError ERR_GATEWAY_BAD_NAME (400)
+ */
+export function checkContainerName(name: string): string {
+  if (name.length <= 63 && DNS1123_LABEL.test(name)) return name;
+  throw new GatewayError('ERR_GATEWAY_BAD_NAME', 400, `invalid container name ${shown(name)}: a container name is a DNS-1123 label (at most 63 characters: lower-case letters, digits and '-', starting and ending with a letter or digit)`);
+}

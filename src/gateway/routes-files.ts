@@ -10,9 +10,8 @@ import { prepareDownload, uploadStream, type KubeClient } from '../lib/index.ts'
 import type { GatewayContext } from './context.ts';
 import { GatewayError, errorAnswer } from './errors.ts';
 import { configuredPrefix, identitiesOf, type Identities } from './identity.ts';
+import { checkContainerName, checkNamespaceName, checkPodName } from './pods.ts';
 
-const dns1123Label = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
-const dns1123Subdomain = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
 /** Longest path accepted (PATH_MAX on Linux). */
 const maxPathBytes = 4096;
 
@@ -31,22 +30,6 @@ interface FileTarget {
   path: string;
 }
 
-function badName(what: string, value: string, rule: string): GatewayError {
-  return new GatewayError('ERR_GATEWAY_BAD_NAME', 400, `invalid ${what} name ${JSON.stringify(value)}: ${rule}`);
-}
-
-function checkLabel(what: string, value: string): void {
-  if (value.length > 63 || !dns1123Label.test(value)) {
-    throw badName(what, value, 'it must be a DNS-1123 label (at most 63 characters: lower-case letters, digits and "-", starting and ending with a letter or digit)');
-  }
-}
-
-function checkSubdomain(what: string, value: string): void {
-  if (value.length > 253 || !dns1123Subdomain.test(value)) {
-    throw badName(what, value, 'it must be a DNS-1123 subdomain (at most 253 characters: lower-case letters, digits, "-" and ".", each part starting and ending with a letter or digit)');
-  }
-}
-
 function queryValue(query: unknown, key: string): string | undefined {
   const value = (query as Record<string, unknown> | null)?.[key];
   if (value === undefined) return undefined;
@@ -56,10 +39,10 @@ function queryValue(query: unknown, key: string): string | undefined {
 
 function target(request: FastifyRequest, forUpload: boolean): FileTarget {
   const { cluster, namespace, pod } = request.params as FileParams;
-  checkLabel('namespace', namespace);
-  checkSubdomain('pod', pod);
+  checkNamespaceName(namespace);
+  checkPodName(pod);
   const container = queryValue(request.query, 'container');
-  if (container !== undefined && container !== '') checkLabel('container', container);
+  if (container !== undefined && container !== '') checkContainerName(container);
   const path = queryValue(request.query, 'path');
   if (path === undefined || path === '') throw new GatewayError('ERR_GATEWAY_BAD_PATH', 400, 'the query parameter "path" is required: an absolute path in the container');
   if (!path.startsWith('/')) throw new GatewayError('ERR_GATEWAY_BAD_PATH', 400, `the path must be absolute (start with "/"), not ${JSON.stringify(path)}`);
