@@ -489,8 +489,13 @@ export class GatewaySession {
 
   private _touchIdle(): void {
     if (this.state !== 'running' || this._gone) return;
-    clearTimeout(this._idleWarnTimer);
-    clearTimeout(this._idleTimer);
+    // Every keystroke lands here: restart the two timers rather than make new ones (refresh()
+    // also re-arms the warning when it has already fired).
+    if (this._idleWarnTimer && this._idleTimer) {
+      this._idleWarnTimer.refresh();
+      this._idleTimer.refresh();
+      return;
+    }
     const { idleTimeoutMs, idleWarningMs } = this._limits;
     const lead = Math.min(idleWarningMs, idleTimeoutMs);
     this._idleWarnTimer = unref(
