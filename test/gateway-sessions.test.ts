@@ -283,6 +283,64 @@ describe('flow control', () => {
   });
 });
 
+describe('an interrupt during a flood', () => {
+  const highWater = 64 * 1024;
+  let gw: Gateway;
+  before(async () => (gw = await startGateway({ highWaterBytes: highWater, lowWaterBytes: 16 * 1024 })));
+  after(() => gw.close());
+
+  test('^C while the client is a window behind skips what was on its way; the client gets the tail and the prompt', async () => {
+    const { id, c } = await shellSession(gw, { autoAck: false });
+    const session = gw.manager.peek(id)!;
+    c.ack();
+    c.type('yes\r');
+    // The situation being bounded: output backed up behind the pause (the library's buffer, and
+    // behind it the sockets toward the cluster), many times the window.
+    await until('output backed up behind the pause', () => session.stats().paused && session.stats().buffered >= 512 * 1024);
+    const atCtrlC = session.stats();
+    const receivedAtCtrlC = c.received;
+    c.type('\x03');
+    await until('the skip began', () => session.stats().skips === 1);
+    c.autoAck = true;
+    c.ack();
+    await until('the prompt after ^C', () => c.tail(64).endsWith('<p>$ '), 30_000);
+    const s = session.stats();
+    const readDuringSkip = s.produced - atCtrlC.produced;
+    const receivedAfter = c.received - receivedAtCtrlC;
+    console.log(
+      `interrupt: ${readDuringSkip} bytes read after ^C, ${s.skipped} skipped, ${receivedAfter} received by the client before its prompt`,
+    );
+    assert.equal(c.gaps.length, 1, 'one range was skipped');
+    assert.equal(c.gaps[0]!.to - c.gaps[0]!.from, s.skipped);
+    assert.ok(readDuringSkip >= atCtrlC.buffered, `the backlog of ${atCtrlC.buffered} bytes was read on (${readDuringSkip})`);
+    // All of it but the tail (two screens, at most 64 KiB) and what the shell printed after it.
+    assert.ok(s.skipped >= readDuringSkip - 64 * 1024 - 4096, `${s.skipped} of the ${readDuringSkip} bytes read after ^C were skipped`);
+    assert.ok(readDuringSkip > receivedAfter, 'the client got less than was read after ^C');
+    // The client draws at most the window it held, a tail of two screens (at most 64 KiB) and the prompt.
+    assert.ok(receivedAfter <= highWater + s.maxChunk + 64 * 1024 + 4096, `the client received ${receivedAfter} bytes after ^C`);
+    // The tail starts at a line: after the gap come whole lines of the flood, then the prompt.
+    const afterGap = c.bytes().subarray(c.gaps[0]!.from - c.start).toString('latin1'); // (received bytes: the gap takes no room)
+    assert.match(afterGap, /^(y\r\n)+(\^C\r\n)?[\s\S]*<p>\$ $/);
+    // Afterwards the stream is whole again and the shell answers.
+    const problemsBefore = c.problems.length;
+    c.type('echo calm-$((2+3))\r');
+    await until('the shell answers again', () => c.tail(64).includes('calm-5\r\n'));
+    assert.equal(c.problems.length, problemsBefore, 'no further gap');
+    assert.equal(session.stats().skips, 1);
+  });
+
+  test('^C while the client keeps up skips nothing', async () => {
+    const { id, c } = await shellSession(gw);
+    const session = gw.manager.peek(id)!;
+    c.type('seq 1 20000; sleep 30\r');
+    await until('the output arrived', () => c.text().includes('\r\n20000\r\n'));
+    c.type('\x03');
+    await until('the prompt after ^C', () => c.tail(64).endsWith('<p>$ '), 30_000);
+    assert.deepEqual(c.problems, []);
+    assert.equal(session.stats().skips, 0);
+  });
+});
+
 describe('flow control without a client', () => {
   test('a paused flood whose client leaves is read on into the ring: the process never blocks', async (t) => {
     const gw = await startGateway({ highWaterBytes: 64 * 1024, lowWaterBytes: 16 * 1024, replayBufferBytes: 256 * 1024 });

@@ -38,6 +38,8 @@ export class StreamClient {
   exitInfo: ExitInfo | null = null;
   errorInfo: ErrorInfo | null = null;
   readonly notices: Notice[] = [];
+  /** Output ranges the gateway skipped (an interrupt during a flood); each is in `problems` too. */
+  readonly gaps: { from: number; to: number }[] = [];
   /** Protocol violations seen from the gateway (gaps in offsets, undecodable messages). */
   readonly problems: string[] = [];
   closeCode: number | null = null;
@@ -78,6 +80,7 @@ export class StreamClient {
           onJoined(message.joined);
           break;
         case 'output':
+          if (message.offset > this.next) this.gaps.push({ from: this.next, to: message.offset });
           if (message.offset !== this.next) this.problems.push(`output at ${message.offset}, expected ${this.next}`);
           this._chunks.push(Buffer.from(message.data));
           this._received += message.data.length;

@@ -171,6 +171,12 @@ test('yes for 3 s, then Ctrl-C: the prompt returns fast and the page answers inp
   await waitInPage(page, 'the prompt after ^C', () => /<p>\$ $/.test(window.__podshell.screenText().trimEnd() + ' ') || /<p>\$\s*$/.test(window.__podshell.screenText()), 30_000);
   const promptMs = Date.now() - t0;
   const afterCtrlC = ((await page.evaluate(() => window.__podshell.app.active._written)) as number) - writtenAtCtrlC;
+  // What was on its way at ^C was skipped (the page says how much), not drawn.
+  const said = /\[podshell: ([\d,]+) bytes of output skipped after the interrupt\]/.exec((await page.evaluate(() => window.__podshell.screenText())) as string);
+  assert.ok(said, 'the page says that output was skipped');
+  const skipped = Number(said[1]!.replaceAll(',', ''));
+  assert.ok(skipped > 0 && skipped <= afterCtrlC, `skipped ${skipped} of the ${afterCtrlC} bytes after ^C`);
+  if (process.env.PODSHELL_SHOTS) await page.screenshot({ path: `${process.env.PODSHELL_SHOTS}/after-interrupt.png` });
   const produced = (await (await page.request.get(`${world.base}/api/sessions/${tab!.sessionId}`)).json()).produced as number;
   // The precondition: a flood really happened (several MiB went through the page).
   assert.ok(produced - producedBefore > 2 * 1024 * 1024, `yes produced ${produced - producedBefore} bytes`);
@@ -180,11 +186,10 @@ test('yes for 3 s, then Ctrl-C: the prompt returns fast and the page answers inp
   const echoMs = Date.now() - t1;
   console.log(
     `flood of ${((produced - producedBefore) / 1048576).toFixed(1)} MiB: prompt back ${promptMs} ms after ^C, ` +
-      `after ${(afterCtrlC / 1048576).toFixed(1)} MiB that were already on their way (${((afterCtrlC / 1048576 / promptMs) * 1000).toFixed(1)} MiB/s drawn); input to echo after it ${echoMs} ms`,
+      `${(skipped / 1048576).toFixed(1)} of the ${(afterCtrlC / 1048576).toFixed(1)} MiB on their way skipped; input to echo after it ${echoMs} ms`,
   );
-  // Generous: the output already produced before ^C (buffered upstream of the gateway's high-water
-  // mark, in the cluster's and the library's buffers) must be drawn first, on a loaded machine.
-  assert.ok(promptMs < 15_000, `the prompt came back ${promptMs} ms after ^C`);
+  // The goal is 1 s (about 0.2 s on an idle machine); the bound is generous for a loaded one.
+  assert.ok(promptMs < 5000, `the prompt came back ${promptMs} ms after ^C`);
   assert.ok(echoMs < 3000, `input to echo took ${echoMs} ms`);
 });
 

@@ -3,7 +3,9 @@
 // buffer for replay and to the client as fast as the client acknowledges it; past the high-water
 // mark the session stops reading the exec's stdout, so the library's backpressure reaches the API
 // server and the process. With no client joined it keeps reading (the ring overwrites its oldest
-// bytes), so the process never blocks; the grace period then ends it.
+// bytes), so the process never blocks; the grace period then ends it. An interrupt typed while
+// the client is a full window behind skips what was already on its way (docs/web.md,
+// "Interrupting a flood"), as a terminal flushes its output queue on ^C.
 
 import { randomBytes } from 'node:crypto';
 import type WebSocket from 'ws';
@@ -59,6 +61,12 @@ export interface SessionStats {
   maxChunk: number;
   /** Oldest offset the ring still holds. */
   oldest: number;
+  /** Output read from the cluster that waits in the exec's stream buffer (while paused, the backlog). */
+  buffered: number;
+  /** How many times an interrupt skipped output on its way to the client. */
+  skips: number;
+  /** Output bytes those skips left out of the client's stream (they are still recorded). */
+  skipped: number;
 }
 
 /** Largest `output` payload sent in one message. */
@@ -68,11 +76,19 @@ const inputHighWater = 1024 * 1024; // 1 MiB
 /** Bytes a signal stands for on a terminal. */
 export const signalBytes = { INT: '\x03', QUIT: '\x1c', TSTP: '\x1a', EOF: '\x04' } as const;
 export type SignalName = keyof typeof signalBytes;
+/** The bytes that make a terminal signal its foreground job by default (INTR, QUIT, SUSP). */
+const interruptBytes = [0x03, 0x1c, 0x1a];
+/** While skipping, output stops being skipped after this long without any… */
+const skipQuietMs = 60;
+/** …and after this long in any case (a process that ignores the signal floods on). */
+const skipMaxMs = 750;
 
 interface ClientLink {
   readonly socket: WebSocket;
   sent: number;
   acked: number;
+  /** Output ranges skipped after an interrupt that the client has not acknowledged past yet. */
+  gaps: { from: number; to: number }[];
   /** Whether the client answered the last ping. */
   alive: boolean;
   pingTimer: NodeJS.Timeout;
@@ -131,6 +147,10 @@ export class GatewaySession {
   private _pauses = 0;
   private _maxUnacked = 0;
   private _maxChunk = 0;
+  /** While an interrupt skips output: its two timers (quiet, and the limit). */
+  private _skip: { quiet: NodeJS.Timeout; limit: NodeJS.Timeout } | null = null;
+  private _skips = 0;
+  private _skipped = 0;
   private _graceTimer: NodeJS.Timeout | undefined;
   private _idleWarnTimer: NodeJS.Timeout | undefined;
   private _idleTimer: NodeJS.Timeout | undefined;
@@ -233,6 +253,9 @@ export class GatewaySession {
       maxUnacked: this._maxUnacked,
       maxChunk: this._maxChunk,
       oldest: this._ring.oldest,
+      buffered: this._exec.stdout!.readableLength,
+      skips: this._skips,
+      skipped: this._skipped,
     };
   }
 
@@ -315,6 +338,7 @@ export class GatewaySession {
           if (message.offset > link.sent) return fail(1008, `ack of offset ${message.offset} beyond the ${link.sent} bytes sent`);
           if (message.offset > link.acked) {
             link.acked = message.offset;
+            if (link.gaps.length > 0) link.gaps = link.gaps.filter((gap) => gap.to > link!.acked);
             this._pump();
             this._flow();
           }
@@ -352,6 +376,7 @@ export class GatewaySession {
       socket,
       sent: offset,
       acked: offset,
+      gaps: [],
       alive: true,
       pingTimer: unref(
         setInterval(() => {
@@ -385,7 +410,17 @@ export class GatewaySession {
 
   private _detach(link: ClientLink): void {
     clearInterval(link.pingTimer);
-    if (this._client === link) this._client = null;
+    if (this._client === link) {
+      this._client = null;
+      this._stopSkipping();
+    }
+  }
+
+  /** Output sent to (or, with `upTo` past `sent`, meant for) the client and not acknowledged; skipped ranges do not count. */
+  private _unacked(link: ClientLink, upTo: number): number {
+    let n = upTo - link.acked;
+    for (const gap of link.gaps) n -= Math.max(0, gap.to - Math.max(gap.from, link.acked));
+    return n;
   }
 
   private _send(link: ClientLink, bytes: Uint8Array): void {
@@ -398,15 +433,17 @@ export class GatewaySession {
     this._hooks.output?.(chunk);
     if (chunk.length > this._maxChunk) this._maxChunk = chunk.length;
     const link = this._client;
-    if (link) {
+    if (this._skip) {
+      this._skip.quiet.refresh();
+    } else if (link) {
       // The live path: everything before this chunk went out already, send it as it is.
-      if (link.sent === start && link.sent - link.acked < this._limits.highWaterBytes && chunk.length <= maxOutputPayload) {
+      if (link.sent === start && this._unacked(link, link.sent) < this._limits.highWaterBytes && chunk.length <= maxOutputPayload) {
         this._send(link, encodeOutput(start, chunk));
         link.sent += chunk.length;
         this._hooks.bytes('out', chunk.length);
       }
       this._pump();
-      const unacked = this._ring.end - link.acked;
+      const unacked = this._unacked(link, this._ring.end);
       if (unacked > this._maxUnacked) this._maxUnacked = unacked;
     }
     this._flow();
@@ -416,8 +453,8 @@ export class GatewaySession {
   /** Send what the window allows, from the ring; after the last byte, the exec's end. */
   private _pump(): void {
     const link = this._client;
-    if (!link) return;
-    while (link.sent < this._ring.end && link.sent - link.acked < this._limits.highWaterBytes) {
+    if (!link || this._skip) return;
+    while (link.sent < this._ring.end && this._unacked(link, link.sent) < this._limits.highWaterBytes) {
       // A view into the ring, copied once into the message (a run that wraps goes in two).
       const { offset, bytes } = this._ring.view(link.sent, maxOutputPayload);
       this._send(link, encodeOutput(offset, bytes));
@@ -436,14 +473,14 @@ export class GatewaySession {
   private _flow(): void {
     const link = this._client;
     const stdout = this._exec.stdout!;
-    const unacked = link ? this._ring.end - link.acked : 0;
-    if (link && unacked >= this._limits.highWaterBytes) {
+    const unacked = link ? this._unacked(link, this._ring.end) : 0;
+    if (link && !this._skip && unacked >= this._limits.highWaterBytes) {
       if (!this._paused) {
         this._paused = true;
         this._pauses++;
         stdout.pause();
       }
-    } else if (this._paused && (!link || unacked < this._limits.lowWaterBytes)) {
+    } else if (this._paused && (!link || this._skip || unacked < this._limits.lowWaterBytes)) {
       this._paused = false;
       stdout.resume();
     }
@@ -457,6 +494,9 @@ export class GatewaySession {
     this._hooks.input?.(data);
     stdin.write(data);
     const link = this._client;
+    // The client is a full window behind (reading is paused for its acks) and the user interrupts:
+    // what is already on its way would take as long to draw as it took to make. Skip it.
+    if (link && this._paused && !this._skip && this.spec.tty && interruptBytes.some((b) => data.includes(b))) this._startSkipping();
     // A client that pastes faster than the cluster takes it: stop reading its socket meanwhile.
     if (link && !this._inputPaused && stdin.writableLength > inputHighWater) {
       this._inputPaused = true;
@@ -468,6 +508,62 @@ export class GatewaySession {
     }
   }
 
+  /**
+   * Read on at full speed without sending, into the ring (and the recording), until the output
+   * stops for skipQuietMs or skipMaxMs have passed; then the client goes on from _skipTo().
+   */
+  private _startSkipping(): void {
+    this._skips++;
+    this._skip = {
+      quiet: unref(setTimeout(() => this._endSkipping(), skipQuietMs)),
+      limit: unref(setTimeout(() => this._endSkipping(), skipMaxMs)),
+    };
+    this._flow();
+  }
+
+  private _stopSkipping(): void {
+    if (!this._skip) return;
+    clearTimeout(this._skip.quiet);
+    clearTimeout(this._skip.limit);
+    this._skip = null;
+  }
+
+  private _endSkipping(): void {
+    if (!this._skip) return;
+    this._stopSkipping();
+    const link = this._client;
+    if (link) {
+      const to = this._skipTo();
+      if (to > link.sent) {
+        link.gaps.push({ from: link.sent, to });
+        this._skipped += to - link.sent;
+        link.sent = to;
+      }
+    }
+    this._pump();
+    this._flow();
+  }
+
+  /**
+   * Where the client's stream goes on after a skip: the start of the last few lines of output, so
+   * the screen shows the skip's notice above how the output ended (at most rows − 3 lines, and
+   * at most 64 KiB), not inside a line or an escape.
+   */
+  private _skipTo(): number {
+    const { cols, rows } = this.spec;
+    const max = Math.min(64 * 1024, cols * rows * 4);
+    const { offset, bytes } = this._ring.read(this._ring.end - max, max);
+    let lines = Math.max(1, rows - 3);
+    // Newlines from the end; a last line without one counts as a line too.
+    let at = bytes.length - 1;
+    if (bytes[at] === 0x0a) at--;
+    for (; at >= 0; at--) if (bytes[at] === 0x0a && --lines === 0) break;
+    if (at >= 0) return offset + at + 1;
+    // Fewer lines than that in the window: from its first line start (or its start, when whole).
+    const first = bytes.indexOf(0x0a);
+    return offset === this._ring.oldest || first < 0 ? offset : offset + first + 1;
+  }
+
   private _onEnd(final: NonNullable<GatewaySession['_final']>, code: number | null): void {
     this.state = 'exited';
     this.exitCode = code;
@@ -476,6 +572,7 @@ export class GatewaySession {
     // Input no longer matters; the max duration still bounds a client that stays joined.
     clearTimeout(this._idleWarnTimer);
     clearTimeout(this._idleTimer);
+    if (this._skip) this._endSkipping();
     this._flow();
     this._pump();
     // Listed as exited for a grace period, so a client that rejoins still sees the end.
@@ -507,6 +604,7 @@ export class GatewaySession {
   }
 
   private _clearTimers(): void {
+    this._stopSkipping();
     for (const t of [this._graceTimer, this._idleWarnTimer, this._idleTimer, this._maxTimer]) clearTimeout(t);
   }
 }

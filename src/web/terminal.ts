@@ -336,6 +336,8 @@ export class TerminalTab {
         const end = offset + data.length;
         if (end <= this._written) break; // already shown (a replay overlapping what this page has)
         const fresh = offset < this._written ? data.subarray(this._written - offset) : data;
+        // The gateway skipped what was on its way when an interrupt came during a flood: say so.
+        if (offset > this._written) this.term.write(`\r\n\x1b[0;2m[podshell: ${(offset - this._written).toLocaleString('en')} bytes of output skipped after the interrupt]\x1b[0m\r\n`);
         this._written = end;
         // The socket's buffer is reused by nothing, but copy: xterm keeps the array until it parses it.
         this.term.write(fresh.slice(), () => this._renderedTo(end));
