@@ -1,12 +1,14 @@
 // What a row of the benchmark produces. Shared by the runner and the report.
 
-export type ContenderId = 'podshell-cli' | 'podshell-src' | 'podshell-baseline' | 'podshell-lib' | 'kubectl' | 'client-node' | 'thin';
+export type ContenderId = 'podshell-cli' | 'podshell-src' | 'podshell-cli-nobu' | 'podshell-baseline' | 'podshell-lib' | 'kubectl' | 'client-node' | 'thin';
 
 export interface Sample {
   /** In the row's unit. */
   value: number;
   /** Peak RSS of the contender's process(es), KiB. */
   rssKiB: number | null;
+  /** CPU time (user + system) of the contender's process(es), seconds; null when not measured. */
+  cpuSeconds?: number | null;
 }
 
 export interface ContenderResult {
@@ -32,6 +34,12 @@ export interface RowResult {
   rounds: number;
   contenders: ContenderResult[];
   notes: string[];
+  /** Bytes one sample moves (transfer rows): the size goals are checked against, and CPU per GiB. */
+  bytes?: number;
+  /** What kind of transfer this is, for the goals: the same command's rows share a kind. */
+  kind?: 'stdout' | 'stdin' | 'cp-up' | 'cp-down';
+  /** The row whose peak RSS is this command's one-shot peak (memory flatness): e.g. 'oneshot'. */
+  oneShotRow?: string;
 }
 
 export interface CeilingResult {
@@ -86,6 +94,10 @@ export interface MachineInfo {
   baseline: string | null;
   isolation: string;
   rssMethod: string;
+  /** How CPU time is measured on this machine. */
+  cpuMethod?: string;
+  /** Whether ws's native masking addon (`bufferutil`) is installed, and its version. */
+  bufferutil?: string;
 }
 
 export interface BenchReport {

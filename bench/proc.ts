@@ -1,6 +1,6 @@
 // Running one contender process and measuring it: wall time, exit status, stdout (captured or
-// only counted by `wc -c`), and its own peak RSS — from `/usr/bin/time -f %M` when the machine
-// has it, else by polling VmHWM in /proc/PID/status.
+// only counted by `wc -c`), its own peak RSS and CPU time — from `/usr/bin/time -f '%M %U %S'`
+// when the machine has it, else by polling VmHWM in /proc/PID/status and the times in /proc/PID/stat.
 
 import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -33,6 +33,8 @@ export interface ProcResult {
   stderr: string;
   /** Peak resident set size of the contender process, KiB (null when it could not be measured). */
   rssKiB: number | null;
+  /** User + system CPU time of the contender process and the children it waited for, seconds (null: not measured). */
+  cpuSeconds: number | null;
 }
 
 export class ProcError extends Error {
@@ -48,6 +50,23 @@ const haveGnuTime = existsSync(GNU_TIME);
 
 /** How peak RSS is measured on this machine, for the report. */
 export const rssMethod = haveGnuTime ? '`/usr/bin/time -f %M`' : 'polling VmHWM in /proc/PID/status every 20 ms';
+/** How CPU time is measured on this machine, for the report. */
+export const cpuMethod = haveGnuTime ? '`/usr/bin/time -f %U+%S` (user + system)' : 'user + system times (with waited-for children) in /proc/PID/stat, polled every 20 ms';
+
+/** Clock ticks per second of /proc/PID/stat's times (USER_HZ: 100 on every Linux build in use). */
+const USER_HZ = 100;
+
+/** utime + stime + cutime + cstime of a live process, seconds. */
+function readCpu(pid: number): number | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The fields after the command name (which may hold spaces) start at state, field 3.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return fields.slice(11, 15).reduce((sum, f) => sum + Number(f), 0) / USER_HZ;
+  } catch {
+    return null;
+  }
+}
 
 function readVmHWM(pid: number): number | null {
   try {
@@ -66,7 +85,7 @@ function readVmHWM(pid: number): number | null {
 export function runProc(spec: ProcSpec): Promise<ProcResult> {
   const dir = mkdtempSync(join(tmpdir(), 'podshell-bench-proc-'));
   const rssFile = join(dir, 'rss');
-  const argv = haveGnuTime ? [GNU_TIME, '-f', '%M', '-o', rssFile, ...spec.argv] : spec.argv;
+  const argv = haveGnuTime ? [GNU_TIME, '-f', '%M %U %S', '-o', rssFile, ...spec.argv] : spec.argv;
   const feed = spec.stdinZeros !== undefined ? `head -c ${Math.floor(spec.stdinZeros)} /dev/zero | ` : '';
   const count = spec.stdout === 'count' ? ' | wc -c' : '';
   // The file name travels in the environment, never inside the script.
@@ -83,6 +102,7 @@ export function runProc(spec: ProcSpec): Promise<ProcResult> {
   let control = '';
   let pid = 0;
   let peak: number | null = null;
+  let cpu: number | null = null;
   let poll: NodeJS.Timeout | undefined;
   child.stdout!.on('data', (c: Buffer) => out.push(c));
   child.stderr!.on('data', (c: Buffer) => err.push(c));
@@ -95,6 +115,7 @@ export function runProc(spec: ProcSpec): Promise<ProcResult> {
         const sample = () => {
           const v = readVmHWM(pid);
           if (v !== null) peak = Math.max(peak ?? 0, v);
+          cpu = readCpu(pid) ?? cpu;
         };
         sample();
         poll = setInterval(sample, 20);
@@ -113,13 +134,16 @@ export function runProc(spec: ProcSpec): Promise<ProcResult> {
       clearTimeout(timer);
       if (poll) clearInterval(poll);
       let rssKiB = peak;
+      let cpuSeconds = cpu;
       if (haveGnuTime) {
+        rssKiB = cpuSeconds = null;
         try {
+          // The last line (a killed contender's file starts with "Command terminated by signal").
           const lines = readFileSync(rssFile, 'utf8').trim().split('\n');
-          rssKiB = Number(lines[lines.length - 1]) || null;
-        } catch {
-          rssKiB = null;
-        }
+          const [rss, user, sys] = lines[lines.length - 1]!.split(' ').map(Number);
+          rssKiB = rss || null;
+          if (Number.isFinite(user) && Number.isFinite(sys)) cpuSeconds = user! + sys!;
+        } catch {}
       }
       rmSync(dir, { recursive: true, force: true });
       const exit = /^exit (\d+)$/m.exec(control);
@@ -129,6 +153,7 @@ export function runProc(spec: ProcSpec): Promise<ProcResult> {
         stdout: Buffer.concat(out).toString('utf8'),
         stderr: Buffer.concat(err).toString('utf8'),
         rssKiB,
+        cpuSeconds,
       };
       if (result.code !== 0) {
         reject(new ProcError(`${spec.argv.join(' ')} exited ${result.code}: ${result.stderr.trim().slice(-2000)}`, result));

@@ -31,6 +31,8 @@ export interface Ctx {
   kubectlLabel: string;
   /** Whether this podshell has a `cp` command yet. */
   podshellCp: boolean;
+  /** Whether ws's native masking addon `bufferutil` is installed and loads (its rows then run once more without it). */
+  bufferutil: boolean;
   /** A scratch folder (kubectl's cache, cp files). */
   tmp: string;
   /** Where the web shell gateway processes write their CPU profiles (`--profile`), or null. */
@@ -46,9 +48,16 @@ interface Contender {
   run: (round: number) => Promise<Sample & { extra?: Record<string, number> }>;
 }
 
+/** ws's switch that keeps it from loading `bufferutil` (its JavaScript masking runs instead). */
+const noBufferUtilEnv = (): NodeJS.ProcessEnv => ({ ...process.env, WS_NO_BUFFER_UTIL: '1' });
+
+/** The checkout's launcher, when it is not what `ctx.podshell` already runs (tsc -b failed). */
+const distinctSrc = (ctx: Ctx): boolean => ctx.podshellSrc.join(' ') !== ctx.podshell.join(' ');
+
 export const labels: Record<ContenderId, string> = {
   'podshell-cli': 'podshell CLI',
   'podshell-src': 'podshell CLI from src/*.ts',
+  'podshell-cli-nobu': 'podshell CLI, `WS_NO_BUFFER_UTIL=1`',
   'podshell-baseline': 'podshell CLI (baseline)',
   'podshell-lib': 'podshell library',
   kubectl: 'kubectl',
@@ -118,16 +127,16 @@ async function runRow(ctx: Ctx, meta: Omit<RowResult, 'contenders' | 'rounds'>, 
 export async function oneShot(ctx: Ctx): Promise<RowResult> {
   const cli = (prefix: string[]) => async () => {
     const proc = await runProc({ argv: podshellArgv(ctx, prefix, 'exec', 'demo', '--', 'true') });
-    return { value: proc.ms, rssKiB: proc.rssKiB };
+    return { value: proc.ms, rssKiB: proc.rssKiB, cpuSeconds: proc.cpuSeconds };
   };
   const kubectl = async () => {
     const proc = await runProc({ argv: kubectlArgv(ctx, 'exec', 'demo', '--', 'true') });
-    return { value: proc.ms, rssKiB: proc.rssKiB };
+    return { value: proc.ms, rssKiB: proc.rssKiB, cpuSeconds: proc.cpuSeconds };
   };
   const contenders: Contender[] = [
     { id: 'podshell-cli', ref: null, run: cli(ctx.podshell) },
     ...(ctx.baseline ? [{ id: 'podshell-baseline' as const, ref: 'podshell-cli' as const, run: cli(ctx.baseline) }] : []),
-    ...(ctx.podshellSrc.join(' ') !== ctx.podshell.join(' ') ? [{ id: 'podshell-src' as const, ref: 'podshell-cli' as const, run: cli(ctx.podshellSrc) }] : []),
+    ...(distinctSrc(ctx) ? [{ id: 'podshell-src' as const, ref: 'podshell-cli' as const, run: cli(ctx.podshellSrc) }] : []),
     { id: 'kubectl', ref: 'podshell-cli', ...unavailableKubectl(ctx), run: kubectl },
   ];
   // One untimed run of each first: page cache, kubectl's cache folder.
@@ -181,17 +190,30 @@ export async function rate(ctx: Ctx): Promise<RowResult> {
 
 // ---- stdout and stdin throughput -------------------------------------------------------------------
 
+/**
+ * The CLI contenders of a transfer row: the published build, the checkout's launcher, the
+ * published build without `bufferutil` (when it is installed), and kubectl.
+ */
+function cliContenders(ctx: Ctx, podshell: (cli: string[]) => string[], kubectl: () => string[], run: (argv: string[], env?: NodeJS.ProcessEnv) => Contender['run']): Contender[] {
+  return [
+    { id: 'podshell-cli', ref: null, run: run(podshell(ctx.podshell)) },
+    ...(distinctSrc(ctx) ? [{ id: 'podshell-src' as const, ref: 'podshell-cli' as const, run: run(podshell(ctx.podshellSrc)) }] : []),
+    ...(ctx.bufferutil ? [{ id: 'podshell-cli-nobu' as const, ref: 'podshell-cli' as const, run: run(podshell(ctx.podshell), noBufferUtilEnv()) }] : []),
+    { id: 'kubectl', ref: 'podshell-cli', ...unavailableKubectl(ctx), run: run(ctx.kubectl ? kubectl() : []) },
+  ];
+}
+
 export async function stdout(ctx: Ctx): Promise<RowResult> {
   const bytes = ctx.plan.streamBytes;
   const head = ['head', '-c', String(bytes), '/dev/zero'];
-  const cli = (argv: string[]) => async () => {
-    const proc = await runProc({ argv, stdout: 'count' });
+  const cli = (argv: string[], env?: NodeJS.ProcessEnv) => async () => {
+    const proc = await runProc({ argv, stdout: 'count', ...(env ? { env } : {}) });
     expectCount(proc, bytes, 'bytes on stdout');
-    return { value: mibPerSecond(bytes, proc.ms / 1000), rssKiB: proc.rssKiB };
+    return { value: mibPerSecond(bytes, proc.ms / 1000), rssKiB: proc.rssKiB, cpuSeconds: proc.cpuSeconds };
   };
   const lib = (file: string) => async () => {
     const { result, proc } = await inProcess(ctx, file, { kind: 'stdout', bytes });
-    return { value: mibPerSecond(bytes, result.seconds), rssKiB: proc.rssKiB };
+    return { value: mibPerSecond(bytes, result.seconds), rssKiB: proc.rssKiB, cpuSeconds: proc.cpuSeconds };
   };
   return runRow(
     ctx,
@@ -202,11 +224,13 @@ export async function stdout(ctx: Ctx): Promise<RowResult> {
       unit: 'MiB/s',
       better: 'higher',
       notes: [],
+      bytes,
+      kind: 'stdout',
+      oneShotRow: 'oneshot',
     },
     ctx.plan.streamRounds,
     [
-      { id: 'podshell-cli', ref: null, run: cli(podshellArgv(ctx, ctx.podshell, 'exec', 'demo', '--', ...head)) },
-      { id: 'kubectl', ref: 'podshell-cli', ...unavailableKubectl(ctx), run: cli(ctx.kubectl ? kubectlArgv(ctx, 'exec', 'demo', '--', ...head) : []) },
+      ...cliContenders(ctx, (p) => podshellArgv(ctx, p, 'exec', 'demo', '--', ...head), () => kubectlArgv(ctx, 'exec', 'demo', '--', ...head), cli),
       { id: 'podshell-lib', ref: null, run: lib('podshell.ts') },
       { id: 'client-node', ref: 'podshell-lib', run: lib('client-node.ts') },
       { id: 'thin', ref: 'podshell-lib', run: lib('thin.ts') },
@@ -216,14 +240,14 @@ export async function stdout(ctx: Ctx): Promise<RowResult> {
 
 export async function stdin(ctx: Ctx): Promise<RowResult> {
   const bytes = ctx.plan.streamBytes;
-  const cli = (argv: string[]) => async () => {
-    const proc = await runProc({ argv, stdinZeros: bytes });
+  const cli = (argv: string[], env?: NodeJS.ProcessEnv) => async () => {
+    const proc = await runProc({ argv, stdinZeros: bytes, ...(env ? { env } : {}) });
     expectCount(proc, bytes, 'wc -c in the pod');
-    return { value: mibPerSecond(bytes, proc.ms / 1000), rssKiB: proc.rssKiB };
+    return { value: mibPerSecond(bytes, proc.ms / 1000), rssKiB: proc.rssKiB, cpuSeconds: proc.cpuSeconds };
   };
   const lib = (file: string) => async () => {
     const { result, proc } = await inProcess(ctx, file, { kind: 'stdin', bytes });
-    return { value: mibPerSecond(bytes, result.seconds), rssKiB: proc.rssKiB };
+    return { value: mibPerSecond(bytes, result.seconds), rssKiB: proc.rssKiB, cpuSeconds: proc.cpuSeconds };
   };
   return runRow(
     ctx,
@@ -234,11 +258,13 @@ export async function stdin(ctx: Ctx): Promise<RowResult> {
       unit: 'MiB/s',
       better: 'higher',
       notes: [],
+      bytes,
+      kind: 'stdin',
+      oneShotRow: 'oneshot',
     },
     ctx.plan.streamRounds,
     [
-      { id: 'podshell-cli', ref: null, run: cli(podshellArgv(ctx, ctx.podshell, 'exec', '-i', 'demo', '--', 'wc', '-c')) },
-      { id: 'kubectl', ref: 'podshell-cli', ...unavailableKubectl(ctx), run: cli(ctx.kubectl ? kubectlArgv(ctx, 'exec', '-i', 'demo', '--', 'wc', '-c') : []) },
+      ...cliContenders(ctx, (p) => podshellArgv(ctx, p, 'exec', '-i', 'demo', '--', 'wc', '-c'), () => kubectlArgv(ctx, 'exec', '-i', 'demo', '--', 'wc', '-c'), cli),
       { id: 'podshell-lib', ref: null, run: lib('podshell.ts') },
       { id: 'client-node', ref: 'podshell-lib', run: lib('client-node.ts') },
       { id: 'thin', ref: 'podshell-lib', run: lib('thin.ts') },
@@ -268,78 +294,93 @@ async function remoteSha(ctx: Ctx, path: string): Promise<string> {
   return (await inPod(ctx, ['sha256sum', path])).split(/\s+/)[0] ?? '';
 }
 
-/** Two rows: upload and download, interleaved in the same rounds. */
+/**
+ * Two rows per size of `plan.cpSizes` (upload and download, interleaved in the same rounds: up A,
+ * up B, …, down A, down B, …). Each size's random file is made once, sent to the pod once (by the
+ * raw client, untimed), and deleted when its rows are done. The first size is the one-shot copy,
+ * timed in ms; its peak RSS is the baseline of the larger copies' memory flatness.
+ */
 export async function cp(ctx: Ctx): Promise<RowResult[]> {
-  const bytes = ctx.plan.cpBytes;
-  const local = join(ctx.tmp, 'cp-source');
-  ctx.log(`cp: writing ${fmtBytes(bytes)} of random bytes`);
-  await runProc({ argv: ['sh', '-c', `head -c ${bytes} /dev/urandom > "$0"`, local] });
-  const sum = await sha256File(local);
-  await inPod(ctx, ['sh', '-c', `mkdir -p ${POD_DIR} && cat > ${POD_DIR}/source`], local);
-  if ((await remoteSha(ctx, `${POD_DIR}/source`)) !== sum) throw new Error('cp: the source file did not reach the pod intact');
-
-  type Tool = { id: 'podshell-cli' | 'kubectl'; argv: (...args: string[]) => string[]; unavailable?: string };
+  type Tool = { id: 'podshell-cli' | 'podshell-src' | 'podshell-cli-nobu' | 'kubectl'; argv: (...args: string[]) => string[]; env?: NodeJS.ProcessEnv; unavailable?: string };
+  const noCp = ctx.podshellCp ? {} : { unavailable: 'podshell has no cp command yet (`bin/podshell cp --help`)' };
   const tools: Tool[] = [
-    {
-      id: 'podshell-cli',
-      argv: (...args) => podshellArgv(ctx, ctx.podshell, 'cp', ...args),
-      ...(ctx.podshellCp ? {} : { unavailable: 'podshell has no cp command yet (`bin/podshell cp --help`)' }),
-    },
+    { id: 'podshell-cli', argv: (...args) => podshellArgv(ctx, ctx.podshell, 'cp', ...args), ...noCp },
+    ...(distinctSrc(ctx) ? [{ id: 'podshell-src' as const, argv: (...args: string[]) => podshellArgv(ctx, ctx.podshellSrc, 'cp', ...args), ...noCp }] : []),
+    ...(ctx.bufferutil ? [{ id: 'podshell-cli-nobu' as const, argv: (...args: string[]) => podshellArgv(ctx, ctx.podshell, 'cp', ...args), env: noBufferUtilEnv(), ...noCp }] : []),
     { id: 'kubectl', argv: (...args) => kubectlArgv(ctx, 'cp', ...args), ...unavailableKubectl(ctx) },
   ];
-  const up = (tool: Tool) => async () => {
-    const dest = `${POD_DIR}/up-${tool.id}`;
-    const proc = await runProc({ argv: tool.argv(local, `demo:${dest}`, '-c', 'main') });
-    const got = await remoteSha(ctx, dest);
-    await inPod(ctx, ['rm', '-f', dest]);
-    if (got !== sum) throw new Error(`upload arrived with sha256 ${got.slice(0, 12)}…, expected ${sum.slice(0, 12)}…`);
-    return { value: mibPerSecond(bytes, proc.ms / 1000), rssKiB: proc.rssKiB };
-  };
-  const down = (tool: Tool) => async () => {
-    const dest = join(ctx.tmp, `down-${tool.id}`);
-    await rm(dest, { force: true });
-    const proc = await runProc({ argv: tool.argv(`demo:${POD_DIR}/source`, dest, '-c', 'main') });
-    const got = await sha256File(dest);
-    await rm(dest, { force: true });
-    if (got !== sum) throw new Error(`download arrived with sha256 ${got.slice(0, 12)}…, expected ${sum.slice(0, 12)}…`);
-    return { value: mibPerSecond(bytes, proc.ms / 1000), rssKiB: proc.rssKiB };
-  };
-  // One row object per direction; the loop below interleaves them: up A, up B, down A, down B, …
-  const make = (id: string, title: string, workload: string): RowResult => ({
-    id,
-    title,
-    workload,
-    unit: 'MiB/s',
-    better: 'higher',
-    rounds: ctx.plan.cpRounds,
-    notes: [],
-    contenders: tools.map((t) => ({ id: t.id, label: t.id === 'kubectl' ? ctx.kubectlLabel : labels[t.id], ref: t.id === 'kubectl' ? 'podshell-cli' : null, samples: [], extra: {}, errors: t.unavailable ? [t.unavailable] : [] })),
-  });
-  const upRow = make('cp-up', 'cp upload', `a ${fmtBytes(bytes)} random file to the pod, whole process (checksum compared after)`);
-  const downRow = make('cp-down', 'cp download', `a ${fmtBytes(bytes)} random file from the pod, whole process (checksum compared after)`);
-  for (let round = 0; round < ctx.plan.cpRounds; round++) {
-    for (const [row, fn] of [
-      [upRow, up],
-      [downRow, down],
-    ] as const) {
-      for (const [i, tool] of tools.entries()) {
-        if (tool.unavailable) continue;
-        const result = row.contenders[i]!;
-        try {
-          const sample = await fn(tool)();
-          result.samples.push(sample);
-          ctx.log(`${row.id} ${round + 1}/${ctx.plan.cpRounds} ${result.label}: ${fmt(sample.value)} MiB/s, ${fmtMiB(sample.rssKiB)}`);
-        } catch (err) {
-          result.samples.push(null);
-          result.errors.push((err as Error).message.split('\n').slice(0, 3).join(' ').slice(0, 300));
-          ctx.log(`${row.id} ${round + 1}/${ctx.plan.cpRounds} ${result.label}: FAILED ${(err as Error).message}`);
+  const local = join(ctx.tmp, 'cp-source');
+  const rows: RowResult[] = [];
+  try {
+    for (const [index, { bytes, rounds }] of ctx.plan.cpSizes.entries()) {
+      const oneShot = index === 0;
+      const size = oneShot ? 'small' : index === ctx.plan.cpSizes.length - 1 ? 'large' : 'medium';
+      ctx.log(`cp: writing ${fmtBytes(bytes)} of random bytes`);
+      await runProc({ argv: ['sh', '-c', `head -c ${bytes} /dev/urandom > "$0"`, local] });
+      const sum = await sha256File(local);
+      await inPod(ctx, ['sh', '-c', `mkdir -p ${POD_DIR} && cat > ${POD_DIR}/source`], local);
+      if ((await remoteSha(ctx, `${POD_DIR}/source`)) !== sum) throw new Error('cp: the source file did not reach the pod intact');
+      const sample = (proc: ProcResult) => ({ value: oneShot ? proc.ms : mibPerSecond(bytes, proc.ms / 1000), rssKiB: proc.rssKiB, cpuSeconds: proc.cpuSeconds });
+      const up = async (tool: Tool) => {
+        const dest = `${POD_DIR}/up-${tool.id}`;
+        const proc = await runProc({ argv: tool.argv(local, `demo:${dest}`, '-c', 'main'), ...(tool.env ? { env: tool.env } : {}) });
+        const got = await remoteSha(ctx, dest);
+        await inPod(ctx, ['rm', '-f', dest]);
+        if (got !== sum) throw new Error(`upload arrived with sha256 ${got.slice(0, 12)}…, expected ${sum.slice(0, 12)}…`);
+        return sample(proc);
+      };
+      const down = async (tool: Tool) => {
+        const dest = join(ctx.tmp, `down-${tool.id}`);
+        await rm(dest, { force: true });
+        const proc = await runProc({ argv: tool.argv(`demo:${POD_DIR}/source`, dest, '-c', 'main'), ...(tool.env ? { env: tool.env } : {}) });
+        const got = await sha256File(dest);
+        await rm(dest, { force: true });
+        if (got !== sum) throw new Error(`download arrived with sha256 ${got.slice(0, 12)}…, expected ${sum.slice(0, 12)}…`);
+        return sample(proc);
+      };
+      const make = (direction: 'up' | 'down'): RowResult => ({
+        id: `cp-${direction}-${size}`,
+        title: `cp ${direction === 'up' ? 'upload' : 'download'} ${oneShot ? 'one-shot' : fmtBytes(bytes)}`,
+        workload: `a ${fmtBytes(bytes)} random file ${direction === 'up' ? 'to' : 'from'} the pod, ${oneShot ? 'wall time of the process' : 'whole process'} (sha256 compared after)`,
+        unit: oneShot ? 'ms' : 'MiB/s',
+        better: oneShot ? 'lower' : 'higher',
+        rounds,
+        notes: [],
+        bytes,
+        kind: direction === 'up' ? 'cp-up' : 'cp-down',
+        oneShotRow: `cp-${direction}-small`,
+        contenders: tools.map((t) => ({ id: t.id, label: t.id === 'kubectl' ? ctx.kubectlLabel : labels[t.id], ref: t.id === 'podshell-cli' ? null : 'podshell-cli', samples: [], extra: {}, errors: t.unavailable ? [t.unavailable] : [] })),
+      });
+      const upRow = make('up');
+      const downRow = make('down');
+      rows.push(upRow, downRow);
+      for (let round = 0; round < rounds; round++) {
+        for (const [row, fn] of [
+          [upRow, up],
+          [downRow, down],
+        ] as const) {
+          for (const [i, tool] of tools.entries()) {
+            if (tool.unavailable) continue;
+            const result = row.contenders[i]!;
+            try {
+              const s = await fn(tool);
+              result.samples.push(s);
+              ctx.log(`${row.id} ${round + 1}/${rounds} ${result.label}: ${fmt(s.value)} ${row.unit}, ${fmtMiB(s.rssKiB)}`);
+            } catch (err) {
+              result.samples.push(null);
+              result.errors.push((err as Error).message.split('\n').slice(0, 3).join(' ').slice(0, 300));
+              ctx.log(`${row.id} ${round + 1}/${rounds} ${result.label}: FAILED ${(err as Error).message}`);
+            }
+          }
         }
       }
+      await inPod(ctx, ['rm', '-f', `${POD_DIR}/source`]);
     }
+  } finally {
+    await inPod(ctx, ['rm', '-rf', POD_DIR]).catch(() => {});
+    await rm(local, { force: true });
   }
-  await inPod(ctx, ['rm', '-rf', POD_DIR]).catch(() => {});
-  await rm(local, { force: true });
-  return [upRow, downRow];
+  return rows;
 }
 
 // ---- fan-in --------------------------------------------------------------------------------------
@@ -350,7 +391,7 @@ export async function fanIn(ctx: Ctx): Promise<RowResult> {
   const lib = (file: string) => async () => {
     const { result, proc } = await inProcess(ctx, file, { kind: 'fanin', streams, bytes });
     if (result.bytes !== total) throw new Error(`moved ${result.bytes} bytes, expected ${total}`);
-    return { value: mibPerSecond(total, result.seconds), rssKiB: proc.rssKiB };
+    return { value: mibPerSecond(total, result.seconds), rssKiB: proc.rssKiB, cpuSeconds: proc.cpuSeconds };
   };
   const kubectl = async () => {
     const start = performance.now();
@@ -360,7 +401,8 @@ export async function fanIn(ctx: Ctx): Promise<RowResult> {
     const seconds = (performance.now() - start) / 1000;
     for (const p of procs) expectCount(p, bytes, 'bytes on stdout');
     const rss = procs.every((p) => p.rssKiB !== null) ? procs.reduce((sum, p) => sum + p.rssKiB!, 0) : null;
-    return { value: mibPerSecond(total, seconds), rssKiB: rss };
+    const cpu = procs.every((p) => p.cpuSeconds !== null) ? procs.reduce((sum, p) => sum + p.cpuSeconds!, 0) : null;
+    return { value: mibPerSecond(total, seconds), rssKiB: rss, cpuSeconds: cpu };
   };
   return runRow(
     ctx,
@@ -370,7 +412,8 @@ export async function fanIn(ctx: Ctx): Promise<RowResult> {
       workload: `${streams} concurrent execs, each ${fmtBytes(bytes)} from \`head -c\`; aggregate`,
       unit: 'MiB/s',
       better: 'higher',
-      notes: [`kubectl runs as ${streams} processes (its RSS is their sum) and is compared with the podshell library.`],
+      notes: [`kubectl runs as ${streams} processes (its RSS and CPU time are their sums) and is compared with the podshell library.`],
+      bytes: total,
     },
     ctx.plan.fanInRounds,
     [

@@ -5,13 +5,14 @@ import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem, type } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { SandboxInfo } from './contenders/common.ts';
 import * as web from './gateway.ts';
 import type { BenchReport, CeilingResult, GatewayResult, MachineInfo, RowResult } from './model.ts';
 import { parseArgs, UsageError, type Options } from './options.ts';
-import { rssMethod } from './proc.ts';
+import { cpuMethod, rssMethod } from './proc.ts';
 import { renderReport, writeReport } from './report.ts';
 import * as rows from './rows.ts';
 
@@ -56,6 +57,30 @@ function buildCli(dir: string, log: (message: string) => void): string[] | null 
   return null;
 }
 
+/**
+ * Whether `ws` finds its native masking addon: resolved from ws's own folder, as ws requires it,
+ * and loaded natively (an addon whose build failed is installed but of no use to ws).
+ */
+function findBufferutil(): { loads: boolean; text: string } {
+  const fromWs = createRequire(createRequire(join(root, 'package.json')).resolve('ws'));
+  let version = 'unknown version';
+  try {
+    fromWs.resolve('bufferutil');
+  } catch {
+    return { loads: false, text: 'not installed' };
+  }
+  try {
+    version = packageVersion(fromWs.resolve('bufferutil/package.json'));
+  } catch {}
+  try {
+    // Its index falls back to its own JavaScript when the native build cannot load.
+    if (fromWs('bufferutil') === fromWs('bufferutil/fallback')) return { loads: false, text: `${version} installed but its native build does not load (it falls back to JavaScript)` };
+  } catch (err) {
+    return { loads: false, text: `${version} installed but does not load (${(err as Error).message.split('\n')[0]})` };
+  }
+  return { loads: true, text: version };
+}
+
 function packageVersion(path: string): string {
   return (JSON.parse(readFileSync(path, 'utf8')) as { version: string }).version;
 }
@@ -67,7 +92,7 @@ function gitDescription(dir = root): string {
   return ` (git ${head}${dirty ? ' + uncommitted changes' : ''})`;
 }
 
-function machine(kubectl: string | null, isolation: string): Omit<MachineInfo, 'podshellCli' | 'baseline'> {
+function machine(kubectl: string | null, isolation: string, bufferutil: string): Omit<MachineInfo, 'podshellCli' | 'baseline'> {
   const cpuList = cpus();
   return {
     cpus: cpuList[0]?.model.trim() ?? 'unknown CPU',
@@ -80,6 +105,8 @@ function machine(kubectl: string | null, isolation: string): Omit<MachineInfo, '
     podshell: `${packageVersion(join(root, 'package.json'))}${gitDescription()}`,
     isolation,
     rssMethod,
+    cpuMethod,
+    bufferutil,
   };
 }
 
@@ -134,7 +161,8 @@ async function main(options: Options, argv: readonly string[]): Promise<void> {
     baseline = buildCli(resolve(options.baseline), log);
     if (!baseline) throw new Error(`cannot build the baseline checkout ${options.baseline}`);
   }
-  log(`${options.plan.mode} run; podshell: ${podshell.join(' ')}; kubectl: ${kubectl ?? 'none'}`);
+  const bufferutil = findBufferutil();
+  log(`${options.plan.mode} run; podshell: ${podshell.join(' ')}; kubectl: ${kubectl ?? 'none'}; bufferutil: ${bufferutil.text}`);
   const sandbox = await startSandboxProcess(tmp);
   const version = kubectlVersion(kubectl);
   const ctx: rows.Ctx = {
@@ -147,6 +175,7 @@ async function main(options: Options, argv: readonly string[]): Promise<void> {
     kubectl,
     kubectlLabel: `kubectl ${version.replace(/^v(\d+\.\d+).*/, '$1')}`,
     podshellCp: hasCp(podshell),
+    bufferutil: bufferutil.loads,
     tmp,
     profileDir: options.profile ? resolve(options.profile) : null,
     log,
@@ -206,7 +235,7 @@ async function main(options: Options, argv: readonly string[]): Promise<void> {
     command: commandLine(argv),
     mode: options.plan.mode,
     durationSeconds: (performance.now() - started) / 1000,
-    machine: { ...machine(kubectl, sandbox.info.isolation), podshellCli: podshell === podshellSrc ? '`bin/podshell` (src/*.ts; `tsc -b` failed)' : '`node dist/cli/main.js` (as published; built with `tsc -b` first)', baseline: options.baseline ? `${resolve(options.baseline)}${gitDescription(resolve(options.baseline))}` : null },
+    machine: { ...machine(kubectl, sandbox.info.isolation, bufferutil.text), podshellCli: podshell === podshellSrc ? '`bin/podshell` (src/*.ts; `tsc -b` failed)' : '`node dist/cli/main.js` (as published; built with `tsc -b` first)', baseline: options.baseline ? `${resolve(options.baseline)}${gitDescription(resolve(options.baseline))}` : null },
     rows: results,
     ceilings: ceilingResults,
     gateway: gatewayResults,
