@@ -50,7 +50,7 @@ export interface Plan {
 }
 
 export const plans: Record<Mode, Plan> = {
-  // The issue's sizes; about 12–14 minutes on 2 cores.
+  // The issue's sizes; about 12–15 minutes on 2 cores.
   full: {
     mode: 'full',
     oneShotPairs: 30,
@@ -154,7 +154,7 @@ export const usage = `usage: node bench/run.ts [--quick | --tiny] [--out FILE] [
                          [--baseline CHECKOUT] [--kubectl KUBECTL] [--profile DIR]
   (no mode)   the full run: 1 GiB streams, cp of 4 KiB, 100 MiB and 1 GiB, 30 one-shot pairs, 200
               execs each; the web shell's echo at 1 and 200 sessions, 256 MiB through it, 1000
-              sessions held (~13 min on 2 cores)
+              sessions held (~12–15 min on 2 cores)
   --quick     every row, smaller (~1 min)
   --tiny      a few MiB and 2 pairs per row: proves the harness runs (npm test)
   --out FILE  report file (default: bench/RESULTS.md for a full run, bench/RESULTS-quick.md for
