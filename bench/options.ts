@@ -75,7 +75,7 @@ export const plans: Record<Mode, Plan> = {
     gwSessions: 1000,
     gwHoldSeconds: 15,
   },
-  // Every row, smaller: about a minute.
+  // Every row, smaller: a minute or two.
   quick: {
     mode: 'quick',
     oneShotPairs: 6,
@@ -155,7 +155,7 @@ export const usage = `usage: node bench/run.ts [--quick | --tiny] [--out FILE] [
   (no mode)   the full run: 1 GiB streams, cp of 4 KiB, 100 MiB and 1 GiB, 30 one-shot pairs, 200
               execs each; the web shell's echo at 1 and 200 sessions, 256 MiB through it, 1000
               sessions held (~12–15 min on 2 cores)
-  --quick     every row, smaller (~1 min)
+  --quick     every row, smaller (~1–2 min)
   --tiny      a few MiB and 2 pairs per row: proves the harness runs (npm test)
   --out FILE  report file (default: bench/RESULTS.md for a full run, bench/RESULTS-quick.md for
               --quick, stdout only for --tiny); only the block between the bench markers is replaced
