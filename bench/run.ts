@@ -10,6 +10,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import type { SandboxInfo } from './contenders/common.ts';
 import * as web from './gateway.ts';
+import { goals } from './goals.ts';
 import type { BenchReport, CeilingResult, GatewayResult, MachineInfo, RowResult } from './model.ts';
 import { parseArgs, UsageError, type Options } from './options.ts';
 import { cpuMethod, rssMethod } from './proc.ts';
@@ -248,7 +249,8 @@ async function main(options: Options, argv: readonly string[]): Promise<void> {
     writeReport(options.out, block);
     log(`wrote ${options.out}`);
   }
-  if (options.json) writeFileSync(options.json, `${JSON.stringify(report, null, 2)}\n`);
+  // Every sample, and the goals as the report judged them.
+  if (options.json) writeFileSync(options.json, `${JSON.stringify({ ...report, goals: goals(report) }, null, 2)}\n`);
   rmSync(tmp, { recursive: true, force: true });
   if (failures.length) process.exitCode = 1;
 }

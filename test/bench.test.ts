@@ -7,7 +7,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { goals } from '../bench/goals.ts';
+import { goals, type Goal } from '../bench/goals.ts';
 import type { BenchReport, ContenderId, RowResult } from '../bench/model.ts';
 import { GiB, MiB } from '../bench/options.ts';
 import { BEGIN, END, renderReport, writeReport } from '../bench/report.ts';
@@ -32,8 +32,9 @@ test('npm run bench -- --tiny runs every row against one sandbox and writes the 
   const { code, stderr } = await runBench(['--tiny', '--out', out, '--json', json]);
   assert.equal(code, 0, stderr.slice(-3000));
 
-  const report = JSON.parse(readFileSync(json, 'utf8')) as BenchReport;
+  const report = JSON.parse(readFileSync(json, 'utf8')) as BenchReport & { goals: Goal[] };
   assert.equal(report.mode, 'tiny');
+  assert.deepEqual(report.goals, goals(report), 'the JSON carries the goals as judged');
   assert.deepEqual(
     report.rows.map((r) => r.id),
     ['oneshot', 'rate', 'stdout', 'stdin', 'cp-up-small', 'cp-down-small', 'cp-up-medium', 'cp-down-medium', 'cp-up-large', 'cp-down-large', 'fanin'],
