@@ -40,8 +40,8 @@ function contender(row: RowResult | undefined, id: ContenderId): ContenderResult
   return c && present(values(c)).length ? c : undefined;
 }
 
-function undecided(name: string, target: string, why: string, partial: Partial<Goal> = {}): Goal {
-  return { name, podshell: '–', against: '–', ratio: '–', target, met: null, why, ...partial };
+function undecided(name: string, target: string, why: string): Goal {
+  return { name, podshell: '–', against: '–', ratio: '–', target, met: null, why };
 }
 
 /** `row`'s transfer is at the goal's size; else why the verdict is left open. */
@@ -49,7 +49,10 @@ function sizeWhy(row: RowResult, want: number): string | undefined {
   return row.bytes === want ? undefined : `not measured at that size in this run (${fmtBytes(row.bytes ?? 0)})`;
 }
 
-/** podshell ÷ kubectl per round, lower is better (`limit` the largest ratio that meets the goal). */
+/**
+ * The median over rounds of podshell ÷ kubectl in `rowId` (its values mapped by `toValue`, e.g.
+ * MiB/s to seconds), against `target.limit`; judged only when the row moved `want` bytes.
+ */
 function versusKubectl(report: BenchReport, name: string, rowId: string, build: ContenderId, target: { limit: number; higherIsBetter: boolean }, show: (v: number) => string, toValue: (row: RowResult, v: number) => number, want?: number): Goal {
   const targetText = `${target.higherIsBetter ? '≥' : '≤'} ${fmtRatio(target.limit)} kubectl's`;
   const row = find(report, rowId);
