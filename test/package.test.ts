@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -88,9 +88,11 @@ test('the tarball holds the built code, its types, the launchers and nothing els
     else if (isRuntimeAsset(name)) expected.add(out);
   }
   for (const file of webFiles) expected.add(`dist/web/${file}`);
+  // The CLI's bundle (scripts/bundle-cli.ts): its entry and chunks, named after their contents.
+  for (const file of readdirSync(join(checkout, 'dist', 'bundle'))) expected.add(`dist/bundle/${file}`);
   assert.deepEqual(files, [...expected].sort());
   // Spelled out, so that a change in the rule above cannot hide them.
-  for (const needed of ['dist/cli/main.js', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/sandbox/server.js']) assert.ok(files.includes(needed), needed);
+  for (const needed of ['dist/bundle/podshell.js', 'dist/cli/main.js', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/sandbox/server.js']) assert.ok(files.includes(needed), needed);
   assert.deepEqual(files.filter((f) => /\.map$|tsbuildinfo|\.test\.|^src\//.test(f)), []);
 });
 
