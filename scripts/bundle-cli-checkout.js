@@ -2,12 +2,17 @@
 // src/ (scripts/bundle-cli.ts) starts much faster than the ~130 modules of src/*.ts, each stripped
 // of its types and linked on its own. It is never stale: dist/checkout/current.json lists every
 // file the bundle was made from with its modification time and size; when any differs (or a file
-// is gone) the bundle is made again (~0.2 s) before the command runs. When it cannot be made (a
-// syntax error, esbuild missing), the sources run as they are, and Node.js reports what is wrong.
+// is gone) the bundle is made again (~0.2 s) before the command runs.
+//
+// bin/podshell runs `node --import <this file> src/cli/main.ts …`: this file is loaded first and
+// sends the entry, src/cli/main.ts, to the bundle's entry instead (a module resolution hook). When
+// the bundle cannot be made (a syntax error, esbuild missing), it sends nothing anywhere: the
+// sources run as they are, and Node.js reports what is wrong. Either way the process's command
+// line names src/cli/main.ts, as it always did.
 //
 // Plain JavaScript, so that checking the bundle costs no TypeScript stripping.
 
-import { enableCompileCache } from 'node:module';
+import { enableCompileCache, registerHooks } from 'node:module';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
@@ -77,7 +82,18 @@ if (!entry) {
   try {
     entry = await rebuild();
   } catch {
-    entry = new URL('src/cli/main.ts', root);
+    entry = null;
   }
 }
-await import(entry.href);
+if (entry) {
+  const bundle = entry.href;
+  const sources = new URL('src/cli/main.ts', root).href;
+  const hooks = registerHooks({
+    resolve(specifier, context, next) {
+      const resolved = next(specifier, context);
+      if (context.parentURL !== undefined || resolved.url !== sources) return resolved;
+      hooks.deregister();
+      return { url: bundle, format: 'module', shortCircuit: true };
+    },
+  });
+}
