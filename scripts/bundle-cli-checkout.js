@@ -5,17 +5,19 @@
 // is gone) the bundle is made again (~0.2 s) before the command runs.
 //
 // bin/podshell runs `node --import <this file> src/cli/main.ts …`: this file is loaded first and
-// sends the entry, src/cli/main.ts, to the bundle's entry instead (a module resolution hook). When
-// the bundle cannot be made (a syntax error, esbuild missing), it sends nothing anywhere: the
-// sources run as they are, and Node.js reports what is wrong. Either way the process's command
-// line names src/cli/main.ts, as it always did.
+// has the entry, src/cli/main.ts, run the bundle instead (a module load hook gives it the source
+// `runBundle(…)`, bin/podshell-bundle.js, as the published package runs its own bundle). When the
+// bundle cannot be made (a syntax error, esbuild missing), the hook is not set: the sources run
+// as they are, and Node.js reports what is wrong. Either way the process's command line names
+// src/cli/main.ts, as it always did.
 //
 // Plain JavaScript, so that checking the bundle costs no TypeScript stripping.
 
-import { enableCompileCache, registerHooks } from 'node:module';
 import { mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { enableCompileCache, registerHooks } from 'node:module';
 import { fileURLToPath } from 'node:url';
 
+// For this file's own imports when it makes a bundle (scripts/bundle-cli.ts, esbuild).
 enableCompileCache();
 
 const root = new URL('../', import.meta.url);
@@ -38,7 +40,7 @@ function currentBundle() {
       return null;
     }
   }
-  return new URL(`${stamp.dir}/podshell.js`, folder);
+  return new URL(`${stamp.dir}/podshell.cjs`, folder);
 }
 
 /**
@@ -52,7 +54,13 @@ async function rebuild() {
   const out = new URL(`${dir}/`, folder);
   mkdirSync(out, { recursive: true });
   const started = Date.now();
-  const { inputs } = await bundleCli(fileURLToPath(out), 'src', { logLevel: 'silent' });
+  let inputs;
+  try {
+    ({ inputs } = await bundleCli(fileURLToPath(out), 'src', { logLevel: 'silent' }));
+  } catch (err) {
+    rmSync(out, { recursive: true, force: true });
+    throw err;
+  }
   const stamp = {
     dir,
     inputs: [...inputs, fileURLToPath(new URL('scripts/bundle-cli.ts', root))].map((path) => {
@@ -74,7 +82,7 @@ async function rebuild() {
       // Another podshell removed it first.
     }
   }
-  return new URL('podshell.js', out);
+  return new URL('podshell.cjs', out);
 }
 
 let entry = currentBundle();
@@ -86,14 +94,13 @@ if (!entry) {
   }
 }
 if (entry) {
-  const bundle = entry.href;
   const sources = new URL('src/cli/main.ts', root).href;
+  const source = `import { runBundle } from ${JSON.stringify(new URL('bin/podshell-bundle.js', root).href)};\nrunBundle(new URL(${JSON.stringify(entry.href)}));\n`;
   const hooks = registerHooks({
-    resolve(specifier, context, next) {
-      const resolved = next(specifier, context);
-      if (context.parentURL !== undefined || resolved.url !== sources) return resolved;
+    load(url, context, next) {
+      if (url !== sources) return next(url, context);
       hooks.deregister();
-      return { url: bundle, format: 'module', shortCircuit: true };
+      return { format: 'module', source, shortCircuit: true };
     },
   });
 }

@@ -1,8 +1,6 @@
-// The CLI as a bundle: esbuild turns src/cli/main.ts and everything it imports into a few ES
-// module files, so that a one-shot command loads three files instead of ~130 (resolving, reading
-// and linking each module was most of `podshell exec` 's start-up). Code that only some commands
-// need (the sandbox, the web gateway) is reached through `await import()` and stays in chunks of
-// its own, loaded by those commands alone.
+// The CLI as a bundle: esbuild turns src/cli/program.ts and everything it imports into one
+// script, so that a one-shot command loads one file instead of ~130 modules (resolving, reading,
+// compiling and linking each module was most of `podshell exec` 's start-up).
 //
 // What is bundled: podshell's own code and the packages on the path of exec, attach and cp
 // (commander, ws, js-yaml, tar-stream, client-node's config_types), with their dependencies.
@@ -14,7 +12,7 @@
 // scripts/build.ts lays it out) for the published bundle, or in src/ for a checkout's.
 //
 // Used by scripts/build.ts (dist/bundle, which bin/podshell.js runs) and by the checkout's
-// launcher, scripts/bundle-cli-checkout.js (a bundle rebuilt whenever a source changes).
+// launcher, scripts/bundle-cli-checkout.js (a bundle made again whenever a source changes).
 
 import { readFileSync } from 'node:fs';
 import { dirname, isAbsolute, join, relative, resolve, sep } from 'node:path';
@@ -86,26 +84,42 @@ export interface BundleResult {
   files: string[];
 }
 
-/** Bundles the CLI into `outdir`: `podshell.js`, the entry, and its chunks. */
+/** The bundle's entry, a module of its own (no file: what src/cli/main.ts does, without the compile cache). */
+const entryName = 'podshell-bundle-entry.ts';
+
+/** The bundle's file in its folder: one CommonJS script, which bin/podshell-bundle.js runs. */
+export const bundleFile = 'podshell.cjs';
+
+/**
+ * Bundles the CLI into `outdir`/podshell.cjs.
+ *
+ * One CommonJS script rather than ES modules, because a script can be compiled with V8's code
+ * cache made after a run, holding every function that run compiled (bin/podshell-bundle.js); Node's
+ * compile cache holds only the code compiled before a module runs, so every start compiled most
+ * functions again. The sandbox and the gateway, reached by `import()`, are in the same file but
+ * only run (and load fastify, node-pty, …) when a command imports them.
+ */
 export async function bundleCli(outdir: string, assets: 'src' | 'dist', opts: { logLevel?: 'silent' | 'warning' } = {}): Promise<BundleResult> {
   const result = await build({
-    entryPoints: { podshell: join(root, 'src', 'cli', 'main.ts') },
-    outdir,
-    chunkNames: 'chunk-[hash]',
+    stdin: { contents: "import { run } from './src/cli/program.ts';\nvoid run(process.argv.slice(2));\n", resolveDir: root, sourcefile: entryName, loader: 'ts' },
+    outfile: join(outdir, bundleFile),
     bundle: true,
-    splitting: true,
-    format: 'esm',
+    format: 'cjs',
     platform: 'node',
     target: 'node22.19',
-    // Bundled CommonJS packages call require() (for Node's built-ins and the optional addons).
-    banner: { js: "import { createRequire as __podshellRequire } from 'node:module';\nconst require = __podshellRequire(import.meta.url);" },
+    // Smaller to read and hash at every start; names are kept, for stack traces.
+    minifyWhitespace: true,
+    minifySyntax: true,
+    // The script's own URL, for `new URL('…', import.meta.url)` (rewritten above to point from here).
+    define: { 'import.meta.url': '__podshellUrl' },
+    banner: { js: "var __podshellUrl = require('node:url').pathToFileURL(__filename).href;" },
     plugins: [plugin(outdir, assets)],
     metafile: true,
     logLevel: opts.logLevel ?? 'warning',
     absWorkingDir: root,
   });
   return {
-    inputs: Object.keys(result.metafile.inputs).map((input) => resolve(root, input)),
+    inputs: Object.keys(result.metafile.inputs).filter((input) => input !== entryName).map((input) => resolve(root, input)),
     files: Object.keys(result.metafile.outputs).map((output) => relative(outdir, resolve(root, output)).split(sep).join('/')).sort(),
   };
 }

@@ -71,6 +71,22 @@ export function splitCommand(argv: string[]): { head: string[]; command: string[
   return dash >= 0 ? { head: argv.slice(0, dash), command: argv.slice(dash + 1) } : { head: argv, command: null };
 }
 
+/**
+ * Run the command line and set the exit code: what the executable does (src/cli/main.ts, and the
+ * bundle scripts/bundle-cli.ts makes).
+ */
+export async function run(argv: string[]): Promise<void> {
+  // A reader that goes away early (`podshell … | head`) is not a failure to report with a stack
+  // trace: end as a Go program such as kubectl does on a broken pipe, with 128 + SIGPIPE.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(141);
+      throw err;
+    });
+  }
+  process.exitCode = await main(argv);
+}
+
 export async function main(argv: string[]): Promise<number> {
   const { head, command } = splitCommand(argv);
   try {

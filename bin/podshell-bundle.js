@@ -1,0 +1,73 @@
+// Runs the CLI's bundle (scripts/bundle-cli.ts: one CommonJS script) with a V8 code cache made
+// after a run. Node's compile cache keeps only the code compiled before a module runs, so each
+// start compiled most of podshell's functions again; this cache, written when a run ends, holds
+// every function that run compiled, and the next start reads them all back.
+//
+// The cache lives in Node's compile cache folder (module.getCompileCacheDir(): per Node.js
+// version and V8 flags), named after the bundle's path, size and time and the command run, and
+// V8 checks it again before use: a cache it rejects is made anew. Only a file of this user's,
+// writable by no one else, is used. Without a compile cache folder
+// (NODE_DISABLE_COMPILE_CACHE) the bundle runs without one.
+
+import { createHash } from 'node:crypto';
+import { closeSync, fstatSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire, enableCompileCache, getCompileCacheDir } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import vm from 'node:vm';
+
+const commands = new Set(['exec', 'attach', 'cp', 'sandbox', 'web']);
+
+/**
+ * The file's contents if this user owns it and no one else may write it: V8 runs a code cache's
+ * bytecode as it finds it, so one planted by someone else in a shared folder must not be used.
+ */
+function readOwnFile(path) {
+  let fd;
+  try {
+    fd = openSync(path, 'r');
+    const s = fstatSync(fd);
+    if ((process.getuid && s.uid !== process.getuid()) || (s.mode & 0o022) !== 0) return undefined;
+    return readFileSync(fd);
+  } catch {
+    return undefined; // none yet
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
+
+/** Runs the bundle at `file` (a path or file: URL) as the CLI, with this process's argv. */
+export function runBundle(file) {
+  const path = file instanceof URL ? fileURLToPath(file) : file;
+  enableCompileCache();
+  const folder = getCompileCacheDir();
+  const source = readFileSync(path, 'utf8');
+  let cacheFile;
+  let cachedData;
+  if (folder) {
+    const s = statSync(path);
+    // One cache per command: the first run of each decides what its cache holds (`--version`
+    // first must not leave exec without its functions).
+    const command = process.argv.slice(2).find((arg) => commands.has(arg)) ?? 'other';
+    cacheFile = join(folder, `podshell-${createHash('sha256').update(`${path}\0${s.size}\0${s.mtimeMs}`).digest('hex').slice(0, 16)}-${command}`);
+    cachedData = readOwnFile(cacheFile);
+  }
+  const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
+    filename: path,
+    ...(cachedData ? { cachedData } : {}),
+    importModuleDynamically: vm.constants.USE_MAIN_CONTEXT_DEFAULT_LOADER,
+  });
+  if (cacheFile && (!cachedData || script.cachedDataRejected)) {
+    process.once('exit', () => {
+      try {
+        const tmp = `${cacheFile}.${process.pid}.tmp`;
+        writeFileSync(tmp, script.createCachedData(), { mode: 0o600, flag: 'wx' }); // never through a planted link
+        renameSync(tmp, cacheFile);
+      } catch {
+        // A cache is an optimisation: without it the next start compiles again.
+      }
+    });
+  }
+  const module = { exports: {} };
+  script.runInThisContext()(module.exports, createRequire(path), module, path, dirname(path));
+}
