@@ -9,14 +9,22 @@
 // writable by no one else, is used. Without a compile cache folder
 // (NODE_DISABLE_COMPILE_CACHE) the bundle runs without one.
 
-import { createHash } from 'node:crypto';
-import { closeSync, fstatSync, openSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { createRequire, enableCompileCache, getCompileCacheDir } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import vm from 'node:vm';
+// Node's built-ins as process.getBuiltinModule() gives them: an ES module import of one makes a
+// facade that reads every export, and some load more (fs.promises, crypto.webcrypto).
+const { closeSync, fstatSync, openSync, readFileSync, renameSync, statSync, writeFileSync } = process.getBuiltinModule('node:fs');
+const { createRequire, enableCompileCache, getCompileCacheDir } = process.getBuiltinModule('node:module');
+const { dirname, join } = process.getBuiltinModule('node:path');
+const { fileURLToPath } = process.getBuiltinModule('node:url');
+const vm = process.getBuiltinModule('node:vm');
 
 const commands = new Set(['exec', 'attach', 'cp', 'sandbox', 'web']);
+
+/** FNV-1a, 32 bits, as hex: a short name for a path (a cryptographic hash would load node:crypto). */
+function fnv1a(text) {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return hash.toString(16).padStart(8, '0');
+}
 
 /**
  * The file's contents if this user owns it and no one else may write it: V8 runs a code cache's
@@ -49,7 +57,7 @@ export function runBundle(file) {
     // One cache per command: the first run of each decides what its cache holds (`--version`
     // first must not leave exec without its functions).
     const command = process.argv.slice(2).find((arg) => commands.has(arg)) ?? 'other';
-    cacheFile = join(folder, `podshell-${createHash('sha256').update(`${path}\0${s.size}\0${s.mtimeMs}`).digest('hex').slice(0, 16)}-${command}`);
+    cacheFile = join(folder, `podshell-${fnv1a(path)}-${s.size}-${Math.trunc(s.mtimeMs * 1000)}-${command}`);
     cachedData = readOwnFile(cacheFile);
   }
   const script = new vm.Script(`(function (exports, require, module, __filename, __dirname) {${source}\n})`, {
