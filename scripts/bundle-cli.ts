@@ -60,10 +60,37 @@ export function rewriteAssetUrls(source: string, file: string, outdir: string, a
   });
 }
 
+/**
+ * A CommonJS module standing for the built-in `name`, which loads it on first use: properties are
+ * read from the real module then. (Only for `require()`: an ES module import of it would read all
+ * of its properties at once.)
+ */
+export function lazyBuiltin(name: string): string {
+  return `let real;
+const load = () => (real ??= process.getBuiltinModule(${JSON.stringify(`node:${name}`)}));
+module.exports = new Proxy({}, {
+  get: (_, key) => load()[key],
+  has: (_, key) => key in load(),
+  ownKeys: () => Reflect.ownKeys(load()),
+  getOwnPropertyDescriptor: (_, key) => {
+    const d = Reflect.getOwnPropertyDescriptor(load(), key);
+    return d && { ...d, configurable: true };
+  },
+});
+`;
+}
+
 function plugin(outdir: string, assets: 'src' | 'dist'): Plugin {
   return {
     name: 'podshell-cli',
     setup(b) {
+      // Built-ins that bundled packages require when they load but use only later, if at all
+      // (ws: zlib for compression, which podshell turns off; commander: child_process for
+      // subcommands run as programs, which podshell has none of): loaded on first use instead.
+      b.onResolve({ filter: /^(node:)?(zlib|child_process)$/ }, (args) =>
+        args.kind === 'require-call' && args.importer.split(sep).includes('node_modules') ? { path: args.path.replace(/^node:/, ''), namespace: 'lazy-builtin' } : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: 'lazy-builtin' }, (args) => ({ contents: lazyBuiltin(args.path), loader: 'js' }));
       b.onResolve({ filter: /^[^./]/ }, (args) => {
         if (args.path.startsWith('node:') || isAbsolute(args.path)) return undefined;
         return isExternal(args.path, args.importer) ? { path: args.path, external: true } : undefined;
