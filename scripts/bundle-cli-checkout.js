@@ -89,7 +89,10 @@ let entry = currentBundle();
 if (!entry) {
   try {
     entry = await rebuild();
-  } catch {
+  } catch (err) {
+    // esbuild's own failures (a syntax error) Node.js reports better, running the sources; any
+    // other is said, as the sources then run much slower than the bundle.
+    if (!Array.isArray(err?.errors)) process.stderr.write(`podshell: warning: cannot bundle the sources, running them as they are: ${err?.message ?? err}\n`);
     entry = null;
   }
 }

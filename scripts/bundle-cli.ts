@@ -146,7 +146,10 @@ export async function bundleCli(outdir: string, assets: 'src' | 'dist', opts: { 
     absWorkingDir: root,
   });
   return {
-    inputs: Object.keys(result.metafile.inputs).filter((input) => input !== entryName).map((input) => resolve(root, input)),
+    // Files only: not the entry, nor the modules of the plugin's own namespaces (`lazy-builtin:zlib`).
+    inputs: Object.keys(result.metafile.inputs)
+      .filter((input) => input !== entryName && !/^[a-z-]+:/.test(input))
+      .map((input) => resolve(root, input)),
     files: Object.keys(result.metafile.outputs).map((output) => relative(outdir, resolve(root, output)).split(sep).join('/')).sort(),
   };
 }
