@@ -134,6 +134,9 @@ export async function bundleCli(outdir: string, assets: 'src' | 'dist', opts: { 
     format: 'cjs',
     platform: 'node',
     target: 'node22.19',
+    // `import()` of a package (client-node, when a kubeconfig needs it) as require(): a script run
+    // by node:vm has no ES module loader of its own (the main one is experimental there).
+    supported: { 'dynamic-import': false },
     // Smaller to read and hash at every start; names are kept, for stack traces.
     minifyWhitespace: true,
     minifySyntax: true,
