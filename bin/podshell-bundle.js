@@ -11,7 +11,7 @@
 
 // Node's built-ins as process.getBuiltinModule() gives them: an ES module import of one makes a
 // facade that reads every export, and some load more (fs.promises, crypto.webcrypto).
-const { closeSync, fstatSync, openSync, readFileSync, renameSync, statSync, writeFileSync } = process.getBuiltinModule('node:fs');
+const { closeSync, fstatSync, openSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } = process.getBuiltinModule('node:fs');
 const { createRequire, enableCompileCache, getCompileCacheDir } = process.getBuiltinModule('node:module');
 const { dirname, join } = process.getBuiltinModule('node:path');
 const { fileURLToPath } = process.getBuiltinModule('node:url');
@@ -44,6 +44,22 @@ function readOwnFile(path) {
   }
 }
 
+/**
+ * Caches of other bundles (older versions, a checkout's earlier bundles) go when an hour old: a
+ * bundle still in use makes its cache again, once.
+ */
+function removeOldCaches(folder, keep) {
+  for (const name of readdirSync(folder)) {
+    const path = join(folder, name);
+    if (!name.startsWith('podshell-') || path === keep) continue;
+    try {
+      if (Date.now() - statSync(path).mtimeMs > 3600_000) rmSync(path, { force: true });
+    } catch {
+      // Gone already.
+    }
+  }
+}
+
 /** Runs the bundle at `file` (a path or file: URL) as the CLI, with this process's argv. */
 export function runBundle(file) {
   const path = file instanceof URL ? fileURLToPath(file) : file;
@@ -70,6 +86,7 @@ export function runBundle(file) {
         const tmp = `${cacheFile}.${process.pid}.tmp`;
         writeFileSync(tmp, script.createCachedData(), { mode: 0o600, flag: 'wx' }); // never through a planted link
         renameSync(tmp, cacheFile);
+        removeOldCaches(folder, cacheFile);
       } catch {
         // A cache is an optimisation: without it the next start compiles again.
       }
