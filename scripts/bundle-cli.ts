@@ -107,8 +107,6 @@ function plugin(outdir: string, assets: 'src' | 'dist'): Plugin {
 export interface BundleResult {
   /** The files the bundle was made from (absolute paths): sources and bundled packages. */
   inputs: string[];
-  /** The files written, relative to outdir. */
-  files: string[];
 }
 
 /** The bundle's entry, a module of its own (no file: what src/cli/main.ts does, without the compile cache). */
@@ -137,7 +135,7 @@ export async function bundleCli(outdir: string, assets: 'src' | 'dist', opts: { 
     // `import()` of a package (client-node, when a kubeconfig needs it) as require(): a script run
     // by node:vm has no ES module loader of its own (the main one is experimental there).
     supported: { 'dynamic-import': false },
-    // Smaller to read and hash at every start; names are kept, for stack traces.
+    // Less to read and compile at every start; names are kept, for stack traces.
     minifyWhitespace: true,
     minifySyntax: true,
     // The script's own URL, for `new URL('…', import.meta.url)` (rewritten above to point from here).
@@ -153,6 +151,5 @@ export async function bundleCli(outdir: string, assets: 'src' | 'dist', opts: { 
     inputs: Object.keys(result.metafile.inputs)
       .filter((input) => input !== entryName && !/^[a-z-]+:/.test(input))
       .map((input) => resolve(root, input)),
-    files: Object.keys(result.metafile.outputs).map((output) => relative(outdir, resolve(root, output)).split(sep).join('/')).sort(),
   };
 }

@@ -31,6 +31,7 @@ function conventions(command: Command): Command {
  * was none): exec needs to know, as kubectl does, which words came before it. The kube flags
  * (--kubeconfig, --context, -n, --as, --as-group, --request-timeout) are taken before the
  * subcommand too, as kubectl's global flags; given in both places, the one after it wins.
+ * With `only` (the subcommand named on the command line), the program has that command alone.
  */
 export function buildProgram(command: string[] | null, only?: string): Command {
   const program = conventions(new Command(commandName()))
