@@ -1,8 +1,9 @@
 // The build: `tsc -b` compiles every layer of src/ into dist/, then the files the compiled code
 // reads at run time (every file under src/<layer>/ that is not TypeScript, not a tsconfig.json
 // and not a test file) are copied to the same place under dist/, so that
-// `new URL('./world.yaml', import.meta.url)` finds its file from src/ and dist/ alike. Last, esbuild
-// bundles the browser UI (src/web) into dist/web (scripts/build-web.ts).
+// `new URL('./world.yaml', import.meta.url)` finds its file from src/ and dist/ alike. Then esbuild
+// bundles the browser UI (src/web) into dist/web (scripts/build-web.ts) and the CLI into
+// dist/bundle (scripts/bundle-cli.ts), which is what the package's bin/podshell runs.
 //
 //   node scripts/build.ts           build (incremental: a no-op when dist/ is current)
 //   node scripts/build.ts --clean   remove dist/ first (npm pack and npm publish: no stale files)
@@ -12,6 +13,7 @@ import { copyFileSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildWeb } from './build-web.ts';
+import { bundleCli } from './bundle-cli.ts';
 
 const root = dirname(dirname(fileURLToPath(import.meta.url)));
 const src = join(root, 'src');
@@ -49,4 +51,7 @@ if (process.argv[1] === fileURLToPath(import.meta.url)) {
   if (tsc.status !== 0) process.exit(tsc.status ?? 1);
   copyAssets();
   await buildWeb();
+  // Chunk names change with their contents: no stale chunk stays behind.
+  rmSync(join(dist, 'bundle'), { recursive: true, force: true });
+  await bundleCli(join(dist, 'bundle'), 'dist');
 }

@@ -4,7 +4,7 @@
 
 import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -78,7 +78,7 @@ after(async () => {
 test('the tarball holds the built code, its types, the launchers and nothing else', () => {
   const files = packed.files.map((f) => f.path).sort();
   const sources = execFileSync('git', ['ls-files', '--cached', '--others', '--exclude-standard', 'src'], { cwd: repo, encoding: 'utf8' }).trim().split('\n');
-  const expected = new Set(['package.json', 'README.md', 'bin/podshell', 'bin/podshell.js', 'bin/kubectl-podshell']);
+  const expected = new Set(['package.json', 'README.md', 'bin/podshell', 'bin/podshell.js', 'bin/podshell-bundle.js', 'bin/kubectl-podshell']);
   for (const source of sources) {
     const name = source.slice(source.lastIndexOf('/') + 1);
     const out = source.replace(/^src\//, 'dist/');
@@ -88,9 +88,11 @@ test('the tarball holds the built code, its types, the launchers and nothing els
     else if (isRuntimeAsset(name)) expected.add(out);
   }
   for (const file of webFiles) expected.add(`dist/web/${file}`);
+  // The CLI's bundle (scripts/bundle-cli.ts).
+  for (const file of readdirSync(join(checkout, 'dist', 'bundle'))) expected.add(`dist/bundle/${file}`);
   assert.deepEqual(files, [...expected].sort());
   // Spelled out, so that a change in the rule above cannot hide them.
-  for (const needed of ['dist/cli/main.js', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/sandbox/server.js']) assert.ok(files.includes(needed), needed);
+  for (const needed of ['dist/bundle/podshell.cjs', 'dist/cli/main.js', 'dist/lib/index.js', 'dist/lib/index.d.ts', 'dist/sandbox/server.js']) assert.ok(files.includes(needed), needed);
   assert.deepEqual(files.filter((f) => /\.map$|tsbuildinfo|\.test\.|^src\//.test(f)), []);
 });
 
@@ -163,4 +165,23 @@ test('the installed CLI on a Node.js older than 22.19 says which Node.js it need
   assert.equal(r.stderr, `podshell: needs Node.js >= 22.19 (this is Node.js ${version})\n`);
   assert.equal(r.stdout.toString(), '');
   assert.equal(r.code, 1);
+});
+
+test("the checkout's bin/podshell runs a bundle of the current sources, made again when one of them changes", async () => {
+  const podshell = join(checkout, 'bin', 'podshell');
+  const env = { ...process.env, KUBECONFIG: sandbox.kubeconfigPath, NO_COLOR: '1' };
+  const first = await run(podshell, ['exec', 'demo', '--', 'echo', 'from the checkout'], { env });
+  assert.equal(first.stderr, '');
+  assert.equal(first.stdout.toString(), 'from the checkout\n');
+  assert.equal(first.code, 0);
+  // It ran the bundle (scripts/bundle-cli-checkout.js), not the sources, which it falls back to.
+  const pointer = join(checkout, 'dist', 'checkout', 'current.json');
+  const stamp = JSON.parse(readFileSync(pointer, 'utf8')) as { dir: string; inputs: [string, number, number][] };
+  assert.ok(stamp.inputs.some(([path]) => path === join(realpathSync(checkout), 'src', 'cli', 'program.ts')));
+  const name = join(checkout, 'src', 'cli', 'name.ts');
+  writeFileSync(name, readFileSync(name, 'utf8').replace("|| 'podshell'", "|| 'podshell-changed'"));
+  const second = await run(podshell, ['exec', '--help'], { env });
+  assert.equal(second.stderr, '');
+  assert.match(second.stdout.toString(), /^Usage: podshell-changed exec /);
+  assert.notEqual((JSON.parse(readFileSync(pointer, 'utf8')) as { dir: string }).dir, stamp.dir);
 });

@@ -12,7 +12,7 @@
 
 import { readFileSync } from 'node:fs';
 import type http from 'node:http';
-import type https from 'node:https';
+import https from 'node:https';
 import { PodshellError } from '../protocol/errors.ts';
 import { chooseProxy, defaultWarn, kubeconfigImpersonation, parseServer, readToken, serverText, timeouts, type ProxyChoice } from './client-config.ts';
 import { Kubeconfig } from './config.ts';
@@ -20,6 +20,7 @@ import { ConfigError, TargetError } from './errors.ts';
 import { DEFAULT_PLUGIN_TIMEOUT_MS, ExecPlugin, type ExecConfig } from './exec-plugin.ts';
 import { checkHeaderValues, impersonationHeaders, type Impersonation } from './headers.ts';
 import { loadKubeconfig, selectContext } from './kubeconfig.ts';
+import { http as httpModule } from './node-http.ts';
 import { HttpTunnelAgent, HttpsTunnelAgent } from './proxy.ts';
 import { asPod, asPodList, asWorkload } from './shapes.ts';
 import { resolveTargets, type ResolveOptions, type ResolvedTarget, type ResourceKind, type Target } from './targets.ts';
@@ -126,6 +127,7 @@ export class KubeClient {
   private readonly _pluginTimeoutMs: number;
   private _plugin: ExecPlugin | undefined;
   private _agent: http.Agent | undefined;
+  private _pool: http.Agent | undefined;
 
   private constructor(config: ClientConfig) {
     this._kc = config.kc;
@@ -287,6 +289,13 @@ export class KubeClient {
     if (opts.servername) result.servername = opts.servername;
     const agent = this._proxyAgent(opts.agent);
     if (agent) result.agent = agent;
+    else {
+      // The client's own keep-alive agent: a session's upgrade request goes over the connection
+      // that the GET before it (the pod, to pick the container) left idle, rather than a new TCP
+      // connection and TLS handshake. Idle connections do not keep the process alive.
+      this._pool ??= this._serverUrl.protocol === 'https:' ? new https.Agent({ keepAlive: true }) : new httpModule.Agent({ keepAlive: true });
+      result.pool = this._pool;
+    }
     if (this._requestTimeoutMs !== undefined) result.requestTimeoutMs = this._requestTimeoutMs;
     checkHeaderValues(result.headers, user?.name);
     return result;
@@ -404,9 +413,11 @@ export class KubeClient {
     return resolveTargets(this, target, opts);
   }
 
-  /** Close idle proxy-tunnel connections. The client stays usable. */
+  /** Close idle connections (kept alive for reuse, or proxy tunnels). The client stays usable. */
   close(): void {
     this._agent?.destroy();
     this._agent = undefined;
+    this._pool?.destroy();
+    this._pool = undefined;
   }
 }

@@ -4,7 +4,6 @@
 // without one). A plugin that does not answer in time is killed with every process it started
 // (it runs in its own process group), and the request fails naming it.
 
-import { spawn } from 'node:child_process';
 import { ConfigError } from './errors.ts';
 import { raceAbort } from './transport.ts';
 
@@ -96,6 +95,8 @@ export class ExecPlugin {
     const env = { ...process.env };
     for (const e of this._exec.env ?? []) env[e.name] = e.value;
     return new Promise<string>((resolve, reject) => {
+      // node:child_process is loaded here, by the few users with a plugin: not at every start-up.
+      const { spawn } = process.getBuiltinModule('node:child_process');
       const child = spawn(command, this._exec.args ?? [], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true });
       let stdout = '';
       let stderr = '';

@@ -24,6 +24,8 @@ export interface ConnectOptions {
   rejectUnauthorized: boolean;
   /** A CONNECT-tunnelling agent when a proxy applies (proxy-url, or HTTPS_PROXY without NO_PROXY). */
   agent?: http.Agent;
+  /** Otherwise the client's keep-alive agent, so that requests and session upgrades reuse idle connections. */
+  pool?: http.Agent;
   /**
    * The client's `requestTimeoutMs` (kubectl --request-timeout), when one was given: sessions
    * use it as their handshake timeout unless they set their own. 0 means no limit.
@@ -41,14 +43,14 @@ export interface TlsOptions {
   rejectUnauthorized: boolean;
 }
 
-/** The TLS options (and proxy agent) for a connection: the one mapping from ConnectOptions. */
+/** The TLS options (and agent) for a connection: the one mapping from ConnectOptions. */
 export function tlsOptions(connect: ConnectOptions): TlsOptions {
   return {
     ...(connect.ca ? { ca: connect.ca } : {}),
     ...(connect.cert ? { cert: connect.cert } : {}),
     ...(connect.key ? { key: connect.key } : {}),
     ...(connect.servername ? { servername: connect.servername } : {}),
-    ...(connect.agent ? { agent: connect.agent } : {}),
+    ...(connect.agent || connect.pool ? { agent: connect.agent ?? connect.pool } : {}),
     rejectUnauthorized: connect.rejectUnauthorized,
   };
 }
