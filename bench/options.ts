@@ -160,7 +160,7 @@ export const usage = `usage: node bench/run.ts [--quick | --tiny] [--out FILE] [
   --out FILE  report file (default: bench/RESULTS.md for a full run, bench/RESULTS-quick.md for
               --quick, stdout only for --tiny); only the block between the bench markers is replaced
   --only      rows: ${rowIds.join(', ')}
-  --baseline  another podshell checkout (dist/ built with tsc -b) to add to the one-shot row
+  --baseline  another podshell checkout (built with its scripts/build.ts) to add to the one-shot row
   --kubectl   the kubectl to compare with (default: kubectl.1.33 next to the machine's kubectl)
   --profile   write a CPU profile of each web shell gateway process into DIR
               (read one with: node bench/profile-top.ts DIR/FILE.cpuprofile)`;

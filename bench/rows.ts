@@ -19,9 +19,9 @@ export interface Ctx {
   /** The repository root. */
   root: string;
   sandbox: SandboxInfo;
-  /** How to start the podshell CLI: `node dist/cli/main.js`, as the published package runs it. */
+  /** How to start the podshell CLI as the published package runs it: `node bin/podshell.js` (dist/bundle). */
   podshell: string[];
-  /** The checkout's launcher, `bin/podshell`, which runs src/*.ts through Node's type stripping. */
+  /** The checkout's launcher, `bin/podshell`: a bundle of the current sources, made again when one changes. */
   podshellSrc: string[];
   /** Another podshell CLI to compare with (e.g. the previous commit), or null. */
   baseline: string[] | null;
@@ -51,12 +51,12 @@ interface Contender {
 /** ws's switch that keeps it from loading `bufferutil` (its JavaScript masking runs instead). */
 const noBufferUtilEnv = (): NodeJS.ProcessEnv => ({ ...process.env, WS_NO_BUFFER_UTIL: '1' });
 
-/** The checkout's launcher, when it is not what `ctx.podshell` already runs (tsc -b failed). */
+/** The checkout's launcher, when it is not what `ctx.podshell` already runs (the build failed). */
 const distinctSrc = (ctx: Ctx): boolean => ctx.podshellSrc.join(' ') !== ctx.podshell.join(' ');
 
 export const labels: Record<ContenderId, string> = {
   'podshell-cli': 'podshell CLI',
-  'podshell-src': 'podshell CLI from src/*.ts',
+  'podshell-src': 'podshell CLI from a checkout',
   'podshell-cli-nobu': 'podshell CLI, `WS_NO_BUFFER_UTIL=1`',
   'podshell-baseline': 'podshell CLI (baseline)',
   'podshell-lib': 'podshell library',

@@ -4,7 +4,7 @@
 import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, release, tmpdir, totalmem, type } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { createRequire } from 'node:module';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
@@ -45,16 +45,17 @@ function hasCp(podshell: string[]): boolean {
 }
 
 /**
- * The CLI as the published package runs it: `node dist/cli/main.js`, built here with `tsc -b`
- * (incremental: a no-op when dist/ is current). Falls back to the checkout's launcher when the
- * build fails.
+ * The CLI as the published package runs it: `node bin/podshell.js` (the bundle in dist/bundle),
+ * built here with `node scripts/build.ts` (incremental: a no-op when dist/ is current). A checkout
+ * from before the bundle (a `--baseline`) runs `node dist/cli/main.js`. Null when the build fails.
  */
 function buildCli(dir: string, log: (message: string) => void): string[] | null {
-  const tsc = join(root, 'node_modules', '.bin', 'tsc');
-  const built = spawnSync(tsc, ['-b'], { cwd: dir, encoding: 'utf8' });
+  const built = spawnSync(process.execPath, [join(dir, 'scripts', 'build.ts')], { cwd: dir, encoding: 'utf8' });
+  const bundled = join(dir, 'bin', 'podshell.js');
   const main = join(dir, 'dist', 'cli', 'main.js');
+  if (built.status === 0 && existsSync(join(dir, 'dist', 'bundle')) && existsSync(bundled)) return [process.execPath, bundled];
   if (built.status === 0 && existsSync(main)) return [process.execPath, main];
-  log(`tsc -b failed in ${dir}: ${(built.stdout + built.stderr).trim().split('\n').slice(0, 5).join(' | ')}`);
+  log(`the build failed in ${dir}: ${(built.stdout + built.stderr).trim().split('\n').slice(0, 5).join(' | ')}`);
   return null;
 }
 
@@ -236,7 +237,7 @@ async function main(options: Options, argv: readonly string[]): Promise<void> {
     command: commandLine(argv),
     mode: options.plan.mode,
     durationSeconds: (performance.now() - started) / 1000,
-    machine: { ...machine(kubectl, sandbox.info.isolation, bufferutil.text), podshellCli: podshell === podshellSrc ? '`bin/podshell` (src/*.ts; `tsc -b` failed)' : '`node dist/cli/main.js` (as published; built with `tsc -b` first)', baseline: options.baseline ? `${resolve(options.baseline)}${gitDescription(resolve(options.baseline))}` : null },
+    machine: { ...machine(kubectl, sandbox.info.isolation, bufferutil.text), podshellCli: podshell === podshellSrc ? '`bin/podshell` (the build failed)' : `\`${podshell.slice(1).map((a) => relative(root, a)).join(' ')}\` (as published; built with \`node scripts/build.ts\` first)`, baseline: options.baseline ? `${resolve(options.baseline)}${gitDescription(resolve(options.baseline))}` : null },
     rows: results,
     ceilings: ceilingResults,
     gateway: gatewayResults,
