@@ -47,6 +47,15 @@ test('parseVerifyOutput', () => {
   assert.equal(cmd.parseVerifyOutput('', 1), null);
 });
 
+test('parseArchiveCheck takes exactly the hash line and the size line', () => {
+  const h = 'b'.repeat(64);
+  assert.deepEqual(cmd.parseArchiveCheck(`${h}  -\n1234\n`), { sha256: h, size: 1234 });
+  assert.equal(cmd.parseArchiveCheck(''), null);
+  assert.equal(cmd.parseArchiveCheck(`${h}  -\n`), null);
+  assert.equal(cmd.parseArchiveCheck(`tar printed this\n${h}  -\n1234\n`), null);
+  assert.equal(cmd.parseArchiveCheck(`${h}  /x\n1234\n`), null);
+});
+
 test('batches keep each exec URL bounded and keep order', () => {
   const paths = Array.from({ length: 100 }, (_, i) => `/data/${String(i).padStart(3, '0')}-${'x'.repeat(1000)}`);
   const out = cmd.batches(paths, 32 * 1024);
@@ -59,9 +68,9 @@ test('batches keep each exec URL bounded and keep order', () => {
 describe('the scripts, run by this machine’s sh with hostile names', () => {
   let dir: string;
   const hostile = ["a b", "it's", 'q"uote', '$(touch PWNED)', '`touch PWNED`', 'semi;touch PWNED', 'new\nline', '-rf', '*', 'back\\slash'];
-  const run = (argv: string[], input?: Buffer): Promise<{ code: number; stdout: Buffer; stderr: string }> =>
+  const run = (argv: string[], input?: Buffer, env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: Buffer; stderr: string }> =>
     new Promise((resolve) => {
-      const child = execFile(argv[0]!, argv.slice(1), { cwd: dir, encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
+      const child = execFile(argv[0]!, argv.slice(1), { cwd: dir, encoding: 'buffer', maxBuffer: 64 * 1024 * 1024, ...(env ? { env } : {}) }, (err, stdout, stderr) =>
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr: stderr.toString() }),
       );
       child.stdin!.on('error', () => {});
@@ -96,6 +105,14 @@ describe('the scripts, run by this machine’s sh with hostile names', () => {
       const tail = await run(cmd.tarCreateFrom(name, 777));
       assert.equal(tail.code, 0);
       assert.deepEqual(tail.stdout, whole.stdout.subarray(777));
+      // The hashing untar: the archive's sha256 and the written file's size, the FIFO gone.
+      const into = mkdtempSync(join(dir, 'into-'));
+      const fifo = join(into, '.podshell-00000002.fifo');
+      const x = await run(cmd.tarExtractHashing(into, true, fifo, join(into, name)), whole.stdout);
+      assert.equal(x.code, 0, x.stderr);
+      assert.deepEqual(cmd.parseArchiveCheck(x.stdout.toString()), { sha256: createHash('sha256').update(whole.stdout).digest('hex'), size: data.length });
+      assert.deepEqual(readFileSync(join(into, name)), data);
+      assert.equal(existsSync(fifo), false);
       assert.equal(existsSync(join(dir, 'PWNED')), false);
     });
   }
@@ -114,6 +131,20 @@ describe('the scripts, run by this machine’s sh with hostile names', () => {
     assert.equal(r.code, 21);
     assert.match(r.stderr, /cannot overwrite directory/);
     assert.equal(existsSync(join(dir, 'adir', cmd.tempName('00000001'))), false);
+  });
+
+  test('the hashing untar: tar fails, its status; no tar, 127 and a message saying so', async () => {
+    const fifo = join(dir, '.podshell-00000003.fifo');
+    const bad = await run(cmd.tarExtractHashing(dir, true, fifo, join(dir, 'x')), Buffer.from('not a tar archive'.repeat(100)));
+    assert.notEqual(bad.code, 0);
+    assert.equal(cmd.parseArchiveCheck(bad.stdout.toString()), null);
+    assert.equal(existsSync(fifo), false);
+    const empty = mkdtempSync(join(dir, 'path-'));
+    // A shell and nothing else: sh by its full path, an empty folder as PATH.
+    const [, ...script] = cmd.tarExtractHashing(dir, true, fifo, join(dir, 'x'));
+    const none = await run(['/bin/sh', ...script], Buffer.alloc(0), { PATH: empty });
+    assert.equal(none.code, 127);
+    assert.match(none.stderr, new RegExp(cmd.hashingNoTar));
   });
 
   test('verifyFiles reports a missing file by its exit status', async () => {
