@@ -136,7 +136,8 @@ async function diagnoseNoTar(ctx: Ctx, upload: boolean): Promise<TransferError> 
 }
 
 function collectText(stream: NodeJS.ReadableStream | null): Promise<string> {
-  if (!stream) return Promise.resolve('');
+  // Already destroyed (a session that failed before anyone read it): no more events will come.
+  if (!stream || (stream as NodeJS.ReadableStream & { destroyed?: boolean }).destroyed) return Promise.resolve('');
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
