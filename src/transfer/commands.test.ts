@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -50,6 +50,7 @@ test('parseVerifyOutput', () => {
 test('parseArchiveCheck takes exactly the hash line and the size line', () => {
   const h = 'b'.repeat(64);
   assert.deepEqual(cmd.parseArchiveCheck(`${h}  -\n1234\n`), { sha256: h, size: 1234 });
+  assert.deepEqual(cmd.parseArchiveCheck(`${h} *stdin\n0\n`), { sha256: h, size: 0 });
   assert.equal(cmd.parseArchiveCheck(''), null);
   assert.equal(cmd.parseArchiveCheck(`${h}  -\n`), null);
   assert.equal(cmd.parseArchiveCheck(`tar printed this\n${h}  -\n1234\n`), null);
@@ -145,6 +146,27 @@ describe('the scripts, run by this machine’s sh with hostile names', () => {
     const none = await run(['/bin/sh', ...script], Buffer.alloc(0), { PATH: empty });
     assert.equal(none.code, 127);
     assert.match(none.stderr, new RegExp(cmd.hashingNoTar));
+  });
+
+  test('the hashing untar and verifyFiles with sha256sum where there is no openssl', async () => {
+    const bin = mkdtempSync(join(dir, 'bin-'));
+    for (const tool of ['tar', 'tee', 'sha256sum', 'stat', 'mkfifo', 'rm']) {
+      const found = await run(['/bin/sh', '-c', `command -v ${tool}`]);
+      symlinkSync(found.stdout.toString().trim(), join(bin, tool));
+    }
+    const src = mkdtempSync(join(dir, 'src-'));
+    const data = randomBytes(70_000);
+    writeFileSync(join(src, 'f'), data);
+    const archive = (await run(['tar', '-C', src, '-cf', '-', 'f'])).stdout;
+    const into = mkdtempSync(join(dir, 'into-'));
+    const [, ...script] = cmd.tarExtractHashing(into, true, join(into, '.podshell-00000004.fifo'), join(into, 'f'));
+    const x = await run(['/bin/sh', ...script], archive, { PATH: bin });
+    assert.equal(x.code, 0, x.stderr);
+    assert.match(x.stdout.toString(), /^[0-9a-f]{64} {2}-\n/);
+    assert.deepEqual(cmd.parseArchiveCheck(x.stdout.toString()), { sha256: createHash('sha256').update(archive).digest('hex'), size: data.length });
+    const [, ...verify] = cmd.verifyFiles([join(into, 'f')]);
+    const v = await run(['/bin/sh', ...verify], undefined, { PATH: bin });
+    assert.deepEqual(cmd.parseVerifyOutput(v.stdout.toString(), 1), { method: 'sha256', values: [createHash('sha256').update(data).digest('hex')] });
   });
 
   test('verifyFiles reports a missing file by its exit status', async () => {

@@ -39,26 +39,29 @@ export const hashingNoTar = 'podshell: tar: executable file not found';
 
 /**
  * tarExtract for a single file that lands at `file`, with the archive's SHA-256 computed in the
- * container while tar reads it: the archive goes through `tee` into tar and into `sha256sum`
- * (through the FIFO `fifo`, created here and removed after). When tar succeeded the output is
- * exactly two lines, `HASH  -` and the size of `file` (stat). Without sha256sum, tee, mkfifo or
- * stat it runs tar alone and prints nothing (the caller then checks the file afterwards). The
- * exit status is tar's; with no tar at all, exit code 127 and `hashingNoTar` on stderr.
+ * container while tar reads it: the archive goes through `tee` into tar and into openssl or
+ * sha256sum (through the FIFO `fifo`, created here and removed after). When tar succeeded the
+ * output is exactly two lines, `HASH  -` (or `HASH *stdin`) and the size of `file` (stat).
+ * Without openssl and sha256sum, or without tee, mkfifo or stat, it runs tar alone and prints
+ * nothing (the caller then checks the file afterwards). The exit status is tar's; with no tar at
+ * all, exit code 127 and `hashingNoTar` on stderr.
  */
 export function tarExtractHashing(dir: string, preserve: boolean, fifo: string, file: string): string[] {
   const script =
     'f=$1; t=$2; shift 2; ' +
     `command -v "$1" >/dev/null 2>&1 || { echo "${hashingNoTar}" >&2; exit 127; }; ` +
-    'if command -v sha256sum >/dev/null 2>&1 && command -v tee >/dev/null 2>&1 && command -v stat >/dev/null 2>&1 && command -v mkfifo >/dev/null 2>&1 && mkfifo -m 600 -- "$f" 2>/dev/null; then ' +
-    'sha256sum < "$f" & h=$!; tee -- "$f" | "$@"; s=$?; wait "$h"; rm -f -- "$f"; ' +
+    `if ${opensslWorks}; then set -- openssl "$@"; elif command -v sha256sum >/dev/null 2>&1; then set -- sha256sum "$@"; else set -- none "$@"; fi; ` +
+    'if [ "$1" != none ] && command -v tee >/dev/null 2>&1 && command -v stat >/dev/null 2>&1 && command -v mkfifo >/dev/null 2>&1 && mkfifo -m 600 -- "$f" 2>/dev/null; then ' +
+    'if [ "$1" = openssl ]; then openssl dgst -sha256 -r < "$f" & h=$!; else sha256sum < "$f" & h=$!; fi; shift; ' +
+    'tee -- "$f" | "$@"; s=$?; wait "$h"; rm -f -- "$f"; ' +
     '[ "$s" -ne 0 ] || stat -c %s -- "$t"; exit "$s"; fi; ' +
-    'exec "$@"';
+    'shift; exec "$@"';
   return ['sh', '-c', script, 'sh', fifo, file, ...tarExtract(dir, preserve)];
 }
 
 /** tarExtractHashing's answer: the archive's checksum and the file's size; null for any other output. */
 export function parseArchiveCheck(stdout: string): { sha256: string; size: number } | null {
-  const m = /^([0-9a-f]{64}) {2}-\n(\d+)\n$/.exec(stdout);
+  const m = /^([0-9a-f]{64}) (?: -|\*stdin)\n(\d+)\n$/.exec(stdout);
   return m ? { sha256: m[1]!, size: Number(m[2]) } : null;
 }
 
@@ -113,11 +116,20 @@ export function statPath(path: string): string[] {
 }
 
 /**
+ * A POSIX sh test: `openssl dgst -sha256 -r` answers `HASH *stdin` (file contents on stdin).
+ * OpenSSL hashes with the CPU's SHA instructions, several times faster than coreutils' sha256sum
+ * (this machine: 100 MiB in 0.06 s of CPU against 0.3 s), so it goes first where a container has it.
+ */
+const opensslWorks = 'command -v openssl >/dev/null 2>&1 && [ "$(openssl dgst -sha256 -r </dev/null 2>/dev/null)" = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 *stdin" ]';
+
+/**
  * Checksums of files, one line per file in argv order, after a first line naming the method:
- * `sha256` (sha256sum lines), `size` (byte counts from stat) or `none`.
+ * `sha256` (sha256sum lines; a single file may be hashed by openssl instead), `size` (byte counts
+ * from stat) or `none`.
  */
 export function verifyFiles(paths: readonly string[]): string[] {
   const script =
+    `if [ $# -eq 1 ] && ${opensslWorks} && h=$(openssl dgst -sha256 -r < "$1"); then echo sha256; echo "$h"; exit 0; fi; ` +
     'if command -v sha256sum >/dev/null 2>&1; then echo sha256; exec sha256sum -- "$@"; fi; ' +
     'if command -v stat >/dev/null 2>&1; then echo size; exec stat -c %s -- "$@"; fi; ' +
     'echo none';
