@@ -92,7 +92,7 @@ export interface Opened {
 
 export const defaultProtocols: readonly Subprotocol[] = [V5, V4];
 /** Stdin bytes queued on the socket before writes wait (the Writable buffers the rest). */
-const stdinHighWater = 1024 * 1024;
+const stdinHighWater = 256 * 1024;
 /** Largest stdin frame sent: well under the 32 MiB servers accept. */
 const maxStdinFrame = 1024 * 1024;
 /**
@@ -415,7 +415,7 @@ export class ExecSession {
 
   private _writable(): Writable {
     return new Writable({
-      highWaterMark: 1024 * 1024,
+      highWaterMark: 256 * 1024,
       write: (chunk: Buffer, _encoding, callback) => {
         this._whenOpen(() => this._writeStdin(chunk, callback), callback);
       },
