@@ -47,16 +47,6 @@ test('parseVerifyOutput', () => {
   assert.equal(cmd.parseVerifyOutput('', 1), null);
 });
 
-test('parseArchiveCheck takes exactly the hash line and the size line', () => {
-  const h = 'b'.repeat(64);
-  assert.deepEqual(cmd.parseArchiveCheck(`${h}  -\n1234\n`), { sha256: h, size: 1234 });
-  assert.deepEqual(cmd.parseArchiveCheck(`${h} *stdin\n0\n`), { sha256: h, size: 0 });
-  assert.equal(cmd.parseArchiveCheck(''), null);
-  assert.equal(cmd.parseArchiveCheck(`${h}  -\n`), null);
-  assert.equal(cmd.parseArchiveCheck(`tar printed this\n${h}  -\n1234\n`), null);
-  assert.equal(cmd.parseArchiveCheck(`${h}  /x\n1234\n`), null);
-});
-
 test('batches keep each exec URL bounded and keep order', () => {
   const paths = Array.from({ length: 100 }, (_, i) => `/data/${String(i).padStart(3, '0')}-${'x'.repeat(1000)}`);
   const out = cmd.batches(paths, 32 * 1024);
@@ -106,14 +96,6 @@ describe('the scripts, run by this machine’s sh with hostile names', () => {
       const tail = await run(cmd.tarCreateFrom(name, 777));
       assert.equal(tail.code, 0);
       assert.deepEqual(tail.stdout, whole.stdout.subarray(777));
-      // The hashing untar: the archive's sha256 and the written file's size, the FIFO gone.
-      const into = mkdtempSync(join(dir, 'into-'));
-      const fifo = join(into, '.podshell-00000002.fifo');
-      const x = await run(cmd.tarExtractHashing(into, true, fifo, join(into, name)), whole.stdout);
-      assert.equal(x.code, 0, x.stderr);
-      assert.deepEqual(cmd.parseArchiveCheck(x.stdout.toString()), { sha256: createHash('sha256').update(whole.stdout).digest('hex'), size: data.length });
-      assert.deepEqual(readFileSync(join(into, name)), data);
-      assert.equal(existsSync(fifo), false);
       assert.equal(existsSync(join(dir, 'PWNED')), false);
     });
   }
@@ -134,39 +116,20 @@ describe('the scripts, run by this machine’s sh with hostile names', () => {
     assert.equal(existsSync(join(dir, 'adir', cmd.tempName('00000001'))), false);
   });
 
-  test('the hashing untar: tar fails, its status; no tar, 127 and a message saying so', async () => {
-    const fifo = join(dir, '.podshell-00000003.fifo');
-    const bad = await run(cmd.tarExtractHashing(dir, true, fifo, join(dir, 'x')), Buffer.from('not a tar archive'.repeat(100)));
-    assert.notEqual(bad.code, 0);
-    assert.equal(cmd.parseArchiveCheck(bad.stdout.toString()), null);
-    assert.equal(existsSync(fifo), false);
-    const empty = mkdtempSync(join(dir, 'path-'));
-    // A shell and nothing else: sh by its full path, an empty folder as PATH.
-    const [, ...script] = cmd.tarExtractHashing(dir, true, fifo, join(dir, 'x'));
-    const none = await run(['/bin/sh', ...script], Buffer.alloc(0), { PATH: empty });
-    assert.equal(none.code, 127);
-    assert.match(none.stderr, new RegExp(cmd.hashingNoTar));
-  });
-
-  test('the hashing untar and verifyFiles with sha256sum where there is no openssl', async () => {
-    const bin = mkdtempSync(join(dir, 'bin-'));
-    for (const tool of ['tar', 'tee', 'sha256sum', 'stat', 'mkfifo', 'rm']) {
-      const found = await run(['/bin/sh', '-c', `command -v ${tool}`]);
-      symlinkSync(found.stdout.toString().trim(), join(bin, tool));
-    }
-    const src = mkdtempSync(join(dir, 'src-'));
+  test('verifyFiles with openssl for a single file, sha256sum where there is no openssl', async () => {
     const data = randomBytes(70_000);
-    writeFileSync(join(src, 'f'), data);
-    const archive = (await run(['tar', '-C', src, '-cf', '-', 'f'])).stdout;
-    const into = mkdtempSync(join(dir, 'into-'));
-    const [, ...script] = cmd.tarExtractHashing(into, true, join(into, '.podshell-00000004.fifo'), join(into, 'f'));
-    const x = await run(['/bin/sh', ...script], archive, { PATH: bin });
-    assert.equal(x.code, 0, x.stderr);
-    assert.match(x.stdout.toString(), /^[0-9a-f]{64} {2}-\n/);
-    assert.deepEqual(cmd.parseArchiveCheck(x.stdout.toString()), { sha256: createHash('sha256').update(archive).digest('hex'), size: data.length });
-    const [, ...verify] = cmd.verifyFiles([join(into, 'f')]);
-    const v = await run(['/bin/sh', ...verify], undefined, { PATH: bin });
-    assert.deepEqual(cmd.parseVerifyOutput(v.stdout.toString(), 1), { method: 'sha256', values: [createHash('sha256').update(data).digest('hex')] });
+    writeFileSync(join(dir, 'f'), data);
+    const want = { method: 'sha256', values: [createHash('sha256').update(data).digest('hex')] };
+    const v = await run(cmd.verifyFiles([join(dir, 'f')]));
+    assert.match(v.stdout.toString(), /^sha256\n[0-9a-f]{64} \*stdin\n$/, 'this machine has openssl');
+    assert.deepEqual(cmd.parseVerifyOutput(v.stdout.toString(), 1), want);
+    const bin = mkdtempSync(join(dir, 'bin-'));
+    const found = await run(['/bin/sh', '-c', 'command -v sha256sum']);
+    symlinkSync(found.stdout.toString().trim(), join(bin, 'sha256sum'));
+    const [, ...verify] = cmd.verifyFiles([join(dir, 'f')]);
+    const w = await run(['/bin/sh', ...verify], undefined, { PATH: bin });
+    assert.match(w.stdout.toString(), /^sha256\n[0-9a-f]{64} {2}\//);
+    assert.deepEqual(cmd.parseVerifyOutput(w.stdout.toString(), 1), want);
   });
 
   test('verifyFiles reports a missing file by its exit status', async () => {

@@ -34,37 +34,6 @@ export function tarExtract(dir: string, preserve: boolean): string[] {
   return preserve ? ['tar', '-xmf', '-', '-C', dir] : ['tar', '--no-same-permissions', '--no-same-owner', '-xmf', '-', '-C', dir];
 }
 
-/** What tarExtractHashing writes on stderr (and exit code 127) when the container has no tar. */
-export const hashingNoTar = 'podshell: tar: executable file not found';
-
-/**
- * tarExtract for a single file that lands at `file`, with the archive's SHA-256 computed in the
- * container while tar reads it: the archive goes through `tee` into tar and into openssl or
- * sha256sum (through the FIFO `fifo`, created here and removed after). When tar succeeded the
- * output is exactly two lines, `HASH  -` (or `HASH *stdin`) and the size of `file` (stat).
- * Without openssl and sha256sum, or without tee, mkfifo or stat, it runs tar alone and prints
- * nothing (the caller then checks the file afterwards). The exit status is tar's; with no tar at
- * all, exit code 127 and `hashingNoTar` on stderr.
- */
-export function tarExtractHashing(dir: string, preserve: boolean, fifo: string, file: string): string[] {
-  const script =
-    'f=$1; t=$2; shift 2; ' +
-    `command -v "$1" >/dev/null 2>&1 || { echo "${hashingNoTar}" >&2; exit 127; }; ` +
-    `if ${opensslWorks}; then set -- openssl "$@"; elif command -v sha256sum >/dev/null 2>&1; then set -- sha256sum "$@"; else set -- none "$@"; fi; ` +
-    'if [ "$1" != none ] && command -v tee >/dev/null 2>&1 && command -v stat >/dev/null 2>&1 && command -v mkfifo >/dev/null 2>&1 && mkfifo -m 600 -- "$f" 2>/dev/null; then ' +
-    'if [ "$1" = openssl ]; then openssl dgst -sha256 -r < "$f" & h=$!; else sha256sum < "$f" & h=$!; fi; shift; ' +
-    'tee -- "$f" | "$@"; s=$?; wait "$h"; rm -f -- "$f"; ' +
-    '[ "$s" -ne 0 ] || stat -c %s -- "$t"; exit "$s"; fi; ' +
-    'shift; exec "$@"';
-  return ['sh', '-c', script, 'sh', fifo, file, ...tarExtract(dir, preserve)];
-}
-
-/** tarExtractHashing's answer: the archive's checksum and the file's size; null for any other output. */
-export function parseArchiveCheck(stdout: string): { sha256: string; size: number } | null {
-  const m = /^([0-9a-f]{64}) (?: -|\*stdin)\n(\d+)\n$/.exec(stdout);
-  return m ? { sha256: m[1]!, size: Number(m[2]) } : null;
-}
-
 /** `cat -- FILE` to stdout (the no-tar download). */
 export function catRead(path: string): string[] {
   return ['cat', '--', path];

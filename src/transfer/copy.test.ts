@@ -32,9 +32,6 @@ spec:
           value: /root/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 `;
 
-// A pod whose tee sends sha256sum other bytes than the ones it passes on to tar.
-const forgerPod = evilPod.replace('name: evil', 'name: forger');
-
 /** Cuts the next connections that carry more than `after` bytes towards the client. */
 async function archive(members: { name: string; type?: 'file' | 'directory' | 'symlink' | 'link' | 'character-device'; data?: string; mode?: number; linkname?: string }[]): Promise<Buffer> {
   const p = pack();
@@ -98,7 +95,7 @@ const sh = async (pod: string, script: string, container?: string) => {
 before(async () => {
   work = mkdtempSync(join(tmpdir(), 'podshell-cp-'));
   [sandbox, v4only] = await Promise.all([
-    startSandbox({ kubeconfigPath: join(work, 'kubeconfig'), manifestTexts: [{ source: 'built-in world', text: builtinManifest }, { source: 'evil', text: evilPod }, { source: 'forger', text: forgerPod }] }),
+    startSandbox({ kubeconfigPath: join(work, 'kubeconfig'), manifestTexts: [{ source: 'built-in world', text: builtinManifest }, { source: 'evil', text: evilPod }] }),
     startSandbox({ kubeconfigPath: join(work, 'kubeconfig-v4'), protocols: ['v4.channel.k8s.io', 'v4.base64.channel.k8s.io'] }),
   ]);
   proxy = new FaultProxy(Number(new URL(sandbox.url).port));
@@ -270,22 +267,6 @@ describe('a pod whose tar is malicious', () => {
     await assert.rejects(copyFromPod(client, { pod: 'evil', path: '/tmp/b' }, join(work, 'evil', 'b')), failsWith('ERR_TRANSFER_CORRUPT', /^tar contents corrupted: expected every member under "tmp\/b", found "\/etc\/cron\.d\/evil"$/));
     assert.deepEqual(everything(join(work, 'evil', 'b')), [join(work, 'evil', 'b', 'fine')]);
   });
-});
-
-test('an upload checked while it travels: bytes hashed other than the ones sent fail it, and nothing stays behind', async () => {
-  const local = join(work, 'forger-src');
-  mkdirSync(join(local, 'bin'), { recursive: true });
-  writeFileSync(join(local, 'bin', 'tee'), '#!/bin/sh\nprintf forged > "$2" &\nexec cat\n');
-  chmodSync(join(local, 'bin', 'tee'), 0o755);
-  await copyToPod(client, join(local, 'bin'), { pod: 'forger', path: '/root/bin' });
-  assert.equal(await sh('forger', 'command -v tee'), '/root/bin/tee\n');
-  const src = join(local, 'data.bin');
-  writeFileSync(src, randomBytes(300 * 1024));
-  await assert.rejects(copyToPod(client, src, { pod: 'forger', path: '/tmp/forged.bin' }), failsWith('ERR_TRANSFER_INTEGRITY', /^integrity check failed for "\/tmp\/forged\.bin": expected sha256 [0-9a-f]{64}, found [0-9a-f]{64}$/));
-  assert.doesNotMatch(await sh('forger', 'ls -a /tmp'), /forged\.bin|\.podshell-/);
-  // Unchecked, the same upload goes through (the forged tee passes the real bytes on).
-  assert.deepEqual(await copyToPod(client, src, { pod: 'forger', path: '/tmp/forged.bin' }, { verify: false }), { files: 1, bytes: 300 * 1024, verified: 'none', method: 'tar' });
-  assert.equal((await sh('forger', 'sha256sum < /tmp/forged.bin')).slice(0, 64), sha(readFileSync(src)));
 });
 
 describe('a connection cut mid-download', () => {

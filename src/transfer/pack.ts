@@ -101,14 +101,12 @@ export async function walk(source: string, rootName: string, onWarning: (message
 export interface PackOptions {
   /** Called as file content enters the archive: bytes and the member name. */
   onBytes?: (bytes: number, name: string) => void;
-  /** Compute each file's SHA-256 (`hashes`); false leaves the map empty. [default true] */
-  hashFiles?: boolean;
 }
 
 export interface PackedStream {
   /** The archive. */
   readonly stream: Readable;
-  /** Hex SHA-256 per member name of every file (unless `hashFiles: false`), complete once the stream ended. */
+  /** Hex SHA-256 per member name of every file, complete once the stream ended. */
   readonly hashes: Promise<Map<string, string>>;
 }
 
@@ -127,7 +125,7 @@ export function packEntries(entries: readonly PackEntry[], options: PackOptions 
         await new Promise<void>((resolve, reject) => pack.entry({ ...header, type: 'directory' }, (err) => (err ? reject(err) : resolve())));
         continue;
       }
-      const hash = options.hashFiles === false ? null : createHash('sha256');
+      const hash = createHash('sha256');
       const sink = pack.entry({ ...header, type: 'file', size: entry.size });
       const done = new Promise<void>((resolve, reject) => {
         sink.on('error', reject);
@@ -141,7 +139,7 @@ export function packEntries(entries: readonly PackEntry[], options: PackOptions 
         try {
           for await (const chunk of input as AsyncIterable<Buffer>) {
             read += chunk.length;
-            hash?.update(chunk);
+            hash.update(chunk);
             options.onBytes?.(chunk.length, entry.name);
             if (!sink.write(chunk)) {
               await new Promise<void>((resolve) => {
@@ -165,7 +163,7 @@ export function packEntries(entries: readonly PackEntry[], options: PackOptions 
       }
       sink.end(null);
       await done;
-      if (hash) hashes.set(entry.name, hash.digest('hex'));
+      hashes.set(entry.name, hash.digest('hex'));
     }
     pack.finalize();
     return hashes;

@@ -12,33 +12,14 @@ import { exec } from '../exec/index.ts';
 import type { KubeClient } from '../kube/index.ts';
 import * as cmd from './commands.ts';
 import { collectText, context, diagnoseNoTar, forwardStderr, isMissingExecutable, noop, noShell, remoteFailure, runIn, sessionOptions, validateCopy, verifyRemote, type CopyOptions, type CopyResult, type Ctx } from './copy.ts';
-import { IntegrityError, TransferError } from './errors.ts';
+import { TransferError } from './errors.ts';
 import { cleanRemote, uploadTarget, type RemoteSpec } from './filespec.ts';
 import { packEntries, walk, type PackEntry } from './pack.ts';
 import { ProgressReporter } from './progress.ts';
 
-interface TarUploaded {
-  /** Hex SHA-256 per member name of every file sent; empty with `fifo`. */
-  readonly hashes: Map<string, string>;
-  /**
-   * With `fifo`: the archive's SHA-256 as sent and as the container's sha256sum read it on its
-   * way into tar; null when the container could not hash it (then check the files afterwards).
-   */
-  readonly archive: { readonly sent: string; readonly received: string; readonly size: number } | null;
-}
-
-/**
- * The entries as a tar archive into `tar -x` in the container. With `fifo` (a free name in `dir`;
- * a single file only) the container hashes the archive while tar reads it (tarExtractHashing), so
- * the check needs no second pass over the written file.
- */
-async function tarUpload(ctx: Ctx, entries: readonly PackEntry[], dir: string, preserve: boolean, progress: ProgressReporter, display?: string, fifo?: string): Promise<TarUploaded> {
-  const single = entries[0]!;
-  // With the archive hashed on both ends, the files' own checksums are needed only when the
-  // container turns out unable to hash (then copyToPod reads the file again).
-  const packed = packEntries(entries, { onBytes: (n, name) => progress.add(n, display ?? name), hashFiles: !fifo });
-  const command = fifo ? cmd.tarExtractHashing(dir, preserve, fifo, posix.join(dir, single.name)) : cmd.tarExtract(dir, preserve);
-  const session = exec(ctx.client, { ...sessionOptions(ctx), command, stdin: true, stdout: true, stderr: true });
+async function tarUpload(ctx: Ctx, entries: readonly PackEntry[], dir: string, preserve: boolean, progress: ProgressReporter, display?: string): Promise<Map<string, string>> {
+  const packed = packEntries(entries, { onBytes: (n, name) => progress.add(n, display ?? name) });
+  const session = exec(ctx.client, { ...sessionOptions(ctx), command: cmd.tarExtract(dir, preserve), stdin: true, stdout: true, stderr: true });
   const stdout = collectText(session.stdout);
   const stderr = collectText(session.stderr);
   let localError: unknown = null;
@@ -46,14 +27,7 @@ async function tarUpload(ctx: Ctx, entries: readonly PackEntry[], dir: string, p
     localError = err;
     session.abort(err);
   });
-  const archiveHash = fifo ? createHash('sha256') : null;
-  const hashing = new Transform({
-    transform(chunk: Buffer, _enc, cb) {
-      archiveHash?.update(chunk);
-      cb(null, chunk);
-    },
-  });
-  const piping = (archiveHash ? pipeline(packed.stream, hashing, session.stdin!) : pipeline(packed.stream, session.stdin!)).catch(noop);
+  const piping = pipeline(packed.stream, session.stdin!).catch(noop);
   let status;
   try {
     status = await session.exit;
@@ -62,28 +36,11 @@ async function tarUpload(ctx: Ctx, entries: readonly PackEntry[], dir: string, p
     throw err;
   }
   await piping;
-  const [outText, errText] = await Promise.all([stdout, stderr]);
-  if (fifo && status.code === 127 && errText.includes(cmd.hashingNoTar)) throw noTarHere;
+  const [, errText] = await Promise.all([stdout, stderr]);
   if (status.code !== 0) throw remoteFailure(ctx, `tar -x into ${dir}`, status.code, errText);
   forwardStderr(ctx, errText);
-  const hashes = await packed.hashes;
-  const received = fifo ? cmd.parseArchiveCheck(outText) : null;
-  return { hashes, archive: received && archiveHash ? { sent: archiveHash.digest('hex'), received: received.sha256, size: received.size } : null };
+  return packed.hashes;
 }
-
-/** A file's SHA-256, read again (the container could not hash the archive as it arrived). */
-async function hashLocal(entry: PackEntry): Promise<string> {
-  const hash = createHash('sha256');
-  try {
-    for await (const chunk of createReadStream(entry.source, { highWaterMark: 256 * 1024 }) as AsyncIterable<Buffer>) hash.update(chunk);
-  } catch (err) {
-    throw new TransferError('ERR_TRANSFER_LOCAL', `cannot read ${entry.source}: ${(err as Error).message}`, { cause: err });
-  }
-  return hash.digest('hex');
-}
-
-/** tarUpload's hashing script found no tar (a shell without tar: the `cat` fallback's case). */
-const noTarHere = new TransferError('ERR_TRANSFER_NO_TAR', 'the container has no tar');
 
 /** No tar: the file's bytes into `sh -c 'cat > "$1"'`. Returns its SHA-256. */
 async function catUpload(ctx: Ctx, entry: PackEntry, tmp: string, progress: ProgressReporter, display: string): Promise<string> {
@@ -181,7 +138,7 @@ export async function copyToPod(client: KubeClient, localPath: string, remote: R
     progress.totalBytes = walked.totalBytes;
     let hashes: Map<string, string>;
     try {
-      hashes = (await tarUpload(ctx, walked.entries, dir, preserve, progress)).hashes;
+      hashes = await tarUpload(ctx, walked.entries, dir, preserve, progress);
     } catch (err) {
       if (isMissingExecutable(err)) throw await diagnoseNoTar(ctx, true);
       throw err;
@@ -198,10 +155,7 @@ export async function copyToPod(client: KubeClient, localPath: string, remote: R
     return { files: walked.files, bytes: walked.totalBytes, verified, method: 'tar' };
   }
 
-  const random = randomBytes(4).toString('hex');
-  const tmp = posix.join(dir, cmd.tempName(random));
-  // Where the container's sha256sum reads the archive while tar unpacks it (see tarExtractHashing).
-  const fifo = verify ? posix.join(dir, `.podshell-${random}.fifo`) : undefined;
+  const tmp = posix.join(dir, cmd.tempName(randomBytes(4).toString('hex')));
   const walked = await walk(localPath, posix.basename(tmp), warn);
   const entry = walked.entries[0];
   if (!entry || entry.type !== 'file') throw new TransferError('ERR_TRANSFER_LOCAL', `${localPath} is not a regular file or directory`);
@@ -209,21 +163,10 @@ export async function copyToPod(client: KubeClient, localPath: string, remote: R
   let method: CopyResult['method'] = 'tar';
   try {
     let sha256: string;
-    let archive: TarUploaded['archive'] = null;
     try {
-      let sent: TarUploaded;
-      try {
-        sent = await tarUpload(ctx, [entry], dir, preserve, progress, posix.basename(finalPath), fifo);
-      } catch (err) {
-        // No shell for the hashing script: tar alone, checked afterwards.
-        if (!fifo || !isMissingExecutable(err)) throw err;
-        progress.phase('upload', entry.size);
-        sent = await tarUpload(ctx, [entry], dir, preserve, progress, posix.basename(finalPath));
-      }
-      archive = sent.archive;
-      sha256 = sent.hashes.get(entry.name) ?? (verify && !archive ? await hashLocal(entry) : '');
+      sha256 = (await tarUpload(ctx, [entry], dir, preserve, progress, posix.basename(finalPath))).get(entry.name)!;
     } catch (err) {
-      if (!isMissingExecutable(err) && err !== noTarHere) throw err;
+      if (!isMissingExecutable(err)) throw err;
       method = 'cat';
       progress.phase('upload', entry.size);
       try {
@@ -236,25 +179,11 @@ export async function copyToPod(client: KubeClient, localPath: string, remote: R
       await runChecked(ctx, cmd.chmod(tmp, mode), `chmod ${mode.toString(8)} ${tmp}`);
     }
     progress.flush();
-    let verified: CopyResult['verified'] = 'none';
-    if (verify && archive) {
-      // The archive (the file and its header) hashed on both ends while it travelled, tar took
-      // every byte of it and succeeded, and the file it wrote has the size sent: the same bytes,
-      // without a second pass reading the file back.
-      progress.phase('verify', entry.size);
-      progress.flush();
-      if (archive.received !== archive.sent) throw new IntegrityError(finalPath, 'sha256', archive.sent, archive.received);
-      if (archive.size !== entry.size) throw new IntegrityError(finalPath, 'size', String(entry.size), String(archive.size));
-      progress.add(entry.size, finalPath);
-      progress.flush();
-      verified = 'sha256';
-    } else if (verify) {
-      verified = await verifyRemote(ctx, [{ remote: tmp, label: finalPath, sha256, size: entry.size }], progress);
-    }
+    const verified = verify ? await verifyRemote(ctx, [{ remote: tmp, label: finalPath, sha256, size: entry.size }], progress) : 'none';
     await renameRemote(ctx, tmp, finalPath);
     return { files: 1, bytes: entry.size, verified, method };
   } catch (err) {
-    await Promise.all([removeRemote(ctx, tmp), fifo ? removeRemote(ctx, fifo) : undefined]);
+    await removeRemote(ctx, tmp);
     throw err;
   }
 }
