@@ -2,6 +2,7 @@
 // pod and container a copy runs in, the commands' error reports, and the checksum comparison that
 // follows every copy (unless `verify: false`).
 
+import { PassThrough } from 'node:stream';
 import { RemoteError, UsageError, run, type RunResult } from '../exec/index.ts';
 import { resolveSessionTarget, type KubeClient, type ResolvedTarget } from '../kube/index.ts';
 import * as cmd from './commands.ts';
@@ -135,6 +136,28 @@ async function diagnoseNoTar(ctx: Ctx, upload: boolean): Promise<TransferError> 
   return noTar(ctx, upload);
 }
 
+/**
+ * A command started now that runs only once `go()` is called: its connection, upgrade and process
+ * start overlap the work before (a copy's transfer), and `go()` costs only the command itself.
+ * `cancel()` lets it end without running.
+ */
+function gated(ctx: Ctx, command: string[]): { go(): Promise<RunResult<string>>; cancel(): void } {
+  const gate = new PassThrough();
+  // The session's failure (it is in `result`) may destroy the gate before it is opened or closed.
+  gate.on('error', noop);
+  const result = run(ctx.client, { ...sessionOptions(ctx), command: ['sh', '-c', 'read -r go && [ "$go" = go ] && exec "$@"', 'sh', ...command], stdin: gate });
+  result.catch(noop);
+  return {
+    go: () => {
+      gate.end('go\n');
+      return result;
+    },
+    cancel: () => {
+      gate.end();
+    },
+  };
+}
+
 function collectText(stream: NodeJS.ReadableStream | null): Promise<string> {
   // Already destroyed (a session that failed before anyone read it): no more events will come.
   if (!stream || (stream as NodeJS.ReadableStream & { destroyed?: boolean }).destroyed) return Promise.resolve('');
@@ -231,6 +254,7 @@ export {
   context,
   diagnoseNoTar,
   forwardStderr,
+  gated,
   noop,
   noShell,
   notFound,
