@@ -139,18 +139,26 @@ async function diagnoseNoTar(ctx: Ctx, upload: boolean): Promise<TransferError> 
 /**
  * A command started now that runs only once `go()` is called: its connection, upgrade and process
  * start overlap the work before (a copy's transfer), and `go()` costs only the command itself.
+ * `go()` gives null when the command did not run — no shell, or the waiting session was lost (a
+ * kubelet's streaming-connection-idle-timeout ends an idle session): then run it afresh.
  * `cancel()` lets it end without running.
  */
-function gated(ctx: Ctx, command: string[]): { go(): Promise<RunResult<string>>; cancel(): void } {
+function gated(ctx: Ctx, command: string[]): { go(): Promise<RunResult<string> | null>; cancel(): void } {
   const gate = new PassThrough();
   // The session's failure (it is in `result`) may destroy the gate before it is opened or closed.
   gate.on('error', noop);
-  const result = run(ctx.client, { ...sessionOptions(ctx), command: ['sh', '-c', 'read -r go && [ "$go" = go ] && exec "$@"', 'sh', ...command], stdin: gate });
+  const script = 'read -r go && [ "$go" = go ] && echo started && exec "$@"';
+  const result = run(ctx.client, { ...sessionOptions(ctx), command: ['sh', '-c', script, 'sh', ...command], stdin: gate });
   result.catch(noop);
   return {
-    go: () => {
+    go: async () => {
       gate.end('go\n');
-      return result;
+      try {
+        const r = await result;
+        return r.stdout.startsWith('started\n') ? { ...r, stdout: r.stdout.slice('started\n'.length) } : null;
+      } catch {
+        return null;
+      }
     },
     cancel: () => {
       gate.end();

@@ -182,14 +182,9 @@ export async function copyToPod(client: KubeClient, localPath: string, remote: R
       await runChecked(ctx, cmd.chmod(tmp, mode), `chmod ${mode.toString(8)} ${tmp}`);
     }
     progress.flush();
-    const verified = checkLater ? await verifyRemote(ctx, [{ remote: tmp, label: finalPath, sha256, size: entry.size }], progress, checkLater.go()) : 'none';
-    let renamed;
-    try {
-      renamed = await renameLater.go();
-    } catch (err) {
-      // No shell: mv alone.
-      if (!isMissingExecutable(err)) throw err;
-    }
+    const checked = checkLater?.go().then((r) => r ?? runIn(ctx, cmd.verifyFiles([tmp])));
+    const verified = checked ? await verifyRemote(ctx, [{ remote: tmp, label: finalPath, sha256, size: entry.size }], progress, checked) : 'none';
+    const renamed = await renameLater.go();
     if (!renamed) await renameRemote(ctx, tmp, finalPath);
     else if (renamed.exitCode !== 0) throw remoteFailure(ctx, `moving the copy onto ${finalPath}`, renamed.exitCode, renamed.stderr);
     return { files: 1, bytes: entry.size, verified, method };
