@@ -1,5 +1,6 @@
 // `podshell attach`: kubectl attach's flags and messages, on the library's attach.
 
+import { collectWhileStreaming } from '../exec/collect.ts';
 import { Command } from 'commander';
 import { commandName } from './name.ts';
 import type { WriteStream } from 'node:tty';
@@ -53,6 +54,7 @@ export function attachCommand(stdio: Stdio = process as unknown as Stdio): Comma
     )
     .action(async (positionals: string[], _flags: AttachFlags, self: Command) => {
       const flags = withGlobalFlags<AttachFlags>(self);
+      collectWhileStreaming();
       if (positionals.length === 0) throw new CliUsageError('expected POD or TYPE/NAME to be specified for attach');
       if (positionals.length > 1) throw new CliUsageError(`expected a single argument: POD or TYPE/NAME, saw ${positionals.length}: [${positionals.join(' ')}]`);
       const cluster = clusterFrom(flags);

@@ -1,6 +1,7 @@
 // `podshell cp`: kubectl cp's file specs and flags, and what kubectl lacks — verified copies,
 // resumable downloads, a progress bar, copies without tar.
 
+import { collectWhileStreaming } from '../exec/collect.ts';
 import { Command, InvalidArgumentError } from 'commander';
 import { commandName } from './name.ts';
 import type { WriteStream } from 'node:tty';
@@ -56,6 +57,7 @@ export function cpCommand(stdio: Stdio = process as unknown as Stdio): Command {
     )
     .action(async (src: string, dest: string, _flags: CpFlags, self: Command) => {
       const flags = withGlobalFlags<CpFlags>(self);
+      collectWhileStreaming();
       let from, to;
       try {
         from = parseFileSpec(src);

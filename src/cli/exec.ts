@@ -1,6 +1,7 @@
 // `podshell exec`: kubectl exec's flags, forms, messages and exit codes, plus running one command
 // in many pods at once (-l SELECTOR, --all-pods).
 
+import { collectWhileStreaming } from '../exec/collect.ts';
 import { Command, InvalidArgumentError } from 'commander';
 import { commandName } from './name.ts';
 import type { ReadStream, WriteStream } from 'node:tty';
@@ -195,6 +196,7 @@ export function execCommand(getCommand: () => string[] | null, stdio: Stdio = pr
     )
     .action(async (positionals: string[], _flags: ExecFlags, self: Command) => {
       const flags = withGlobalFlags<ExecFlags>(self);
+      collectWhileStreaming();
       const plan = planExec(positionals, getCommand(), flags, stdio);
       const cluster = clusterFrom(flags);
       const code = plan.many ? await runMany(cluster, plan, flags, stdio) : await runOne(cluster, plan, flags, stdio);

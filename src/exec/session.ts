@@ -24,6 +24,7 @@ import {
   type Subprotocol,
 } from '../protocol/index.ts';
 import { apiStatusError, resolveSessionTarget, tlsOptions, type KubeClient, type Target } from '../kube/index.ts';
+import { countMoved } from './collect.ts';
 import { AbortError, ConnectionLostError, ProtocolError, RemoteError, StdinCloseUnsupportedError, TimeoutError, UsageError } from './errors.ts';
 
 export interface KeepaliveOptions {
@@ -91,7 +92,7 @@ export interface Opened {
 
 export const defaultProtocols: readonly Subprotocol[] = [V5, V4];
 /** Stdin bytes queued on the socket before writes wait (the Writable buffers the rest). */
-const stdinHighWater = 1024 * 1024;
+const stdinHighWater = 256 * 1024;
 /** Largest stdin frame sent: well under the 32 MiB servers accept. */
 const maxStdinFrame = 1024 * 1024;
 /**
@@ -414,7 +415,7 @@ export class ExecSession {
 
   private _writable(): Writable {
     return new Writable({
-      highWaterMark: 1024 * 1024,
+      highWaterMark: 256 * 1024,
       write: (chunk: Buffer, _encoding, callback) => {
         this._whenOpen(() => this._writeStdin(chunk, callback), callback);
       },
@@ -444,6 +445,7 @@ export class ExecSession {
     if (this._failure) return callback(this._failure);
     if (this._settled) return callback();
     let pending: ((err?: Error | null) => void) | null = null;
+    countMoved(chunk.length);
     for (let offset = 0; offset < chunk.length; offset += maxStdinFrame) {
       const part = chunk.subarray(offset, offset + maxStdinFrame);
       this._stdinQueued += part.length;
@@ -496,6 +498,7 @@ export class ExecSession {
       return this._fail(new ProtocolError(`unreadable frame: ${(err as Error).message}`, { cause: err }));
     }
     if (!frame || frame.payload.length === 0) return;
+    countMoved(data.length);
     const payload = Buffer.from(frame.payload.buffer, frame.payload.byteOffset, frame.payload.length);
     switch (frame.channel) {
       case Channel.Stdout:

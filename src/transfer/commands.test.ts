@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -59,9 +59,9 @@ test('batches keep each exec URL bounded and keep order', () => {
 describe('the scripts, run by this machine’s sh with hostile names', () => {
   let dir: string;
   const hostile = ["a b", "it's", 'q"uote', '$(touch PWNED)', '`touch PWNED`', 'semi;touch PWNED', 'new\nline', '-rf', '*', 'back\\slash'];
-  const run = (argv: string[], input?: Buffer): Promise<{ code: number; stdout: Buffer; stderr: string }> =>
+  const run = (argv: string[], input?: Buffer, env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: Buffer; stderr: string }> =>
     new Promise((resolve) => {
-      const child = execFile(argv[0]!, argv.slice(1), { cwd: dir, encoding: 'buffer', maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
+      const child = execFile(argv[0]!, argv.slice(1), { cwd: dir, encoding: 'buffer', maxBuffer: 64 * 1024 * 1024, ...(env ? { env } : {}) }, (err, stdout, stderr) =>
         resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout, stderr: stderr.toString() }),
       );
       child.stdin!.on('error', () => {});
@@ -114,6 +114,22 @@ describe('the scripts, run by this machine’s sh with hostile names', () => {
     assert.equal(r.code, 21);
     assert.match(r.stderr, /cannot overwrite directory/);
     assert.equal(existsSync(join(dir, 'adir', cmd.tempName('00000001'))), false);
+  });
+
+  test('verifyFiles with openssl for a single file, sha256sum where there is no openssl', async () => {
+    const data = randomBytes(70_000);
+    writeFileSync(join(dir, 'f'), data);
+    const want = { method: 'sha256', values: [createHash('sha256').update(data).digest('hex')] };
+    const v = await run(cmd.verifyFiles([join(dir, 'f')]));
+    assert.match(v.stdout.toString(), /^sha256\n[0-9a-f]{64} \*stdin\n$/, 'this machine has openssl');
+    assert.deepEqual(cmd.parseVerifyOutput(v.stdout.toString(), 1), want);
+    const bin = mkdtempSync(join(dir, 'bin-'));
+    const found = await run(['/bin/sh', '-c', 'command -v sha256sum']);
+    symlinkSync(found.stdout.toString().trim(), join(bin, 'sha256sum'));
+    const [, ...verify] = cmd.verifyFiles([join(dir, 'f')]);
+    const w = await run(['/bin/sh', ...verify], undefined, { PATH: bin });
+    assert.match(w.stdout.toString(), /^sha256\n[0-9a-f]{64} {2}\//);
+    assert.deepEqual(cmd.parseVerifyOutput(w.stdout.toString(), 1), want);
   });
 
   test('verifyFiles reports a missing file by its exit status', async () => {

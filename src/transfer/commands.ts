@@ -85,11 +85,20 @@ export function statPath(path: string): string[] {
 }
 
 /**
+ * A POSIX sh test: `openssl dgst -sha256 -r` answers `HASH *stdin` (file contents on stdin).
+ * OpenSSL hashes with the CPU's SHA instructions, several times faster than coreutils' sha256sum
+ * (this machine: 100 MiB in 0.06 s of CPU against 0.3 s), so it goes first where a container has it.
+ */
+const opensslWorks = 'command -v openssl >/dev/null 2>&1 && [ "$(openssl dgst -sha256 -r </dev/null 2>/dev/null)" = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855 *stdin" ]';
+
+/**
  * Checksums of files, one line per file in argv order, after a first line naming the method:
- * `sha256` (sha256sum lines), `size` (byte counts from stat) or `none`.
+ * `sha256` (sha256sum lines; a single file may be hashed by openssl instead), `size` (byte counts
+ * from stat) or `none`.
  */
 export function verifyFiles(paths: readonly string[]): string[] {
   const script =
+    `if [ $# -eq 1 ] && ${opensslWorks} && h=$(openssl dgst -sha256 -r < "$1"); then echo sha256; echo "$h"; exit 0; fi; ` +
     'if command -v sha256sum >/dev/null 2>&1; then echo sha256; exec sha256sum -- "$@"; fi; ' +
     'if command -v stat >/dev/null 2>&1; then echo size; exec stat -c %s -- "$@"; fi; ' +
     'echo none';

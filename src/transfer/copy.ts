@@ -2,6 +2,7 @@
 // pod and container a copy runs in, the commands' error reports, and the checksum comparison that
 // follows every copy (unless `verify: false`).
 
+import { PassThrough } from 'node:stream';
 import { RemoteError, UsageError, run, type RunResult } from '../exec/index.ts';
 import { resolveSessionTarget, type KubeClient, type ResolvedTarget } from '../kube/index.ts';
 import * as cmd from './commands.ts';
@@ -135,8 +136,39 @@ async function diagnoseNoTar(ctx: Ctx, upload: boolean): Promise<TransferError> 
   return noTar(ctx, upload);
 }
 
+/**
+ * A command started now that runs only once `go()` is called: its connection, upgrade and process
+ * start overlap the work before (a copy's transfer), and `go()` costs only the command itself.
+ * `go()` gives null when the command did not run — no shell, or the waiting session was lost (a
+ * kubelet's streaming-connection-idle-timeout ends an idle session): then run it afresh.
+ * `cancel()` lets it end without running.
+ */
+function gated(ctx: Ctx, command: string[]): { go(): Promise<RunResult<string> | null>; cancel(): void } {
+  const gate = new PassThrough();
+  // The session's failure (it is in `result`) may destroy the gate before it is opened or closed.
+  gate.on('error', noop);
+  const script = 'read -r go && [ "$go" = go ] && echo started && exec "$@"';
+  const result = run(ctx.client, { ...sessionOptions(ctx), command: ['sh', '-c', script, 'sh', ...command], stdin: gate });
+  result.catch(noop);
+  return {
+    go: async () => {
+      gate.end('go\n');
+      try {
+        const r = await result;
+        return r.stdout.startsWith('started\n') ? { ...r, stdout: r.stdout.slice('started\n'.length) } : null;
+      } catch {
+        return null;
+      }
+    },
+    cancel: () => {
+      gate.end();
+    },
+  };
+}
+
 function collectText(stream: NodeJS.ReadableStream | null): Promise<string> {
-  if (!stream) return Promise.resolve('');
+  // Already destroyed (a session that failed before anyone read it): no more events will come.
+  if (!stream || (stream as NodeJS.ReadableStream & { destroyed?: boolean }).destroyed) return Promise.resolve('');
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -230,6 +262,7 @@ export {
   context,
   diagnoseNoTar,
   forwardStderr,
+  gated,
   noop,
   noShell,
   notFound,

@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import path, { posix } from 'node:path';
-import { exec } from '../exec/index.ts';
+import { exec, type ExecSession } from '../exec/index.ts';
 import type { KubeClient } from '../kube/index.ts';
 import * as cmd from './commands.ts';
 import { collectText, context, diagnoseNoTar, forwardStderr, isMissingExecutable, noop, noShell, notFound, remoteFailure, runIn, sessionOptions, validateCopy, verifyRemote, type CopyOptions, type CopyResult, type Ctx } from './copy.ts';
@@ -24,11 +24,12 @@ const retryableCodes = new Set(['ERR_CONNECTION_LOST', 'ERR_TIMEOUT']);
 /**
  * The bytes of a command's stdout, resumed after a broken connection with `commandAt(offset)`
  * up to `retries` times (negative: no limit). Fails with the command's exit code and stderr.
+ * `first`: the session of `commandAt(0)`, already started.
  */
-async function* remoteBytes(ctx: Ctx, what: string, commandAt: (offset: number) => string[], retries: number): AsyncGenerator<Buffer> {
+async function* remoteBytes(ctx: Ctx, what: string, commandAt: (offset: number) => string[], retries: number, first?: ExecSession): AsyncGenerator<Buffer> {
   let offset = 0;
   for (let attempt = 0; ; attempt++) {
-    const session = exec(ctx.client, { ...sessionOptions(ctx), command: commandAt(offset), stdout: true, stderr: true });
+    const session = attempt === 0 && first ? first : exec(ctx.client, { ...sessionOptions(ctx), command: commandAt(offset), stdout: true, stderr: true });
     const stderr = collectText(session.stderr);
     let finished = false;
     try {
@@ -102,41 +103,57 @@ export async function copyFromPod(client: KubeClient, remote: RemoteSpec, localP
   const remotePath = cleanRemote(remote.path);
   const progress = new ProgressReporter(options.onProgress, 'download');
 
+  // Ends the remote command when the untar fails first (an unsafe member, a cap).
+  const stop = new AbortController();
+  const streamCtx = { ...ctx, signal: ctx.signal ? AbortSignal.any([ctx.signal, stop.signal]) : stop.signal };
+  // The archive's session starts while stat runs (one round trip instead of two): for anything
+  // but a symbolic link its command is already the right one, and its bytes wait, with
+  // backpressure, until stat said what they are.
+  let started: ExecSession | undefined = exec(ctx.client, { ...sessionOptions(streamCtx), command: cmd.tarCreate(remotePath), stdout: true, stderr: true });
+  const unstarted = () => {
+    started?.abort(new Error('the copy stopped'));
+    started = undefined;
+  };
+
   // What the path is (and its size, for progress): cheap, and a clear "no such file".
   let info: cmd.StatInfo | null = null;
-  try {
-    const r = await runIn(ctx, cmd.statPath(remotePath));
-    if (r.exitCode === 0) info = cmd.parseStat(r.stdout);
-    else if (/no such file|not a directory/i.test(r.stderr)) throw notFound(ctx, remotePath);
-  } catch (err) {
-    if (!isMissingExecutable(err)) throw err;
-  }
-  // A symlink named by the user is followed (tar alone would archive the link, which is then
-  // skipped): `h` for a file, `PATH/.` for a directory. Links inside a directory stay skipped.
   let tarPath = remotePath;
   let dereference = false;
-  if (info?.type === 'symlink') {
-    const r = await runIn(ctx, cmd.statTarget(remotePath));
-    const target = r.exitCode === 0 ? cmd.parseStat(r.stdout) : null;
-    if (!target) throw new TransferError('ERR_TRANSFER_NOT_FOUND', `${remotePath} is a symbolic link to nothing in ${ctx.where}: ${r.stderr.trim()}`);
-    info = target;
-    if (target.type === 'directory') tarPath = remotePath === '/' ? '/.' : `${remotePath}/.`;
-    else dereference = true;
+  let dest: string;
+  try {
+    try {
+      const r = await runIn(ctx, cmd.statPath(remotePath));
+      if (r.exitCode === 0) info = cmd.parseStat(r.stdout);
+      else if (/no such file|not a directory/i.test(r.stderr)) throw notFound(ctx, remotePath);
+    } catch (err) {
+      if (!isMissingExecutable(err)) throw err;
+    }
+    // A symlink named by the user is followed (tar alone would archive the link, which is then
+    // skipped): `h` for a file, `PATH/.` for a directory. Links inside a directory stay skipped.
+    if (info?.type === 'symlink') {
+      unstarted();
+      const r = await runIn(ctx, cmd.statTarget(remotePath));
+      const target = r.exitCode === 0 ? cmd.parseStat(r.stdout) : null;
+      if (!target) throw new TransferError('ERR_TRANSFER_NOT_FOUND', `${remotePath} is a symbolic link to nothing in ${ctx.where}: ${r.stderr.trim()}`);
+      info = target;
+      if (target.type === 'directory') tarPath = remotePath === '/' ? '/.' : `${remotePath}/.`;
+      else dereference = true;
+    }
+    if (info?.type === 'file') progress.totalBytes = info.size;
+    dest = await canonicalDestination(localPath);
+  } catch (err) {
+    unstarted();
+    throw err;
   }
-  if (info?.type === 'file') progress.totalBytes = info.size;
-  const dest = await canonicalDestination(localPath);
 
   // A single file's checksum is computed in the container while its bytes travel, not after.
   const early = verify && info?.type === 'file' ? runIn(ctx, cmd.verifyFiles([remotePath])) : undefined;
   early?.catch(noop);
 
-  // Ends the remote command when the untar fails first (an unsafe member, a cap).
-  const stop = new AbortController();
-  const streamCtx = { ...ctx, signal: ctx.signal ? AbortSignal.any([ctx.signal, stop.signal]) : stop.signal };
   let result;
   try {
     result = await extractTar(
-      remoteBytes(streamCtx, `tar -c of ${remotePath}`, (offset) => (offset === 0 ? cmd.tarCreate(tarPath, dereference) : cmd.tarCreateFrom(tarPath, offset, dereference)), retries),
+      remoteBytes(streamCtx, `tar -c of ${remotePath}`, (offset) => (offset === 0 ? cmd.tarCreate(tarPath, dereference) : cmd.tarCreateFrom(tarPath, offset, dereference)), retries, started),
       {
         prefix: tarPrefix(remotePath),
         dest,

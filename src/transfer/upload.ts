@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { exec } from '../exec/index.ts';
 import type { KubeClient } from '../kube/index.ts';
 import * as cmd from './commands.ts';
-import { collectText, context, diagnoseNoTar, forwardStderr, isMissingExecutable, noop, noShell, remoteFailure, runIn, sessionOptions, validateCopy, verifyRemote, type CopyOptions, type CopyResult, type Ctx } from './copy.ts';
+import { collectText, context, diagnoseNoTar, forwardStderr, gated, isMissingExecutable, noop, noShell, remoteFailure, runIn, sessionOptions, validateCopy, verifyRemote, type CopyOptions, type CopyResult, type Ctx } from './copy.ts';
 import { TransferError } from './errors.ts';
 import { cleanRemote, uploadTarget, type RemoteSpec } from './filespec.ts';
 import { packEntries, walk, type PackEntry } from './pack.ts';
@@ -161,6 +161,9 @@ export async function copyToPod(client: KubeClient, localPath: string, remote: R
   if (!entry || entry.type !== 'file') throw new TransferError('ERR_TRANSFER_LOCAL', `${localPath} is not a regular file or directory`);
   progress.totalBytes = entry.size;
   let method: CopyResult['method'] = 'tar';
+  // The check and the rename start now and wait for the copy: their sessions open meanwhile.
+  const checkLater = verify ? gated(ctx, cmd.verifyFiles([tmp])) : null;
+  const renameLater = gated(ctx, cmd.renameInto(tmp, finalPath));
   try {
     let sha256: string;
     try {
@@ -179,10 +182,15 @@ export async function copyToPod(client: KubeClient, localPath: string, remote: R
       await runChecked(ctx, cmd.chmod(tmp, mode), `chmod ${mode.toString(8)} ${tmp}`);
     }
     progress.flush();
-    const verified = verify ? await verifyRemote(ctx, [{ remote: tmp, label: finalPath, sha256, size: entry.size }], progress) : 'none';
-    await renameRemote(ctx, tmp, finalPath);
+    const checked = checkLater?.go().then((r) => r ?? runIn(ctx, cmd.verifyFiles([tmp])));
+    const verified = checked ? await verifyRemote(ctx, [{ remote: tmp, label: finalPath, sha256, size: entry.size }], progress, checked) : 'none';
+    const renamed = await renameLater.go();
+    if (!renamed) await renameRemote(ctx, tmp, finalPath);
+    else if (renamed.exitCode !== 0) throw remoteFailure(ctx, `moving the copy onto ${finalPath}`, renamed.exitCode, renamed.stderr);
     return { files: 1, bytes: entry.size, verified, method };
   } catch (err) {
+    checkLater?.cancel();
+    renameLater.cancel();
     await removeRemote(ctx, tmp);
     throw err;
   }
