@@ -165,6 +165,66 @@ export function createStreamServer(ctx: ApiContext, options: StreamServerOptions
   };
 }
 
+/** The largest output message: what one turn of the event loop read from a process, up to this. */
+export const maxOutputMessage = 1024 * 1024;
+
+/**
+ * Binary output messages built in place: the channel byte, then the process's output copied in
+ * as it is read, in buffers that are used again once the socket has taken them. One copy per
+ * byte, as before, but one message (and one TLS write) per turn of the event loop instead of one
+ * per 64 KiB read, and no new buffer per message for the collector to reclaim.
+ */
+class OutputFramer {
+  private readonly _channel: number;
+  private _frame: Buffer | null = null;
+  private _length = 0;
+  /** Frames the socket is done with, ready for the next message (at most two are kept). */
+  private readonly _free: Buffer[] = [];
+
+  constructor(channel: number) {
+    this._channel = channel;
+  }
+
+  /** Whether `bytes` more fit in the message being built (always true for an empty one). */
+  fits(bytes: number): boolean {
+    return this._length <= 1 || this._length + bytes <= this._frame!.length;
+  }
+
+  full(): boolean {
+    return this._frame !== null && this._length >= this._frame.length;
+  }
+
+  add(chunk: Buffer): void {
+    if (!this._frame) {
+      this._frame = this._free.pop() ?? Buffer.allocUnsafe(1 + maxOutputMessage);
+      this._frame[0] = this._channel;
+      this._length = 1;
+    }
+    if (this._length + chunk.length > this._frame.length) {
+      // A read larger than a message: it goes out in a frame of its own size.
+      const big = Buffer.allocUnsafe(this._length + chunk.length);
+      this._frame.copy(big, 0, 0, this._length);
+      this._frame = big;
+    }
+    chunk.copy(this._frame, this._length);
+    this._length += chunk.length;
+  }
+
+  /** The message built so far (and the buffer to give back once it is sent), or null. */
+  take(): { message: Buffer; frame: Buffer } | null {
+    const frame = this._frame;
+    if (!frame || this._length <= 1) return null;
+    const message = frame.subarray(0, this._length);
+    this._frame = null;
+    this._length = 0;
+    return { message, frame };
+  }
+
+  recycle(frame: Buffer): void {
+    if (frame.length === 1 + maxOutputMessage && this._free.length < 2) this._free.push(frame);
+  }
+}
+
 class StreamSession {
   private readonly _ws: WebSocket;
   private readonly _p: Prepared;
@@ -212,24 +272,50 @@ class StreamSession {
   }
 
   private _pump(stream: Readable, channel: number): Promise<void> {
+    const framer = this._caps.base64 ? null : new OutputFramer(channel);
+    const sent = (bytes: number) => () => {
+      this._inflight -= bytes;
+      if (this._inflight <= lowWater) {
+        for (const s of this._paused) s.resume();
+        this._paused.clear();
+      }
+    };
+    let flushing: NodeJS.Immediate | undefined;
+    const flush = (): void => {
+      clearImmediate(flushing);
+      flushing = undefined;
+      const out = framer!.take();
+      if (!out) return;
+      if (this._ws.readyState !== this._ws.OPEN) return;
+      this._ws.send(out.message, { binary: true }, () => {
+        framer!.recycle(out.frame);
+        sent(out.message.length - 1)();
+      });
+    };
     return new Promise((resolve) => {
       stream.on('data', (chunk: Buffer) => {
         this._inflight += chunk.length;
-        this._send(channel, chunk, () => {
-          this._inflight -= chunk.length;
-          if (this._inflight <= lowWater) {
-            for (const s of this._paused) s.resume();
-            this._paused.clear();
-          }
-        });
+        if (framer) {
+          // Everything read in one turn of the event loop goes out as one message.
+          if (!framer.fits(chunk.length)) flush();
+          framer.add(chunk);
+          if (framer.full()) flush();
+          else flushing ??= setImmediate(flush);
+        } else {
+          this._send(channel, chunk, sent(chunk.length));
+        }
         if (this._inflight > highWater) {
           stream.pause();
           this._paused.add(stream);
         }
       });
-      stream.on('end', resolve);
-      stream.on('close', resolve);
-      stream.on('error', resolve);
+      const end = (): void => {
+        if (framer) flush();
+        resolve();
+      };
+      stream.on('end', end);
+      stream.on('close', end);
+      stream.on('error', end);
     });
   }
 
@@ -301,7 +387,9 @@ class StreamSession {
     switch (frame.channel) {
       case Channel.Stdin:
         if (this._stdin && frame.payload.length > 0 && this._stdin.writable) {
-          if (!this._stdin.write(Buffer.from(frame.payload))) {
+          // A view, not a copy: nothing changes a message's bytes once ws has delivered it.
+          const payload = Buffer.from(frame.payload.buffer, frame.payload.byteOffset, frame.payload.length);
+          if (!this._stdin.write(payload)) {
             this._ws.pause();
             this._stdin.once('drain', () => this._ws.resume());
           }
