@@ -30,6 +30,7 @@ import { authorize, identify, parseResourcePath, requestUrl, resolveContainer, t
 import { splitProtocolToken } from './authn.ts';
 import { ApiError, badRequest, notFound } from './errors.ts';
 import { forbidden } from './rbac.ts';
+import type { OutputBuffers } from './launch.ts';
 import { ExecNotFoundError, type Container } from './runtime.ts';
 
 /** Frames a client may send: 32 MiB, x/net's DefaultMaxPayloadBytes. Larger closes the connection. */
@@ -271,7 +272,7 @@ class StreamSession {
     return this._translator ? `Internal error occurred: ${message}` : message;
   }
 
-  private _pump(stream: Readable, channel: number): Promise<void> {
+  private _pump(stream: Readable, channel: number, buffers: OutputBuffers | null = null): Promise<void> {
     const framer = this._caps.base64 ? null : new OutputFramer(channel);
     const sent = (bytes: number) => () => {
       this._inflight -= bytes;
@@ -295,8 +296,20 @@ class StreamSession {
     return new Promise((resolve) => {
       stream.on('data', (chunk: Buffer) => {
         this._inflight += chunk.length;
-        if (framer) {
-          // Everything read in one turn of the event loop goes out as one message.
+        if (framer && buffers?.direct(chunk)) {
+          // A large read, with room for the channel byte in front: it goes out as it is.
+          flush();
+          const message = Buffer.from(chunk.buffer, chunk.byteOffset - 1, chunk.length + 1);
+          message[0] = channel;
+          if (this._ws.readyState === this._ws.OPEN) {
+            const done = sent(chunk.length);
+            this._ws.send(message, { binary: true }, () => {
+              buffers.recycle(chunk);
+              done();
+            });
+          }
+        } else if (framer) {
+          // Everything else read in one turn of the event loop goes out as one message.
           if (!framer.fits(chunk.length)) flush();
           framer.add(chunk);
           if (framer.full()) flush();
@@ -342,10 +355,10 @@ class StreamSession {
     this._closeStdin = () => proc.closeStdin();
     this._onClientGone = () => proc.kill('SIGKILL');
     const outputs: Promise<void>[] = [];
-    if (request.stdout) outputs.push(this._pump(proc.stdout, Channel.Stdout));
+    if (request.stdout) outputs.push(this._pump(proc.stdout, Channel.Stdout, proc.output));
     else proc.stdout.resume();
     if (proc.stderr) {
-      if (stderrOpen) outputs.push(this._pump(proc.stderr, Channel.Stderr));
+      if (stderrOpen) outputs.push(this._pump(proc.stderr, Channel.Stderr, proc.output));
       else proc.stderr.resume();
     }
     void Promise.all([proc.exited, ...outputs]).then(([exit]) => {
