@@ -36,12 +36,12 @@ export interface ExecProcess {
 
 /**
  * Large reads of a process's output (of at least DIRECT_MIN bytes) arrive each alone in a buffer
- * of their own, after one spare byte: room for a channel byte, so a message can be built in
- * place. Once nothing refers to such a chunk any more, recycle() lets later reads use its buffer
- * again.
+ * of their own, after OUTPUT_HEADROOM spare bytes: room for a channel byte and a WebSocket frame
+ * header, so a whole frame can be built in place and written with no copy. Once nothing refers to
+ * such a chunk any more, recycle() lets later reads use its buffer again.
  */
 export interface OutputBuffers {
-  /** Whether `chunk` is such a read, with its spare byte at `chunk.byteOffset - 1`. */
+  /** Whether `chunk` is such a read: the OUTPUT_HEADROOM bytes before it in its buffer are free. */
   direct(chunk: Buffer): boolean;
   /** Gives a direct chunk's buffer back for later reads; the caller must hold no other reference to it. */
   recycle(chunk: Buffer): void;
@@ -141,20 +141,23 @@ export const READ_BYTES = 256 * 1024;
 /** Reads smaller than this are copied out, and their buffer read into again: a buffer in flight holds at least a quarter its size. */
 export const DIRECT_MIN = READ_BYTES / 4;
 
-/** The read buffers of one process's output pipes: each 1 + READ_BYTES long, the data after the spare byte. */
+/** Spare bytes in front of a direct chunk: a channel byte and the longest WebSocket header (10 bytes), rounded up. */
+export const OUTPUT_HEADROOM = 16;
+
+/** The read buffers of one process's output pipes: each OUTPUT_HEADROOM + READ_BYTES long, the data after the spare bytes. */
 class ReadBuffers implements OutputBuffers {
   /** Buffers handed back, for the next reads (at most two are kept). */
   private readonly _free: Buffer[] = [];
   private readonly _direct = new WeakSet<Buffer>();
 
   take(): Buffer {
-    return this._free.pop() ?? Buffer.allocUnsafe(1 + READ_BYTES);
+    return this._free.pop() ?? Buffer.allocUnsafe(OUTPUT_HEADROOM + READ_BYTES);
   }
 
   /** The chunk a read of `n` bytes into `buffer` becomes; true when it keeps `buffer`. */
   chunk(buffer: Buffer, n: number): [Buffer, boolean] {
-    if (n < DIRECT_MIN) return [Buffer.from(buffer.subarray(1, 1 + n)), false];
-    const chunk = buffer.subarray(1, 1 + n);
+    if (n < DIRECT_MIN) return [Buffer.from(buffer.subarray(OUTPUT_HEADROOM, OUTPUT_HEADROOM + n)), false];
+    const chunk = buffer.subarray(OUTPUT_HEADROOM, OUTPUT_HEADROOM + n);
     this._direct.add(chunk);
     return [chunk, true];
   }
@@ -165,7 +168,7 @@ class ReadBuffers implements OutputBuffers {
 
   recycle(chunk: Buffer): void {
     if (!this._direct.delete(chunk) || this._free.length >= 2) return;
-    this._free.push(Buffer.from(chunk.buffer, chunk.byteOffset - 1, 1 + READ_BYTES));
+    this._free.push(Buffer.from(chunk.buffer, chunk.byteOffset - OUTPUT_HEADROOM, OUTPUT_HEADROOM + READ_BYTES));
   }
 }
 
@@ -196,7 +199,7 @@ function directReader(pipe: Socket, buffers: ReadBuffers): Readable | null {
     handle,
     writable: false,
     onread: {
-      buffer: () => buffer.subarray(1),
+      buffer: () => buffer.subarray(OUTPUT_HEADROOM),
       callback: (n: number): boolean => {
         if (discard) return true;
         const [chunk, kept] = buffers.chunk(buffer, n);

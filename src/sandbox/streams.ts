@@ -30,8 +30,9 @@ import { authorize, identify, parseResourcePath, requestUrl, resolveContainer, t
 import { splitProtocolToken } from './authn.ts';
 import { ApiError, badRequest, notFound } from './errors.ts';
 import { forbidden } from './rbac.ts';
-import type { OutputBuffers } from './launch.ts';
+import { OUTPUT_HEADROOM, type OutputBuffers } from './launch.ts';
 import { ExecNotFoundError, type Container } from './runtime.ts';
+import { writeBinaryHeader } from './wsframe.ts';
 
 /** Frames a client may send: 32 MiB, x/net's DefaultMaxPayloadBytes. Larger closes the connection. */
 export const maxClientFrame = 32 * 1024 * 1024;
@@ -156,7 +157,7 @@ export function createStreamServer(ctx: ApiContext, options: StreamServerOptions
         req.headers['sec-websocket-protocol'] = ready.protocol;
       }
       wss.handleUpgrade(req, socket, head, (ws) => {
-        new StreamSession(ws, ready).start();
+        new StreamSession(ws, socket, ready).start();
       });
     },
     close() {
@@ -170,64 +171,73 @@ export function createStreamServer(ctx: ApiContext, options: StreamServerOptions
 export const maxOutputMessage = 1024 * 1024;
 
 /**
- * Binary output messages built in place: the channel byte, then the process's output copied in
- * as it is read, in buffers that are used again once the socket has taken them. One copy per
- * byte, as before, but one message (and one TLS write) per turn of the event loop instead of one
- * per 64 KiB read, and no new buffer per message for the collector to reclaim.
+ * Puts the channel byte and the WebSocket header in the OUTPUT_HEADROOM bytes before `payload`,
+ * which sits at `offset` in `buffer`; returns the whole frame.
+ */
+function frameInPlace(buffer: Buffer, offset: number, length: number, channel: number): Buffer {
+  buffer[offset - 1] = channel;
+  const start = writeBinaryHeader(buffer, offset - 1, length + 1);
+  return buffer.subarray(start, offset + length);
+}
+
+/**
+ * Output read in small pieces, gathered into one binary WebSocket frame per turn of the event
+ * loop (up to maxOutputMessage bytes), in buffers that are used again once the socket has taken
+ * them: one copy per byte, as a frame of one read would need anyway, but far fewer frames and TLS
+ * writes, and no new buffer per frame for the collector to reclaim.
  */
 class OutputFramer {
   private readonly _channel: number;
-  private _frame: Buffer | null = null;
+  private _buffer: Buffer | null = null;
+  /** Payload bytes gathered, from OUTPUT_HEADROOM on. */
   private _length = 0;
-  /** Frames the socket is done with, ready for the next message (at most two are kept). */
+  /** Buffers the socket is done with, for the next frames (at most two are kept). */
   private readonly _free: Buffer[] = [];
 
   constructor(channel: number) {
     this._channel = channel;
   }
 
-  /** Whether `bytes` more fit in the message being built (always true for an empty one). */
+  /** Whether `bytes` more fit in the frame being built (always true for an empty one). */
   fits(bytes: number): boolean {
-    return this._length <= 1 || this._length + bytes <= this._frame!.length;
+    return this._length === 0 || this._length + bytes <= maxOutputMessage;
   }
 
   full(): boolean {
-    return this._frame !== null && this._length >= this._frame.length;
+    return this._length >= maxOutputMessage;
   }
 
   add(chunk: Buffer): void {
-    if (!this._frame) {
-      this._frame = this._free.pop() ?? Buffer.allocUnsafe(1 + maxOutputMessage);
-      this._frame[0] = this._channel;
-      this._length = 1;
+    if (!this._buffer) this._buffer = this._free.pop() ?? Buffer.allocUnsafe(OUTPUT_HEADROOM + maxOutputMessage);
+    if (OUTPUT_HEADROOM + this._length + chunk.length > this._buffer.length) {
+      // A read larger than a frame: it goes out in a buffer of its own size.
+      const big = Buffer.allocUnsafe(OUTPUT_HEADROOM + this._length + chunk.length);
+      this._buffer.copy(big, OUTPUT_HEADROOM, OUTPUT_HEADROOM, OUTPUT_HEADROOM + this._length);
+      this._buffer = big;
     }
-    if (this._length + chunk.length > this._frame.length) {
-      // A read larger than a message: it goes out in a frame of its own size.
-      const big = Buffer.allocUnsafe(this._length + chunk.length);
-      this._frame.copy(big, 0, 0, this._length);
-      this._frame = big;
-    }
-    chunk.copy(this._frame, this._length);
+    chunk.copy(this._buffer, OUTPUT_HEADROOM + this._length);
     this._length += chunk.length;
   }
 
-  /** The message built so far (and the buffer to give back once it is sent), or null. */
-  take(): { message: Buffer; frame: Buffer } | null {
-    const frame = this._frame;
-    if (!frame || this._length <= 1) return null;
-    const message = frame.subarray(0, this._length);
-    this._frame = null;
+  /** The frame built so far, its payload's length (the channel byte excluded) and the buffer to give back once it is written; or null. */
+  take(): { frame: Buffer; length: number; buffer: Buffer } | null {
+    const buffer = this._buffer;
+    const length = this._length;
+    if (!buffer || length === 0) return null;
+    this._buffer = null;
     this._length = 0;
-    return { message, frame };
+    return { frame: frameInPlace(buffer, OUTPUT_HEADROOM, length, this._channel), length, buffer };
   }
 
-  recycle(frame: Buffer): void {
-    if (frame.length === 1 + maxOutputMessage && this._free.length < 2) this._free.push(frame);
+  recycle(buffer: Buffer): void {
+    if (buffer.length === OUTPUT_HEADROOM + maxOutputMessage && this._free.length < 2) this._free.push(buffer);
   }
 }
 
 class StreamSession {
   private readonly _ws: WebSocket;
+  /** The connection under `_ws`: output frames are written to it directly. */
+  private readonly _socket: Duplex;
   private readonly _p: Prepared;
   private readonly _caps: Capabilities;
   private readonly _translator: boolean;
@@ -240,8 +250,9 @@ class StreamSession {
   private _finished = false;
   private _onClientGone: () => void = () => {};
 
-  constructor(ws: WebSocket, prepared: Prepared) {
+  constructor(ws: WebSocket, socket: Duplex, prepared: Prepared) {
     this._ws = ws;
+    this._socket = socket;
     this._p = prepared;
     this._caps = capabilitiesOf(prepared.protocol);
     this._translator = prepared.protocol === V5;
@@ -272,9 +283,17 @@ class StreamSession {
     return this._translator ? `Internal error occurred: ${message}` : message;
   }
 
+  /**
+   * Writes one whole binary frame straight to the socket, in order with what ws writes (ws writes
+   * each of its frames at once: this server has no compression to queue them behind).
+   */
+  private _write(frame: Buffer, done: () => void): void {
+    this._socket.write(frame, () => done());
+  }
+
   private _pump(stream: Readable, channel: number, buffers: OutputBuffers | null = null): Promise<void> {
     const framer = this._caps.base64 ? null : new OutputFramer(channel);
-    const sent = (bytes: number) => () => {
+    const sent = (bytes: number): void => {
       this._inflight -= bytes;
       if (this._inflight <= lowWater) {
         for (const s of this._paused) s.resume();
@@ -286,36 +305,32 @@ class StreamSession {
       clearImmediate(flushing);
       flushing = undefined;
       const out = framer!.take();
-      if (!out) return;
-      if (this._ws.readyState !== this._ws.OPEN) return;
-      this._ws.send(out.message, { binary: true }, () => {
-        framer!.recycle(out.frame);
-        sent(out.message.length - 1)();
+      if (!out || this._ws.readyState !== this._ws.OPEN) return;
+      this._write(out.frame, () => {
+        framer!.recycle(out.buffer);
+        sent(out.length);
       });
     };
     return new Promise((resolve) => {
       stream.on('data', (chunk: Buffer) => {
         this._inflight += chunk.length;
         if (framer && buffers?.direct(chunk)) {
-          // A large read, with room for the channel byte in front: it goes out as it is.
+          // A large read, with room in front of it: it becomes a frame where it is.
           flush();
-          const message = Buffer.from(chunk.buffer, chunk.byteOffset - 1, chunk.length + 1);
-          message[0] = channel;
           if (this._ws.readyState === this._ws.OPEN) {
-            const done = sent(chunk.length);
-            this._ws.send(message, { binary: true }, () => {
+            const room = Buffer.from(chunk.buffer, chunk.byteOffset - OUTPUT_HEADROOM, OUTPUT_HEADROOM + chunk.length);
+            this._write(frameInPlace(room, OUTPUT_HEADROOM, chunk.length, channel), () => {
               buffers.recycle(chunk);
-              done();
+              sent(chunk.length);
             });
           }
         } else if (framer) {
-          // Everything else read in one turn of the event loop goes out as one message.
           if (!framer.fits(chunk.length)) flush();
           framer.add(chunk);
           if (framer.full()) flush();
           else flushing ??= setImmediate(flush);
         } else {
-          this._send(channel, chunk, sent(chunk.length));
+          this._send(channel, chunk, () => sent(chunk.length));
         }
         if (this._inflight > highWater) {
           stream.pause();
