@@ -35,13 +35,14 @@ export interface ExecProcess {
 }
 
 /**
- * Large reads of a process's output (of at least DIRECT_MIN bytes) arrive each alone in a buffer
- * of their own, after OUTPUT_HEADROOM spare bytes: room for a channel byte and a WebSocket frame
- * header, so a whole frame can be built in place and written with no copy. Once nothing refers to
- * such a chunk any more, recycle() lets later reads use its buffer again.
+ * Large reads of a process's output (of at least DIRECT_MIN bytes) arrive each alone in an
+ * ArrayBuffer of their own, after OUTPUT_HEADROOM spare bytes: room for a channel byte and a
+ * WebSocket frame header, so a whole frame can be built in place and written with no copy; the
+ * bytes after the chunk, to the end of its ArrayBuffer, are free too (room to append to it). Once
+ * nothing refers to such a chunk any more, recycle() lets later reads use its buffer again.
  */
 export interface OutputBuffers {
-  /** Whether `chunk` is such a read: the OUTPUT_HEADROOM bytes before it in its buffer are free. */
+  /** Whether `chunk` is such a read: the OUTPUT_HEADROOM bytes before it, and all after it, in its ArrayBuffer are free. */
   direct(chunk: Buffer): boolean;
   /** Gives a direct chunk's buffer back for later reads; the caller must hold no other reference to it. */
   recycle(chunk: Buffer): void;
@@ -141,17 +142,20 @@ export const READ_BYTES = 256 * 1024;
 /** Reads smaller than this are copied out, and their buffer read into again: a buffer in flight holds at least a quarter its size. */
 export const DIRECT_MIN = READ_BYTES / 4;
 
+/** Read buffers kept for reuse per process: enough for the frames a socket typically has in flight. */
+const FREE_BUFFERS = 8;
+
 /** Spare bytes in front of a direct chunk: a channel byte and the longest WebSocket header (10 bytes), rounded up. */
 export const OUTPUT_HEADROOM = 16;
 
 /** The read buffers of one process's output pipes: each OUTPUT_HEADROOM + READ_BYTES long, the data after the spare bytes. */
 class ReadBuffers implements OutputBuffers {
-  /** Buffers handed back, for the next reads (at most two are kept). */
+  /** Buffers handed back, for the next reads (at most FREE_BUFFERS are kept). */
   private readonly _free: Buffer[] = [];
   private readonly _direct = new WeakSet<Buffer>();
 
   take(): Buffer {
-    return this._free.pop() ?? Buffer.allocUnsafe(OUTPUT_HEADROOM + READ_BYTES);
+    return this._free.pop() ?? Buffer.allocUnsafeSlow(OUTPUT_HEADROOM + READ_BYTES);
   }
 
   /** The chunk a read of `n` bytes into `buffer` becomes; true when it keeps `buffer`. */
@@ -167,7 +171,7 @@ class ReadBuffers implements OutputBuffers {
   }
 
   recycle(chunk: Buffer): void {
-    if (!this._direct.delete(chunk) || this._free.length >= 2) return;
+    if (!this._direct.delete(chunk) || this._free.length >= FREE_BUFFERS) return;
     this._free.push(Buffer.from(chunk.buffer, chunk.byteOffset - OUTPUT_HEADROOM, OUTPUT_HEADROOM + READ_BYTES));
   }
 }

@@ -300,10 +300,26 @@ class StreamSession {
         this._paused.clear();
       }
     };
+    // A large read waits for the end of this turn of the event loop in its own buffer, where the
+    // small reads that follow it are appended (node reads a pipe until it is empty: a large read
+    // is often followed by a few bytes written meanwhile), so that they go out in one frame.
+    let held: { chunk: Buffer; length: number } | null = null;
+    const flushHeld = (): void => {
+      const h = held;
+      if (!h) return;
+      held = null;
+      if (this._ws.readyState !== this._ws.OPEN) return;
+      const room = Buffer.from(h.chunk.buffer, h.chunk.byteOffset - OUTPUT_HEADROOM, OUTPUT_HEADROOM + h.length);
+      this._write(frameInPlace(room, OUTPUT_HEADROOM, h.length, channel), () => {
+        buffers!.recycle(h.chunk);
+        sent(h.length);
+      });
+    };
     let flushing: NodeJS.Immediate | undefined;
     const flush = (): void => {
       clearImmediate(flushing);
       flushing = undefined;
+      flushHeld();
       const out = framer!.take();
       if (!out || this._ws.readyState !== this._ws.OPEN) return;
       this._write(out.frame, () => {
@@ -315,16 +331,15 @@ class StreamSession {
       stream.on('data', (chunk: Buffer) => {
         this._inflight += chunk.length;
         if (framer && buffers?.direct(chunk)) {
-          // A large read, with room in front of it: it becomes a frame where it is.
+          // A large read, with room around it: it becomes a frame where it is.
           flush();
-          if (this._ws.readyState === this._ws.OPEN) {
-            const room = Buffer.from(chunk.buffer, chunk.byteOffset - OUTPUT_HEADROOM, OUTPUT_HEADROOM + chunk.length);
-            this._write(frameInPlace(room, OUTPUT_HEADROOM, chunk.length, channel), () => {
-              buffers.recycle(chunk);
-              sent(chunk.length);
-            });
-          }
+          held = { chunk, length: chunk.length };
+          flushing = setImmediate(flush);
+        } else if (framer && held && chunk.length <= held.chunk.buffer.byteLength - held.chunk.byteOffset - held.length) {
+          chunk.copy(Buffer.from(held.chunk.buffer), held.chunk.byteOffset + held.length);
+          held.length += chunk.length;
         } else if (framer) {
+          flushHeld();
           if (!framer.fits(chunk.length)) flush();
           framer.add(chunk);
           if (framer.full()) flush();
