@@ -39,6 +39,13 @@ export const maxClientFrame = 32 * 1024 * 1024;
 /** Output bytes queued on a socket before the sandbox stops reading the process. */
 const highWater = 4 * 1024 * 1024;
 const lowWater = 1024 * 1024;
+/**
+ * Stdin bytes waiting for the process before the sandbox stops reading the client; it reads on
+ * once they are down to the low mark, so the next message is decoded while the process still has
+ * input (the bytes are taken from the client's messages, one message beyond the mark at most).
+ */
+const stdinHighWater = 1024 * 1024;
+const stdinLowWater = 256 * 1024;
 
 export interface StreamServerOptions {
   /** Subprotocols this server accepts; all of them unless narrowed (e.g. [v4] acts like Kubernetes < 1.30). */
@@ -244,6 +251,8 @@ class StreamSession {
   private _inflight = 0;
   private readonly _paused = new Set<Readable>();
   private _stdin: import('node:stream').Writable | null = null;
+  /** Reading from the client stopped until the process has taken more of its stdin. */
+  private _stdinPaused = false;
   private _resize: ((cols: number, rows: number) => void) | null = null;
   private _closeStdin: (() => void) | null = null;
   private _resizeDecoder: ResizeDecoder | null = new ResizeDecoder();
@@ -432,9 +441,16 @@ class StreamSession {
         if (this._stdin && frame.payload.length > 0 && this._stdin.writable) {
           // A view, not a copy: nothing changes a message's bytes once ws has delivered it.
           const payload = Buffer.from(frame.payload.buffer, frame.payload.byteOffset, frame.payload.length);
-          if (!this._stdin.write(payload)) {
+          const stdin = this._stdin;
+          stdin.write(payload, () => {
+            if (this._stdinPaused && stdin.writableLength <= stdinLowWater) {
+              this._stdinPaused = false;
+              this._ws.resume();
+            }
+          });
+          if (!this._stdinPaused && stdin.writableLength > stdinHighWater) {
+            this._stdinPaused = true;
             this._ws.pause();
-            this._stdin.once('drain', () => this._ws.resume());
           }
         }
         return;
