@@ -143,7 +143,7 @@ export const READ_BYTES = 256 * 1024;
 export const DIRECT_MIN = READ_BYTES / 4;
 
 /** Read buffers kept for reuse per process: enough for the frames a socket typically has in flight. */
-const FREE_BUFFERS = 8;
+const FREE_BUFFERS = 4;
 
 /** Spare bytes in front of a direct chunk: a channel byte and the longest WebSocket header (10 bytes), rounded up. */
 export const OUTPUT_HEADROOM = 16;

@@ -175,7 +175,7 @@ export function createStreamServer(ctx: ApiContext, options: StreamServerOptions
 }
 
 /** The largest output message: what one turn of the event loop read from a process, up to this. */
-export const maxOutputMessage = 1024 * 1024;
+export const maxOutputMessage = 256 * 1024;
 
 /**
  * Puts the channel byte and the WebSocket header in the OUTPUT_HEADROOM bytes before `payload`,
