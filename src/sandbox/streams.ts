@@ -301,7 +301,9 @@ class StreamSession {
   }
 
   private _pump(stream: Readable, channel: number, buffers: OutputBuffers | null = null): Promise<void> {
-    const framer = this._caps.base64 ? null : new OutputFramer(channel);
+    // Pipes only: a terminal's output (exec with a tty, attach) goes out read by read, as it did,
+    // small and interactive, and clients pace their windows by those reads.
+    const framer = this._caps.base64 || !buffers ? null : new OutputFramer(channel);
     const sent = (bytes: number): void => {
       this._inflight -= bytes;
       if (this._inflight <= lowWater) {
