@@ -142,6 +142,9 @@ export const READ_BYTES = 256 * 1024;
 /** Reads smaller than this are copied out, and their buffer read into again: a buffer in flight holds at least a quarter its size. */
 export const DIRECT_MIN = READ_BYTES / 4;
 
+/** Where every pipe's first reads land, until one fills it: they are copied out at once. */
+const firstReads = Buffer.allocUnsafeSlow(16 * 1024);
+
 /** Read buffers kept for reuse per process: enough for the frames a socket typically has in flight. */
 const FREE_BUFFERS = 4;
 
@@ -190,7 +193,9 @@ function directReader(pipe: Socket, buffers: ReadBuffers): Readable | null {
   // The old socket lets go of the handle without closing it, and closes (child_process counts on that).
   owner._handle = null;
   pipe.destroy();
-  let buffer = buffers.take();
+  // Until a read fills firstReads (shared: each read is copied out before the next can happen),
+  // the pipe has no buffer of its own: most processes write little.
+  let buffer: Buffer | null = null;
   let discard = false;
   let ended = false;
   const out = new Readable({
@@ -203,11 +208,21 @@ function directReader(pipe: Socket, buffers: ReadBuffers): Readable | null {
     handle,
     writable: false,
     onread: {
-      buffer: () => buffer.subarray(OUTPUT_HEADROOM),
+      buffer: () => (buffer ? buffer.subarray(OUTPUT_HEADROOM) : firstReads),
       callback: (n: number): boolean => {
-        if (discard) return true;
-        const [chunk, kept] = buffers.chunk(buffer, n);
-        if (kept) buffer = buffers.take();
+        if (discard) {
+          if (!buffer && n === firstReads.length) buffer = buffers.take();
+          return true;
+        }
+        let chunk: Buffer;
+        if (!buffer) {
+          chunk = Buffer.from(firstReads.subarray(0, n));
+          if (n === firstReads.length) buffer = buffers.take();
+        } else {
+          let kept: boolean;
+          [chunk, kept] = buffers.chunk(buffer, n);
+          if (kept) buffer = buffers.take();
+        }
         if (out.push(chunk)) return true;
         socket.pause();
         return false;

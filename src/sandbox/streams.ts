@@ -198,6 +198,8 @@ class OutputFramer {
   private _buffer: Buffer | null = null;
   /** Payload bytes gathered, from OUTPUT_HEADROOM on. */
   private _length = 0;
+  /** Payload room of the next buffer: small at first, larger each time a frame fills up. */
+  private _size = 16 * 1024;
   /** Buffers the socket is done with, for the next frames (at most two are kept). */
   private readonly _free: Buffer[] = [];
 
@@ -205,17 +207,19 @@ class OutputFramer {
     this._channel = channel;
   }
 
-  /** Whether `bytes` more fit in the frame being built (always true for an empty one). */
+  /** Whether `bytes` more fit in the frame being built (always true for an empty one); when not, the next buffers are larger. */
   fits(bytes: number): boolean {
-    return this._length === 0 || this._length + bytes <= maxOutputMessage;
+    if (this._length === 0 || this._length + bytes <= this._size) return true;
+    this._size = Math.min(this._size * 4, maxOutputMessage);
+    return false;
   }
 
   full(): boolean {
-    return this._length >= maxOutputMessage;
+    return this._length >= this._size;
   }
 
   add(chunk: Buffer): void {
-    if (!this._buffer) this._buffer = this._free.pop() ?? Buffer.allocUnsafe(OUTPUT_HEADROOM + maxOutputMessage);
+    if (!this._buffer) this._buffer = this._free.pop() ?? Buffer.allocUnsafe(OUTPUT_HEADROOM + this._size);
     if (OUTPUT_HEADROOM + this._length + chunk.length > this._buffer.length) {
       // A read larger than a frame: it goes out in a buffer of its own size.
       const big = Buffer.allocUnsafe(OUTPUT_HEADROOM + this._length + chunk.length);
@@ -237,7 +241,7 @@ class OutputFramer {
   }
 
   recycle(buffer: Buffer): void {
-    if (buffer.length === OUTPUT_HEADROOM + maxOutputMessage && this._free.length < 2) this._free.push(buffer);
+    if (buffer.length === OUTPUT_HEADROOM + this._size && this._free.length < 2) this._free.push(buffer);
   }
 }
 
