@@ -4,6 +4,7 @@
 import { spawn as spawnChild } from 'node:child_process';
 import { closeSync, constants as fsConstants, openSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
+import { Socket } from 'node:net';
 import { finished, Readable, Writable } from 'node:stream';
 import { setTimeout as delay } from 'node:timers/promises';
 import * as pty from 'node-pty';
@@ -18,6 +19,8 @@ export interface ExecProcess {
   readonly stdout: Readable;
   /** Null with a tty. */
   readonly stderr: Readable | null;
+  /** How stdout and stderr chunks may be sent on without a copy (pipes only; null with a tty). */
+  readonly output: OutputBuffers | null;
   /** Resizes the terminal (tty only; a no-op otherwise). */
   resize(cols: number, rows: number): void;
   /** Pipes: end stdin (EOF). Tty: write the terminal's EOF character (^D) once. */
@@ -29,6 +32,20 @@ export interface ExecProcess {
    * Resolves only after stdout and stderr have ended, i.e. after their consumers read everything.
    */
   readonly exited: Promise<{ code: number; signal: string | null }>;
+}
+
+/**
+ * Large reads of a process's output (of at least DIRECT_MIN bytes) arrive each alone in an
+ * ArrayBuffer of their own, after OUTPUT_HEADROOM spare bytes: room for a channel byte and a
+ * WebSocket frame header, so a whole frame can be built in place and written with no copy; the
+ * bytes after the chunk, to the end of its ArrayBuffer, are free too (room to append to it). Once
+ * nothing refers to such a chunk any more, recycle() lets later reads use its buffer again.
+ */
+export interface OutputBuffers {
+  /** Whether `chunk` is such a read: the OUTPUT_HEADROOM bytes before it, and all after it, in its ArrayBuffer are free. */
+  direct(chunk: Buffer): boolean;
+  /** Gives a direct chunk's buffer back for later reads; the caller must hold no other reference to it. */
+  recycle(chunk: Buffer): void;
 }
 
 /** A timer for races: it does not keep the process alive. */
@@ -120,6 +137,115 @@ function ownReader(src: Readable): Readable {
   return out;
 }
 
+/** The most one read of a process's output pipe takes (node reads 64 KiB at a time by itself). */
+export const READ_BYTES = 256 * 1024;
+/** Reads smaller than this are copied out, and their buffer read into again: a buffer in flight holds at least a quarter its size. */
+export const DIRECT_MIN = READ_BYTES / 4;
+
+/** Where every pipe's first reads land, until one fills it: they are copied out at once. */
+const firstReads = Buffer.allocUnsafeSlow(16 * 1024);
+
+/** Read buffers kept for reuse per process: enough for the frames a socket typically has in flight. */
+const FREE_BUFFERS = 4;
+
+/** Spare bytes in front of a direct chunk: a channel byte and the longest WebSocket header (10 bytes), rounded up. */
+export const OUTPUT_HEADROOM = 16;
+
+/** The read buffers of one process's output pipes: each OUTPUT_HEADROOM + READ_BYTES long, the data after the spare bytes. */
+class ReadBuffers implements OutputBuffers {
+  /** Buffers handed back, for the next reads (at most FREE_BUFFERS are kept). */
+  private readonly _free: Buffer[] = [];
+  private readonly _direct = new WeakSet<Buffer>();
+
+  take(): Buffer {
+    return this._free.pop() ?? Buffer.allocUnsafeSlow(OUTPUT_HEADROOM + READ_BYTES);
+  }
+
+  /** The chunk a read of `n` bytes into `buffer` becomes; true when it keeps `buffer`. */
+  chunk(buffer: Buffer, n: number): [Buffer, boolean] {
+    if (n < DIRECT_MIN) return [Buffer.from(buffer.subarray(OUTPUT_HEADROOM, OUTPUT_HEADROOM + n)), false];
+    const chunk = buffer.subarray(OUTPUT_HEADROOM, OUTPUT_HEADROOM + n);
+    this._direct.add(chunk);
+    return [chunk, true];
+  }
+
+  direct(chunk: Buffer): boolean {
+    return this._direct.has(chunk);
+  }
+
+  recycle(chunk: Buffer): void {
+    if (!this._direct.delete(chunk) || this._free.length >= FREE_BUFFERS) return;
+    this._free.push(Buffer.from(chunk.buffer, chunk.byteOffset - OUTPUT_HEADROOM, OUTPUT_HEADROOM + READ_BYTES));
+  }
+}
+
+/**
+ * Like ownReader, but the pipe is read straight into ReadBuffers' buffers, up to READ_BYTES at a
+ * time: no buffer allocated per read for the collector to reclaim, and none at all once the
+ * consumer recycles them. It takes the pipe's handle over from the socket child_process made
+ * (node offers user-supplied read buffers only to a socket it constructs); null, and the socket
+ * left as it was, when that socket has no handle to give.
+ */
+function directReader(pipe: Socket, buffers: ReadBuffers): Readable | null {
+  const owner = pipe as unknown as { _handle: object | null };
+  const handle = owner._handle;
+  if (!handle) return null;
+  // The old socket lets go of the handle without closing it, and closes (child_process counts on that).
+  owner._handle = null;
+  pipe.destroy();
+  // Until a read fills firstReads (shared: each read is copied out before the next can happen),
+  // the pipe has no buffer of its own: most processes write little.
+  let buffer: Buffer | null = null;
+  let discard = false;
+  let ended = false;
+  const out = new Readable({
+    highWaterMark: OUTPUT_HWM,
+    read() {
+      socket.resume();
+    },
+  });
+  const socket = new Socket({
+    handle,
+    writable: false,
+    onread: {
+      buffer: () => (buffer ? buffer.subarray(OUTPUT_HEADROOM) : firstReads),
+      callback: (n: number): boolean => {
+        if (discard) {
+          if (!buffer && n === firstReads.length) buffer = buffers.take();
+          return true;
+        }
+        let chunk: Buffer;
+        if (!buffer) {
+          chunk = Buffer.from(firstReads.subarray(0, n));
+          if (n === firstReads.length) buffer = buffers.take();
+        } else {
+          let kept: boolean;
+          [chunk, kept] = buffers.chunk(buffer, n);
+          if (kept) buffer = buffers.take();
+        }
+        if (out.push(chunk)) return true;
+        socket.pause();
+        return false;
+      },
+    },
+  } as ConstructorParameters<typeof Socket>[0]);
+  const end = (): void => {
+    if (ended) return;
+    ended = true;
+    out.push(null);
+  };
+  socket.once('end', end);
+  socket.once('error', end);
+  socket.once('close', end);
+  out.once('close', () => {
+    // The consumer is gone: keep draining, so the process never blocks on a full pipe.
+    discard = true;
+    socket.resume();
+  });
+  socket.resume();
+  return out;
+}
+
 function launchPipes(spec: LaunchSpec): Launched {
   const child = spawnChild(spec.file, [...spec.args], {
     env: spec.env,
@@ -142,8 +268,9 @@ function launchPipes(spec: LaunchSpec): Launched {
     throw new SandboxError('ERR_SANDBOX_CONTAINER_START', `cannot start ${spec.file}: ${spawnError?.message ?? 'spawn failed'}`);
   }
   const pid = child.pid;
-  const stdout = ownReader(child.stdout!);
-  const stderr = ownReader(child.stderr!);
+  const output = new ReadBuffers();
+  const stdout = (child.stdout instanceof Socket && directReader(child.stdout, output)) || ownReader(child.stdout!);
+  const stderr = (child.stderr instanceof Socket && directReader(child.stderr, output)) || ownReader(child.stderr!);
   const stdin = child.stdin ?? null;
   stdin?.on('error', () => {});
   const done = Promise.all([processExit, streamDone(stdout), streamDone(stderr)]).then(([e]) => e);
@@ -152,6 +279,7 @@ function launchPipes(spec: LaunchSpec): Launched {
     stdin,
     stdout,
     stderr,
+    output,
     processExit,
     done,
     exited: done.then(statusOf),
@@ -316,6 +444,7 @@ function launchPty(spec: LaunchSpec): Launched {
     stdin,
     stdout,
     stderr: null,
+    output: null,
     processExit,
     done,
     exited: done.then(statusOf),

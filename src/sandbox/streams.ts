@@ -30,13 +30,22 @@ import { authorize, identify, parseResourcePath, requestUrl, resolveContainer, t
 import { splitProtocolToken } from './authn.ts';
 import { ApiError, badRequest, notFound } from './errors.ts';
 import { forbidden } from './rbac.ts';
+import { OUTPUT_HEADROOM, type OutputBuffers } from './launch.ts';
 import { ExecNotFoundError, type Container } from './runtime.ts';
+import { writeBinaryHeader } from './wsframe.ts';
 
 /** Frames a client may send: 32 MiB, x/net's DefaultMaxPayloadBytes. Larger closes the connection. */
 export const maxClientFrame = 32 * 1024 * 1024;
 /** Output bytes queued on a socket before the sandbox stops reading the process. */
 const highWater = 4 * 1024 * 1024;
 const lowWater = 1024 * 1024;
+/**
+ * Stdin bytes waiting for the process before the sandbox stops reading the client; it reads on
+ * once they are down to the low mark, so the next message is decoded while the process still has
+ * input (the bytes are taken from the client's messages, one message beyond the mark at most).
+ */
+const stdinHighWater = 1024 * 1024;
+const stdinLowWater = 256 * 1024;
 
 export interface StreamServerOptions {
   /** Subprotocols this server accepts; all of them unless narrowed (e.g. [v4] acts like Kubernetes < 1.30). */
@@ -155,7 +164,7 @@ export function createStreamServer(ctx: ApiContext, options: StreamServerOptions
         req.headers['sec-websocket-protocol'] = ready.protocol;
       }
       wss.handleUpgrade(req, socket, head, (ws) => {
-        new StreamSession(ws, ready).start();
+        new StreamSession(ws, socket, ready).start();
       });
     },
     close() {
@@ -165,22 +174,98 @@ export function createStreamServer(ctx: ApiContext, options: StreamServerOptions
   };
 }
 
+/** The largest output message: what one turn of the event loop read from a process, up to this. */
+export const maxOutputMessage = 256 * 1024;
+
+/**
+ * Puts the channel byte and the WebSocket header in the OUTPUT_HEADROOM bytes before `payload`,
+ * which sits at `offset` in `buffer`; returns the whole frame.
+ */
+function frameInPlace(buffer: Buffer, offset: number, length: number, channel: number): Buffer {
+  buffer[offset - 1] = channel;
+  const start = writeBinaryHeader(buffer, offset - 1, length + 1);
+  return buffer.subarray(start, offset + length);
+}
+
+/**
+ * Output read in small pieces, gathered into one binary WebSocket frame per turn of the event
+ * loop (up to maxOutputMessage bytes), in buffers that are used again once the socket has taken
+ * them: one copy per byte, as a frame of one read would need anyway, but far fewer frames and TLS
+ * writes, and no new buffer per frame for the collector to reclaim.
+ */
+class OutputFramer {
+  private readonly _channel: number;
+  private _buffer: Buffer | null = null;
+  /** Payload bytes gathered, from OUTPUT_HEADROOM on. */
+  private _length = 0;
+  /** Payload room of the next buffer: small at first, larger each time a frame fills up. */
+  private _size = 16 * 1024;
+  /** Buffers the socket is done with, for the next frames (at most two are kept). */
+  private readonly _free: Buffer[] = [];
+
+  constructor(channel: number) {
+    this._channel = channel;
+  }
+
+  /** Whether `bytes` more fit in the frame being built (always true for an empty one); when not, the next buffers are larger. */
+  fits(bytes: number): boolean {
+    if (this._length === 0 || this._length + bytes <= this._size) return true;
+    this._size = Math.min(this._size * 4, maxOutputMessage);
+    return false;
+  }
+
+  full(): boolean {
+    return this._length >= this._size;
+  }
+
+  add(chunk: Buffer): void {
+    if (!this._buffer) this._buffer = this._free.pop() ?? Buffer.allocUnsafe(OUTPUT_HEADROOM + this._size);
+    if (OUTPUT_HEADROOM + this._length + chunk.length > this._buffer.length) {
+      // A read larger than a frame: it goes out in a buffer of its own size.
+      const big = Buffer.allocUnsafe(OUTPUT_HEADROOM + this._length + chunk.length);
+      this._buffer.copy(big, OUTPUT_HEADROOM, OUTPUT_HEADROOM, OUTPUT_HEADROOM + this._length);
+      this._buffer = big;
+    }
+    chunk.copy(this._buffer, OUTPUT_HEADROOM + this._length);
+    this._length += chunk.length;
+  }
+
+  /** The frame built so far, its payload's length (the channel byte excluded) and the buffer to give back once it is written; or null. */
+  take(): { frame: Buffer; length: number; buffer: Buffer } | null {
+    const buffer = this._buffer;
+    const length = this._length;
+    if (!buffer || length === 0) return null;
+    this._buffer = null;
+    this._length = 0;
+    return { frame: frameInPlace(buffer, OUTPUT_HEADROOM, length, this._channel), length, buffer };
+  }
+
+  recycle(buffer: Buffer): void {
+    if (buffer.length === OUTPUT_HEADROOM + this._size && this._free.length < 2) this._free.push(buffer);
+  }
+}
+
 class StreamSession {
   private readonly _ws: WebSocket;
+  /** The connection under `_ws`: output frames are written to it directly. */
+  private readonly _socket: Duplex;
   private readonly _p: Prepared;
   private readonly _caps: Capabilities;
   private readonly _translator: boolean;
   private _inflight = 0;
   private readonly _paused = new Set<Readable>();
   private _stdin: import('node:stream').Writable | null = null;
+  /** Reading from the client stopped until the process has taken more of its stdin. */
+  private _stdinPaused = false;
   private _resize: ((cols: number, rows: number) => void) | null = null;
   private _closeStdin: (() => void) | null = null;
   private _resizeDecoder: ResizeDecoder | null = new ResizeDecoder();
   private _finished = false;
   private _onClientGone: () => void = () => {};
 
-  constructor(ws: WebSocket, prepared: Prepared) {
+  constructor(ws: WebSocket, socket: Duplex, prepared: Prepared) {
     this._ws = ws;
+    this._socket = socket;
     this._p = prepared;
     this._caps = capabilitiesOf(prepared.protocol);
     this._translator = prepared.protocol === V5;
@@ -211,25 +296,84 @@ class StreamSession {
     return this._translator ? `Internal error occurred: ${message}` : message;
   }
 
-  private _pump(stream: Readable, channel: number): Promise<void> {
+  /**
+   * Writes one whole binary frame straight to the socket, in order with what ws writes (ws writes
+   * each of its frames at once: this server has no compression to queue them behind).
+   */
+  private _write(frame: Buffer, done: () => void): void {
+    this._socket.write(frame, () => done());
+  }
+
+  private _pump(stream: Readable, channel: number, buffers: OutputBuffers | null = null): Promise<void> {
+    // Pipes only: a terminal's output (exec with a tty, attach) goes out read by read, as it did,
+    // small and interactive, and clients pace their windows by those reads.
+    const framer = this._caps.base64 || !buffers ? null : new OutputFramer(channel);
+    const sent = (bytes: number): void => {
+      this._inflight -= bytes;
+      if (this._inflight <= lowWater) {
+        for (const s of this._paused) s.resume();
+        this._paused.clear();
+      }
+    };
+    // A large read waits for the end of this turn of the event loop in its own buffer, where the
+    // small reads that follow it are appended (node reads a pipe until it is empty: a large read
+    // is often followed by a few bytes written meanwhile), so that they go out in one frame.
+    let held: { chunk: Buffer; length: number } | null = null;
+    const flushHeld = (): void => {
+      const h = held;
+      if (!h) return;
+      held = null;
+      if (this._ws.readyState !== this._ws.OPEN) return;
+      const room = Buffer.from(h.chunk.buffer, h.chunk.byteOffset - OUTPUT_HEADROOM, OUTPUT_HEADROOM + h.length);
+      this._write(frameInPlace(room, OUTPUT_HEADROOM, h.length, channel), () => {
+        buffers!.recycle(h.chunk);
+        sent(h.length);
+      });
+    };
+    let flushing: NodeJS.Immediate | undefined;
+    const flush = (): void => {
+      clearImmediate(flushing);
+      flushing = undefined;
+      flushHeld();
+      const out = framer!.take();
+      if (!out || this._ws.readyState !== this._ws.OPEN) return;
+      this._write(out.frame, () => {
+        framer!.recycle(out.buffer);
+        sent(out.length);
+      });
+    };
     return new Promise((resolve) => {
       stream.on('data', (chunk: Buffer) => {
         this._inflight += chunk.length;
-        this._send(channel, chunk, () => {
-          this._inflight -= chunk.length;
-          if (this._inflight <= lowWater) {
-            for (const s of this._paused) s.resume();
-            this._paused.clear();
-          }
-        });
+        if (framer && buffers?.direct(chunk)) {
+          // A large read, with room around it: it becomes a frame where it is.
+          flush();
+          held = { chunk, length: chunk.length };
+          flushing = setImmediate(flush);
+        } else if (framer && held && chunk.length <= held.chunk.buffer.byteLength - held.chunk.byteOffset - held.length) {
+          chunk.copy(Buffer.from(held.chunk.buffer), held.chunk.byteOffset + held.length);
+          held.length += chunk.length;
+        } else if (framer) {
+          flushHeld();
+          if (!framer.fits(chunk.length)) flush();
+          framer.add(chunk);
+          if (framer.full()) flush();
+          else flushing ??= setImmediate(flush);
+        } else {
+          this._send(channel, chunk, () => sent(chunk.length));
+        }
         if (this._inflight > highWater) {
           stream.pause();
           this._paused.add(stream);
         }
       });
-      stream.on('end', resolve);
-      stream.on('close', resolve);
-      stream.on('error', resolve);
+      const end = (): void => {
+        if (framer) flush();
+        resolve();
+      };
+      stream.on('end', end);
+      stream.on('close', end);
+      stream.on('error', end);
     });
   }
 
@@ -256,10 +400,10 @@ class StreamSession {
     this._closeStdin = () => proc.closeStdin();
     this._onClientGone = () => proc.kill('SIGKILL');
     const outputs: Promise<void>[] = [];
-    if (request.stdout) outputs.push(this._pump(proc.stdout, Channel.Stdout));
+    if (request.stdout) outputs.push(this._pump(proc.stdout, Channel.Stdout, proc.output));
     else proc.stdout.resume();
     if (proc.stderr) {
-      if (stderrOpen) outputs.push(this._pump(proc.stderr, Channel.Stderr));
+      if (stderrOpen) outputs.push(this._pump(proc.stderr, Channel.Stderr, proc.output));
       else proc.stderr.resume();
     }
     void Promise.all([proc.exited, ...outputs]).then(([exit]) => {
@@ -301,9 +445,18 @@ class StreamSession {
     switch (frame.channel) {
       case Channel.Stdin:
         if (this._stdin && frame.payload.length > 0 && this._stdin.writable) {
-          if (!this._stdin.write(Buffer.from(frame.payload))) {
+          // A view, not a copy: nothing changes a message's bytes once ws has delivered it.
+          const payload = Buffer.from(frame.payload.buffer, frame.payload.byteOffset, frame.payload.length);
+          const stdin = this._stdin;
+          stdin.write(payload, () => {
+            if (this._stdinPaused && stdin.writableLength <= stdinLowWater) {
+              this._stdinPaused = false;
+              this._ws.resume();
+            }
+          });
+          if (!this._stdinPaused && stdin.writableLength > stdinHighWater) {
+            this._stdinPaused = true;
             this._ws.pause();
-            this._stdin.once('drain', () => this._ws.resume());
           }
         }
         return;
