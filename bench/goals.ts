@@ -185,6 +185,16 @@ export function goals(report: BenchReport): Goal[] {
     const ratio = medianOf(values(thin)) / medianOf(values(fastest));
     const why = sizeWhy(row, goalSizes.stream);
     out.push({ name, podshell: mibps(medianOf(values(thin))), against: `${fastest.label}: ${mibps(medianOf(values(fastest)))}`, ratio: fmtRatio(ratio), target: '≥ 2.00×', met: why ? null : ratio >= 2, ...(why ? { why } : {}) });
+    // The same goal as capacity: what the sandbox moves per second of its own CPU (with a core to
+    // itself) against what the fastest contender needs.
+    const capacity = thin.extra['sandboxMiBPerCpuSecond'] ?? [];
+    const capName = `sandbox ${kind}: MiB the sandbox moves per CPU second of its own ÷ the fastest contender's MiB/s`;
+    if (!capacity.length) {
+      out.push(undecided(capName, '≥ 2.00×', 'the sandbox\'s CPU time was not measured'));
+      continue;
+    }
+    const capRatio = medianOf(capacity) / medianOf(values(fastest));
+    out.push({ name: capName, podshell: `${mibps(medianOf(capacity))} of sandbox CPU`, against: `${fastest.label}: ${mibps(medianOf(values(fastest)))}`, ratio: fmtRatio(capRatio), target: '≥ 2.00×', met: why ? null : capRatio >= 2, ...(why ? { why } : {}) });
   }
   // bufferutil: one row per kind of transfer (stdout, stdin, the largest cp each way).
   const target = '> 1.00× (keep it if it pays)';

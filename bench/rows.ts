@@ -1,9 +1,9 @@
 // The rows of the benchmark. Every row runs its contenders interleaved (A B C A B C …) against
 // the one sandbox, a fresh process per contender per round, and checks what each one moved.
 
-import { spawn } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
@@ -19,6 +19,8 @@ export interface Ctx {
   /** The repository root. */
   root: string;
   sandbox: SandboxInfo;
+  /** The sandbox's own process, whose CPU time the raw client's stream rows record; null when unknown. */
+  sandboxPid: number | null;
   /** How to start the podshell CLI as the published package runs it: `node bin/podshell.js` (dist/bundle). */
   podshell: string[];
   /** The checkout's launcher, `bin/podshell`: a bundle of the current sources, made again when one changes. */
@@ -215,6 +217,7 @@ export async function stdout(ctx: Ctx): Promise<RowResult> {
     const { result, proc } = await inProcess(ctx, file, { kind: 'stdout', bytes });
     return { value: mibPerSecond(bytes, result.seconds), rssKiB: proc.rssKiB, cpuSeconds: proc.cpuSeconds };
   };
+  const thin = withSandboxCpu(ctx, bytes, lib('thin.ts'));
   return runRow(
     ctx,
     {
@@ -233,7 +236,7 @@ export async function stdout(ctx: Ctx): Promise<RowResult> {
       ...cliContenders(ctx, (p) => podshellArgv(ctx, p, 'exec', 'demo', '--', ...head), () => kubectlArgv(ctx, 'exec', 'demo', '--', ...head), cli),
       { id: 'podshell-lib', ref: null, run: lib('podshell.ts') },
       { id: 'client-node', ref: 'podshell-lib', run: lib('client-node.ts') },
-      { id: 'thin', ref: 'podshell-lib', run: lib('thin.ts') },
+      { id: 'thin', ref: 'podshell-lib', run: thin },
     ],
   );
 }
@@ -249,6 +252,7 @@ export async function stdin(ctx: Ctx): Promise<RowResult> {
     const { result, proc } = await inProcess(ctx, file, { kind: 'stdin', bytes });
     return { value: mibPerSecond(bytes, result.seconds), rssKiB: proc.rssKiB, cpuSeconds: proc.cpuSeconds };
   };
+  const thin = withSandboxCpu(ctx, bytes, lib('thin.ts'));
   return runRow(
     ctx,
     {
@@ -267,9 +271,43 @@ export async function stdin(ctx: Ctx): Promise<RowResult> {
       ...cliContenders(ctx, (p) => podshellArgv(ctx, p, 'exec', '-i', 'demo', '--', 'wc', '-c'), () => kubectlArgv(ctx, 'exec', '-i', 'demo', '--', 'wc', '-c'), cli),
       { id: 'podshell-lib', ref: null, run: lib('podshell.ts') },
       { id: 'client-node', ref: 'podshell-lib', run: lib('client-node.ts') },
-      { id: 'thin', ref: 'podshell-lib', run: lib('thin.ts') },
+      { id: 'thin', ref: 'podshell-lib', run: thin },
     ],
   );
+}
+
+/** User + system CPU seconds a process has used so far, from /proc/PID/stat; null where unreadable. */
+function processCpuSeconds(pid: number | null): number | null {
+  if (pid === null) return null;
+  try {
+    // The fields after the command name (which may hold spaces, inside parentheses).
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / clockTicks();
+  } catch {
+    return null;
+  }
+}
+
+let ticks: number | undefined;
+function clockTicks(): number {
+  ticks ??= Number(spawnSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).stdout.trim()) || 100;
+  return ticks;
+}
+
+/**
+ * The raw client's run, with the sandbox's own CPU time during it as `sandboxMiBPerCpuSecond`:
+ * how much the sandbox could carry with a core to itself. On a machine with fewer cores than the
+ * busy processes in the path (client, sandbox, the pod's process), wall time shows the shared
+ * CPU, not the sandbox's ceiling.
+ */
+function withSandboxCpu(ctx: Ctx, bytes: number, run: () => Promise<Sample>): () => Promise<Sample & { extra?: Record<string, number> }> {
+  return async () => {
+    const before = processCpuSeconds(ctx.sandboxPid);
+    const sample = await run();
+    const after = processCpuSeconds(ctx.sandboxPid);
+    if (before === null || after === null || after <= before) return sample;
+    return { ...sample, extra: { sandboxMiBPerCpuSecond: bytes / 1048576 / (after - before) } };
+  };
 }
 
 // ---- cp ------------------------------------------------------------------------------------------

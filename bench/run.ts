@@ -129,6 +129,8 @@ function commandLine(argv: readonly string[]): string {
 
 interface HostedSandbox {
   info: SandboxInfo & { isolation: string };
+  /** The sandbox's process (its own CPU time is read from /proc for the raw client's rows). */
+  pid: number;
   stop: () => Promise<void>;
 }
 
@@ -144,6 +146,7 @@ async function startSandboxProcess(tmp: string): Promise<HostedSandbox> {
   });
   return {
     info: JSON.parse(line) as HostedSandbox['info'],
+    pid: child.pid!,
     stop: async () => {
       child.kill('SIGTERM');
       await exited;
@@ -171,6 +174,7 @@ async function main(options: Options, argv: readonly string[]): Promise<void> {
     plan: options.plan,
     root,
     sandbox: { url: sandbox.info.url, kubeconfig: sandbox.info.kubeconfig, caPem: sandbox.info.caPem, token: sandbox.info.token },
+    sandboxPid: sandbox.pid,
     podshell,
     podshellSrc,
     baseline,
