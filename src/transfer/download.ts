@@ -6,7 +6,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { constants as fsConstants } from 'node:fs';
 import { lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import path, { posix } from 'node:path';
-import { exec, type ExecSession } from '../exec/index.ts';
+import { exec, type ExecSession, type RunResult } from '../exec/index.ts';
 import type { KubeClient } from '../kube/index.ts';
 import * as cmd from './commands.ts';
 import { collectText, context, diagnoseNoTar, forwardStderr, isMissingExecutable, noop, noShell, notFound, remoteFailure, runIn, sessionOptions, validateCopy, verifyRemote, type CopyOptions, type CopyResult, type Ctx } from './copy.ts';
@@ -110,6 +110,11 @@ export async function copyFromPod(client: KubeClient, remote: RemoteSpec, localP
   // but a symbolic link its command is already the right one, and its bytes wait, with
   // backpressure, until stat said what they are.
   let started: ExecSession | undefined = exec(ctx.client, { ...sessionOptions(streamCtx), command: cmd.tarCreate(remotePath), stdout: true, stderr: true });
+  // So does a single file's checksum in the container, computed while its bytes travel (for a
+  // directory it fails harmlessly and is dropped once stat said so): no round trip waits on stat.
+  const unchecked = new AbortController();
+  let early: Promise<RunResult<string>> | undefined = verify ? runIn(ctx, cmd.verifyFiles([remotePath]), ctx.signal ? AbortSignal.any([ctx.signal, unchecked.signal]) : unchecked.signal) : undefined;
+  early?.catch(noop);
   const unstarted = () => {
     started?.abort(new Error('the copy stopped'));
     started = undefined;
@@ -143,12 +148,13 @@ export async function copyFromPod(client: KubeClient, remote: RemoteSpec, localP
     dest = await canonicalDestination(localPath);
   } catch (err) {
     unstarted();
+    unchecked.abort(new Error('the copy stopped'));
     throw err;
   }
-
-  // A single file's checksum is computed in the container while its bytes travel, not after.
-  const early = verify && info?.type === 'file' ? runIn(ctx, cmd.verifyFiles([remotePath])) : undefined;
-  early?.catch(noop);
+  if (info?.type !== 'file') {
+    unchecked.abort(new Error('not a single file'));
+    early = undefined;
+  }
 
   let result;
   try {
