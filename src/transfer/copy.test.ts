@@ -138,6 +138,21 @@ test('100 MiB of random bytes up and down, byte-exact, sha256-verified, with pro
   rmSync(join(work, 'down'), { recursive: true });
 });
 
+test('a single file onto an existing directory goes inside it: what was started for a plain destination is dropped, unused', async () => {
+  const src = join(work, 'one.txt');
+  writeFileSync(src, 'one\n');
+  await sh('demo', 'mkdir -p /tmp/into/box');
+  const r = await copyToPod(client, src, { pod: 'demo', path: '/tmp/into/box' });
+  assert.deepEqual(r, { files: 1, bytes: 4, verified: 'sha256', method: 'tar' });
+  assert.equal(await sh('demo', 'cat /tmp/into/box/one.txt'), 'one\n');
+  assert.equal(await sh('demo', 'ls -A /tmp/into/box'), 'one.txt\n');
+  assert.equal(await sh('demo', 'ls -A /tmp/into'), 'box\n');
+  // A name that is not a directory: the file lands under it.
+  await copyToPod(client, src, { pod: 'demo', path: '/tmp/into/new.txt' });
+  assert.equal(await sh('demo', 'ls -A /tmp/into'), 'box\nnew.txt\n');
+  assert.equal(await sh('demo', 'cat /tmp/into/new.txt; rm -r /tmp/into'), 'one\n');
+});
+
 test('a tree with modes (0755 script, 0600 file, empty dir) up and down, kubectl naming', async () => {
   const tree = join(work, 'tree');
   mkdirSync(join(tree, 'sub', 'empty'), { recursive: true });

@@ -8,7 +8,7 @@ import { stat } from 'node:fs/promises';
 import path, { posix } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { exec } from '../exec/index.ts';
+import { exec, type ExecSession } from '../exec/index.ts';
 import type { KubeClient } from '../kube/index.ts';
 import * as cmd from './commands.ts';
 import { collectText, context, diagnoseNoTar, forwardStderr, gated, isMissingExecutable, noop, noShell, remoteFailure, runIn, sessionOptions, validateCopy, verifyRemote, type CopyOptions, type CopyResult, type Ctx } from './copy.ts';
@@ -17,9 +17,13 @@ import { cleanRemote, uploadTarget, type RemoteSpec } from './filespec.ts';
 import { packEntries, walk, type PackEntry } from './pack.ts';
 import { ProgressReporter } from './progress.ts';
 
-async function tarUpload(ctx: Ctx, entries: readonly PackEntry[], dir: string, preserve: boolean, progress: ProgressReporter, display?: string): Promise<Map<string, string>> {
+function tarSession(ctx: Ctx, dir: string, preserve: boolean): ExecSession {
+  return exec(ctx.client, { ...sessionOptions(ctx), command: cmd.tarExtract(dir, preserve), stdin: true, stdout: true, stderr: true });
+}
+
+/** `session`: tarSession(ctx, dir, preserve), already started (nothing written to it yet). */
+async function tarUpload(ctx: Ctx, entries: readonly PackEntry[], dir: string, preserve: boolean, progress: ProgressReporter, display?: string, session = tarSession(ctx, dir, preserve)): Promise<Map<string, string>> {
   const packed = packEntries(entries, { onBytes: (n, name) => progress.add(n, display ?? name) });
-  const session = exec(ctx.client, { ...sessionOptions(ctx), command: cmd.tarExtract(dir, preserve), stdin: true, stdout: true, stderr: true });
   const stdout = collectText(session.stdout);
   const stderr = collectText(session.stderr);
   let localError: unknown = null;
@@ -78,6 +82,31 @@ async function catUpload(ctx: Ctx, entry: PackEntry, tmp: string, progress: Prog
   return hash.digest('hex');
 }
 
+/**
+ * The sessions of a single file's upload onto `finalPath`, started before it is known for sure
+ * (the destination may turn out to be a directory): tar -x into its folder (nothing written to it
+ * until used), and the gated check of the temp file and rename. `drop()` ends them unused.
+ */
+function speculate(ctx: Ctx, finalPath: string, preserve: boolean, verify: boolean) {
+  const tmp = posix.join(posix.dirname(finalPath), cmd.tempName(randomBytes(4).toString('hex')));
+  const tar = tarSession(ctx, posix.dirname(finalPath), preserve);
+  tar.exit.catch(noop);
+  const checkLater = verify ? gated(ctx, cmd.verifyFiles([tmp])) : null;
+  const renameLater = gated(ctx, cmd.renameInto(tmp, finalPath));
+  return {
+    finalPath,
+    tmp,
+    tar,
+    checkLater,
+    renameLater,
+    drop() {
+      tar.abort(new Error('the upload went elsewhere'));
+      checkLater?.cancel();
+      renameLater.cancel();
+    },
+  };
+}
+
 export async function runChecked(ctx: Ctx, command: string[], what: string): Promise<void> {
   const r = await runIn(ctx, command);
   if (r.exitCode !== 0) throw remoteFailure(ctx, what, r.exitCode, r.stderr);
@@ -122,16 +151,25 @@ export async function copyToPod(client: KubeClient, localPath: string, remote: R
   }
   const ctx = await context(client, remote, options);
   const remotePath = cleanRemote(remote.path);
+  const localName = (p: string) => path.basename(path.resolve(p));
+  // A single file's sessions start with the directory test, for the destination it names when it
+  // is not a directory (no round trip waits on the test); they are dropped, unused, when it is one.
+  const guess = source.isFile() ? speculate(ctx, uploadTarget(localPath, remotePath, false, localName), preserve, verify) : null;
   let destIsDir = false;
   try {
     destIsDir = (await runIn(ctx, cmd.testDirectory(remotePath))).exitCode === 0;
   } catch (err) {
     // No `test`: the copy itself will say what else is missing.
-    if (!isMissingExecutable(err)) throw err;
+    if (!isMissingExecutable(err)) {
+      guess?.drop();
+      throw err;
+    }
   }
-  const finalPath = uploadTarget(localPath, remotePath, destIsDir, (p) => path.basename(path.resolve(p)));
+  const finalPath = uploadTarget(localPath, remotePath, destIsDir, localName);
   const dir = posix.dirname(finalPath);
   const progress = new ProgressReporter(options.onProgress, 'upload');
+  if (guess && (destIsDir || guess.finalPath !== finalPath)) guess.drop();
+  const ready = guess && !destIsDir && guess.finalPath === finalPath ? guess : null;
 
   if (source.isDirectory()) {
     const walked = await walk(localPath, posix.basename(finalPath), warn);
@@ -155,19 +193,28 @@ export async function copyToPod(client: KubeClient, localPath: string, remote: R
     return { files: walked.files, bytes: walked.totalBytes, verified, method: 'tar' };
   }
 
-  const tmp = posix.join(dir, cmd.tempName(randomBytes(4).toString('hex')));
-  const walked = await walk(localPath, posix.basename(tmp), warn);
+  const tmp = ready?.tmp ?? posix.join(dir, cmd.tempName(randomBytes(4).toString('hex')));
+  let walked;
+  try {
+    walked = await walk(localPath, posix.basename(tmp), warn);
+  } catch (err) {
+    ready?.drop();
+    throw err;
+  }
   const entry = walked.entries[0];
-  if (!entry || entry.type !== 'file') throw new TransferError('ERR_TRANSFER_LOCAL', `${localPath} is not a regular file or directory`);
+  if (!entry || entry.type !== 'file') {
+    ready?.drop();
+    throw new TransferError('ERR_TRANSFER_LOCAL', `${localPath} is not a regular file or directory`);
+  }
   progress.totalBytes = entry.size;
   let method: CopyResult['method'] = 'tar';
   // The check and the rename start now and wait for the copy: their sessions open meanwhile.
-  const checkLater = verify ? gated(ctx, cmd.verifyFiles([tmp])) : null;
-  const renameLater = gated(ctx, cmd.renameInto(tmp, finalPath));
+  const checkLater = ready ? ready.checkLater : verify ? gated(ctx, cmd.verifyFiles([tmp])) : null;
+  const renameLater = ready ? ready.renameLater : gated(ctx, cmd.renameInto(tmp, finalPath));
   try {
     let sha256: string;
     try {
-      sha256 = (await tarUpload(ctx, [entry], dir, preserve, progress, posix.basename(finalPath))).get(entry.name)!;
+      sha256 = (await tarUpload(ctx, [entry], dir, preserve, progress, posix.basename(finalPath), ready?.tar)).get(entry.name)!;
     } catch (err) {
       if (!isMissingExecutable(err)) throw err;
       method = 'cat';
