@@ -417,7 +417,12 @@ export class ExecSession {
     return new Writable({
       highWaterMark: 256 * 1024,
       write: (chunk: Buffer, _encoding, callback) => {
-        this._whenOpen(() => this._writeStdin(chunk, callback), callback);
+        this._whenOpen(() => this._writeStdin([chunk], callback), callback);
+      },
+      // What queued while the socket was behind goes out together: a frame per 1 MiB rather
+      // than one per chunk written (a pipe reads 64 KiB at a time).
+      writev: (chunks, callback) => {
+        this._whenOpen(() => this._writeStdin(chunks.map((c) => c.chunk as Buffer), callback), callback);
       },
       final: (callback) => {
         this._whenOpen(() => this._endStdin(callback), callback);
@@ -441,23 +446,39 @@ export class ExecSession {
     });
   }
 
-  private _writeStdin(chunk: Buffer, callback: (err?: Error | null) => void): void {
+  private _writeStdin(chunks: Buffer[], callback: (err?: Error | null) => void): void {
     if (this._failure) return callback(this._failure);
     if (this._settled) return callback();
     let pending: ((err?: Error | null) => void) | null = null;
-    countMoved(chunk.length);
-    for (let offset = 0; offset < chunk.length; offset += maxStdinFrame) {
-      const part = chunk.subarray(offset, offset + maxStdinFrame);
-      this._stdinQueued += part.length;
-      this._sendFrame(Channel.Stdin, part, () => {
-        this._stdinQueued -= part.length;
-        if (this._stdinQueued < stdinHighWater && pending) {
-          const cb = pending;
-          pending = null;
-          cb();
-        }
-      });
+    const sent = (size: number) => () => {
+      this._stdinQueued -= size;
+      if (this._stdinQueued < stdinHighWater && pending) {
+        const cb = pending;
+        pending = null;
+        cb();
+      }
+    };
+    // Frames of up to maxStdinFrame bytes, each made of whole chunks where they fit.
+    let group: Buffer[] = [];
+    let size = 0;
+    const flush = () => {
+      if (size === 0) return;
+      countMoved(size);
+      this._stdinQueued += size;
+      this._sendFrame(Channel.Stdin, group, size, sent(size));
+      group = [];
+      size = 0;
+    };
+    for (const chunk of chunks) {
+      for (let offset = 0; offset < chunk.length; ) {
+        const part = chunk.subarray(offset, offset + maxStdinFrame - size);
+        group.push(part);
+        size += part.length;
+        offset += part.length;
+        if (size === maxStdinFrame) flush();
+      }
     }
+    flush();
     if (this._stdinQueued < stdinHighWater) callback();
     else pending = callback;
   }
@@ -469,7 +490,7 @@ export class ExecSession {
       this._ws!.send(encodeCloseMessage(Channel.Stdin), () => callback());
     } else if (this._tty) {
       // A terminal's line discipline turns ^D into end of input.
-      this._sendFrame(Channel.Stdin, Buffer.from([4]), () => callback());
+      this._sendFrame(Channel.Stdin, Buffer.from([4]), 0, () => callback());
     } else {
       const err = new StdinCloseUnsupportedError(this._protocol!);
       this._fail(err);
@@ -477,13 +498,28 @@ export class ExecSession {
     }
   }
 
-  private _sendFrame(channel: number, payload: Uint8Array, done?: () => void): void {
+  /** Send `payload` (given whole, or as parts of `size` bytes in all) as one frame on `channel`. */
+  private _sendFrame(channel: number, payload: Uint8Array | readonly Uint8Array[], size = 0, done?: () => void): void {
     const ws = this._ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) {
       done?.();
       return;
     }
-    ws.send(encodeFrame(this._caps!.base64, channel, payload), { binary: !this._caps!.base64 }, () => done?.());
+    let frame: Uint8Array | string;
+    if (!Array.isArray(payload)) frame = encodeFrame(this._caps!.base64, channel, payload as Uint8Array);
+    else if (this._caps!.base64) frame = encodeFrame(true, channel, Buffer.concat(payload, size));
+    else {
+      // [channel][parts…], written once: no zero fill, no intermediate copy.
+      const bytes = Buffer.allocUnsafe(size + 1);
+      bytes[0] = channel;
+      let at = 1;
+      for (const part of payload) {
+        bytes.set(part, at);
+        at += part.length;
+      }
+      frame = bytes;
+    }
+    ws.send(frame, { binary: !this._caps!.base64 }, () => done?.());
   }
 
   private _onMessage(data: Buffer, isBinary: boolean): void {
