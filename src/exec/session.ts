@@ -3,6 +3,7 @@
 // session can fail. Output is never silently truncated: `exit` rejects unless the server's
 // status arrived after all output.
 
+import { randomFillSync } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import WebSocket from 'ws';
 import {
@@ -105,6 +106,27 @@ const defaultStatusGraceMs = 2000;
 
 type Kind = 'exec' | 'attach';
 
+/** Random bytes for masking keys, drawn 4 at a time. */
+const maskPool = Buffer.alloc(8192);
+let maskAt = maskPool.length;
+
+/**
+ * A masking key for ws that is never all zeros. ws masks a message into a frame of its own,
+ * synchronously in `send` (a copy, and the reason a stdin frame's buffer can be reused at once),
+ * except under a zero key, which leaves the message unmasked and queued as it is: a random key
+ * is all zeros once in 2^32 frames, and then that reuse would change bytes still queued.
+ */
+function nonZeroMask(mask: Buffer): void {
+  do {
+    if (maskAt === maskPool.length) {
+      randomFillSync(maskPool);
+      maskAt = 0;
+    }
+    maskPool.copy(mask, 0, maskAt, maskAt + 4);
+    maskAt += 4;
+  } while ((mask[0]! | mask[1]! | mask[2]! | mask[3]!) === 0);
+}
+
 /** ws's handshake errors that mean the server broke the upgrade protocol (not the network). */
 const handshakeProtocolErrors = new Map<string, 'subprotocol' | 'other'>([
   ['Server sent an invalid subprotocol', 'subprotocol'],
@@ -176,6 +198,8 @@ export class ExecSession {
   private _pendingSize: { cols: number; rows: number } | null = null;
   private _stdinWaiter: (() => void) | null = null;
   private _stdinQueued = 0;
+  /** Where stdin frames are assembled, one at a time; grows up to maxStdinFrame + 1 bytes. */
+  private _frameBuffer = Buffer.alloc(0);
   /** Reading the socket is paused because a stream's buffer is full. */
   private _paused = false;
   private _keepaliveTimer: NodeJS.Timeout | null = null;
@@ -294,6 +318,7 @@ export class ExecSession {
           headers: connect.headers,
           ...tlsOptions(connect),
           perMessageDeflate: false,
+          generateMask: nonZeroMask,
           followRedirects: false,
           ALPNProtocols: ['http/1.1'],
           // ws: 0 means no limit, as kubectl's --request-timeout=0.
@@ -509,8 +534,10 @@ export class ExecSession {
     if (!Array.isArray(payload)) frame = encodeFrame(this._caps!.base64, channel, payload as Uint8Array);
     else if (this._caps!.base64) frame = encodeFrame(true, channel, Buffer.concat(payload, size));
     else {
-      // [channel][parts…], written once: no zero fill, no intermediate copy.
-      const bytes = Buffer.allocUnsafe(size + 1);
+      // [channel][parts…], written once into the session's own buffer: ws masks it into a
+      // frame of its own before `send` returns (see nonZeroMask), so the next frame reuses it.
+      if (this._frameBuffer.length < size + 1) this._frameBuffer = Buffer.allocUnsafe(Math.max(size + 1, 64 * 1024 + 1));
+      const bytes = this._frameBuffer.subarray(0, size + 1);
       bytes[0] = channel;
       let at = 1;
       for (const part of payload) {
