@@ -2,7 +2,7 @@
 // end in the right typed error, never a hang and never a clean-looking success.
 
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -412,4 +412,47 @@ test('exit and the streams, in every combination: an empty stream nobody reads d
   const d = wireCluster().exec({ target: 'p', command: ['x'], stdin: true, stdout: false, stderr: false });
   assert.equal(d.stdout, null);
   assert.equal((await d.exit).code, 0);
+});
+
+test('stdin written in many chunks arrives whole and in order, in frames of at most 1 MiB, binary and base64', { timeout: 120_000 }, async (t) => {
+  const total = 8 * 1024 * 1024;
+  for (const protocol of ['v5.channel.k8s.io', 'v4.base64.channel.k8s.io'] as const) {
+    const base64 = protocol.includes('base64');
+    const received: Buffer[] = [];
+    let got = 0;
+    let frames = 0;
+    let largest = 0;
+    script = (ws) => {
+      ws.on('message', (data: Buffer) => {
+        const channel = base64 ? data[0]! - 48 : data[0]!;
+        const payload = base64 ? Buffer.from(data.subarray(1).toString('latin1'), 'base64') : Buffer.from(data.subarray(1));
+        assert.equal(channel, 0);
+        frames++;
+        largest = Math.max(largest, payload.length);
+        received.push(payload);
+        got += payload.length;
+        if (got === total) {
+          ws.send(base64 ? `3${Buffer.from(JSON.stringify({ metadata: {}, status: 'Success' })).toString('base64')}` : status({ metadata: {}, status: 'Success' }));
+          ws.close(1000);
+        }
+      });
+    };
+    onUpgrade = null;
+    const exec = wireCluster().exec({ target: 'p', command: ['x'], stdin: true, protocols: [protocol] });
+    exec.stdout!.resume();
+    exec.stderr!.resume();
+    // Chunks of uneven sizes (some larger than a frame), each its own content, written as fast as
+    // the stream takes them.
+    const sent: Buffer[] = [];
+    for (let at = 0, n = 0; at < total; n++) {
+      const chunk = randomBytes(Math.min(total - at, n % 25 === 24 ? 1_500_000 : 1000 + ((n * 7919) % 200_000)));
+      sent.push(chunk);
+      at += chunk.length;
+      if (!exec.stdin!.write(chunk)) await new Promise((resolve) => exec.stdin!.once('drain', resolve));
+    }
+    assert.equal((await exec.exit).code, 0);
+    t.diagnostic(`${protocol}: ${sent.length} chunks written, ${frames} frames received, the largest ${largest} bytes`);
+    assert.ok(largest <= 1024 * 1024, `a frame of ${largest} bytes`);
+    assert.ok(Buffer.concat(received).equals(Buffer.concat(sent)), 'the bytes received differ from those written');
+  }
 });

@@ -3,6 +3,7 @@
 // session can fail. Output is never silently truncated: `exit` rejects unless the server's
 // status arrived after all output.
 
+import { randomFillSync } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import WebSocket from 'ws';
 import {
@@ -105,6 +106,27 @@ const defaultStatusGraceMs = 2000;
 
 type Kind = 'exec' | 'attach';
 
+/** Random bytes for masking keys, drawn 4 at a time. */
+const maskPool = Buffer.alloc(8192);
+let maskAt = maskPool.length;
+
+/**
+ * A masking key for ws that is never all zeros. ws masks a message into a frame of its own,
+ * synchronously in `send` (a copy, and the reason a stdin frame's buffer can be reused at once),
+ * except under a zero key, which leaves the message unmasked and queued as it is: a random key
+ * is all zeros once in 2^32 frames, and then that reuse would change bytes still queued.
+ */
+function nonZeroMask(mask: Buffer): void {
+  do {
+    if (maskAt === maskPool.length) {
+      randomFillSync(maskPool);
+      maskAt = 0;
+    }
+    maskPool.copy(mask, 0, maskAt, maskAt + 4);
+    maskAt += 4;
+  } while ((mask[0]! | mask[1]! | mask[2]! | mask[3]!) === 0);
+}
+
 /** ws's handshake errors that mean the server broke the upgrade protocol (not the network). */
 const handshakeProtocolErrors = new Map<string, 'subprotocol' | 'other'>([
   ['Server sent an invalid subprotocol', 'subprotocol'],
@@ -176,6 +198,8 @@ export class ExecSession {
   private _pendingSize: { cols: number; rows: number } | null = null;
   private _stdinWaiter: (() => void) | null = null;
   private _stdinQueued = 0;
+  /** Where stdin frames are assembled, one at a time; grows up to maxStdinFrame + 1 bytes. */
+  private _frameBuffer = Buffer.alloc(0);
   /** Reading the socket is paused because a stream's buffer is full. */
   private _paused = false;
   private _keepaliveTimer: NodeJS.Timeout | null = null;
@@ -294,6 +318,7 @@ export class ExecSession {
           headers: connect.headers,
           ...tlsOptions(connect),
           perMessageDeflate: false,
+          generateMask: nonZeroMask,
           followRedirects: false,
           ALPNProtocols: ['http/1.1'],
           // ws: 0 means no limit, as kubectl's --request-timeout=0.
@@ -417,7 +442,12 @@ export class ExecSession {
     return new Writable({
       highWaterMark: 256 * 1024,
       write: (chunk: Buffer, _encoding, callback) => {
-        this._whenOpen(() => this._writeStdin(chunk, callback), callback);
+        this._whenOpen(() => this._writeStdin([chunk], callback), callback);
+      },
+      // What queued while the socket was behind goes out together: a frame per 1 MiB rather
+      // than one per chunk written (a pipe reads 64 KiB at a time).
+      writev: (chunks, callback) => {
+        this._whenOpen(() => this._writeStdin(chunks.map((c) => c.chunk as Buffer), callback), callback);
       },
       final: (callback) => {
         this._whenOpen(() => this._endStdin(callback), callback);
@@ -441,23 +471,39 @@ export class ExecSession {
     });
   }
 
-  private _writeStdin(chunk: Buffer, callback: (err?: Error | null) => void): void {
+  private _writeStdin(chunks: Buffer[], callback: (err?: Error | null) => void): void {
     if (this._failure) return callback(this._failure);
     if (this._settled) return callback();
     let pending: ((err?: Error | null) => void) | null = null;
-    countMoved(chunk.length);
-    for (let offset = 0; offset < chunk.length; offset += maxStdinFrame) {
-      const part = chunk.subarray(offset, offset + maxStdinFrame);
-      this._stdinQueued += part.length;
-      this._sendFrame(Channel.Stdin, part, () => {
-        this._stdinQueued -= part.length;
-        if (this._stdinQueued < stdinHighWater && pending) {
-          const cb = pending;
-          pending = null;
-          cb();
-        }
-      });
+    const sent = (size: number) => () => {
+      this._stdinQueued -= size;
+      if (this._stdinQueued < stdinHighWater && pending) {
+        const cb = pending;
+        pending = null;
+        cb();
+      }
+    };
+    // Frames of up to maxStdinFrame bytes, each made of whole chunks where they fit.
+    let group: Buffer[] = [];
+    let size = 0;
+    const flush = () => {
+      if (size === 0) return;
+      countMoved(size);
+      this._stdinQueued += size;
+      this._sendFrame(Channel.Stdin, group, size, sent(size));
+      group = [];
+      size = 0;
+    };
+    for (const chunk of chunks) {
+      for (let offset = 0; offset < chunk.length; ) {
+        const part = chunk.subarray(offset, offset + maxStdinFrame - size);
+        group.push(part);
+        size += part.length;
+        offset += part.length;
+        if (size === maxStdinFrame) flush();
+      }
     }
+    flush();
     if (this._stdinQueued < stdinHighWater) callback();
     else pending = callback;
   }
@@ -469,7 +515,7 @@ export class ExecSession {
       this._ws!.send(encodeCloseMessage(Channel.Stdin), () => callback());
     } else if (this._tty) {
       // A terminal's line discipline turns ^D into end of input.
-      this._sendFrame(Channel.Stdin, Buffer.from([4]), () => callback());
+      this._sendFrame(Channel.Stdin, Buffer.from([4]), 0, () => callback());
     } else {
       const err = new StdinCloseUnsupportedError(this._protocol!);
       this._fail(err);
@@ -477,13 +523,30 @@ export class ExecSession {
     }
   }
 
-  private _sendFrame(channel: number, payload: Uint8Array, done?: () => void): void {
+  /** Send `payload` (given whole, or as parts of `size` bytes in all) as one frame on `channel`. */
+  private _sendFrame(channel: number, payload: Uint8Array | readonly Uint8Array[], size = 0, done?: () => void): void {
     const ws = this._ws;
     if (!ws || ws.readyState !== WebSocket.OPEN) {
       done?.();
       return;
     }
-    ws.send(encodeFrame(this._caps!.base64, channel, payload), { binary: !this._caps!.base64 }, () => done?.());
+    let frame: Uint8Array | string;
+    if (!Array.isArray(payload)) frame = encodeFrame(this._caps!.base64, channel, payload as Uint8Array);
+    else if (this._caps!.base64) frame = encodeFrame(true, channel, Buffer.concat(payload, size));
+    else {
+      // [channel][parts…], written once into the session's own buffer: ws masks it into a
+      // frame of its own before `send` returns (see nonZeroMask), so the next frame reuses it.
+      if (this._frameBuffer.length < size + 1) this._frameBuffer = Buffer.allocUnsafe(Math.max(size + 1, 64 * 1024 + 1));
+      const bytes = this._frameBuffer.subarray(0, size + 1);
+      bytes[0] = channel;
+      let at = 1;
+      for (const part of payload) {
+        bytes.set(part, at);
+        at += part.length;
+      }
+      frame = bytes;
+    }
+    ws.send(frame, { binary: !this._caps!.base64 }, () => done?.());
   }
 
   private _onMessage(data: Buffer, isBinary: boolean): void {
