@@ -12,6 +12,9 @@ import { ProgressBar } from './progress.ts';
 import { sanitize } from './sanitize.ts';
 import type { Stdio } from './exec.ts';
 
+/** Bytes a download moves between two young-generation collections (see collectWhileStreaming). */
+const downloadCollectEvery = 4 * 1024 * 1024; // 4 MiB
+
 interface CpFlags extends KubeFlags {
   container?: string;
   preserve: boolean;
@@ -57,7 +60,6 @@ export function cpCommand(stdio: Stdio = process as unknown as Stdio): Command {
     )
     .action(async (src: string, dest: string, _flags: CpFlags, self: Command) => {
       const flags = withGlobalFlags<CpFlags>(self);
-      collectWhileStreaming();
       let from, to;
       try {
         from = parseFileSpec(src);
@@ -68,6 +70,10 @@ export function cpCommand(stdio: Stdio = process as unknown as Stdio): Command {
       if ((from.kind === 'remote') === (to.kind === 'remote')) {
         throw new CliUsageError(from.kind === 'remote' ? 'copying from a pod to a pod is not supported: one of src or dest must be a local path' : 'one of src or dest must be a remote file specification ([[namespace/]pod:]path)');
       }
+      // A download holds each chunk longer (read in up to 1 MiB at a time, then untarred and
+      // written): collected every 2 MiB, many of them outlive two collections and pile up in the
+      // old generation; every 4 MiB keeps its peak RSS about 12 MiB lower (cp download 1 GiB).
+      collectWhileStreaming(from.kind === 'remote' ? downloadCollectEvery : undefined);
       const cluster = clusterFrom(flags);
       const bar = flags.progress && stdio.stderr.isTTY ? new ProgressBar(stdio.stderr as WriteStream) : null;
       const controller = new AbortController();

@@ -13,6 +13,13 @@ import { LinePrefixer, prefixLabel } from './prefix.ts';
 import { sanitize } from './sanitize.ts';
 import { enterRawMode, terminalSize, watchResize } from './terminal.ts';
 
+/**
+ * Bytes an exec's streams move between two young-generation collections (see
+ * collectWhileStreaming): its chunks die as soon as they are written on, so collecting more often
+ * frees them sooner (1 GiB through stdout or stdin: peak RSS 3–5 MiB lower than every 2 MiB).
+ */
+const execCollectEvery = 1024 * 1024; // 1 MiB
+
 export interface ExecFlags extends KubeFlags {
   container?: string;
   stdin?: boolean;
@@ -196,7 +203,7 @@ export function execCommand(getCommand: () => string[] | null, stdio: Stdio = pr
     )
     .action(async (positionals: string[], _flags: ExecFlags, self: Command) => {
       const flags = withGlobalFlags<ExecFlags>(self);
-      collectWhileStreaming();
+      collectWhileStreaming(execCollectEvery);
       const plan = planExec(positionals, getCommand(), flags, stdio);
       const cluster = clusterFrom(flags);
       const code = plan.many ? await runMany(cluster, plan, flags, stdio) : await runOne(cluster, plan, flags, stdio);

@@ -37,3 +37,12 @@ test('off until turned on; then a young-generation collection per 2 MiB moved', 
   assert.equal(typeof (globalThis as { gc?: unknown }).gc, 'undefined');
   assert.equal(runInNewContext('typeof gc'), 'undefined', 'new contexts get no gc global');
 });
+
+test('a longer interval, for consumers that hold chunks longer: still collects, once per interval', async () => {
+  collectWhileStreaming(4 * 1024 * 1024);
+  const seen = await minorCollections(() => {
+    for (let i = 0; i < 6; i++) countMoved(4 * 1024 * 1024);
+  }, 6);
+  assert.ok(seen >= 6, `${seen} minor collections, expected at least 6`);
+  collectWhileStreaming();
+});

@@ -9,19 +9,23 @@
 
 type Collect = (options: { type: 'minor' }) => void;
 
-/** Bytes moved, either way, by every session between two collections. */
-const collectEvery = 2 * 1024 * 1024; // 2 MiB
+/** Bytes moved, either way, by every session between two collections, unless told otherwise. */
+const defaultEvery = 2 * 1024 * 1024; // 2 MiB
 
 let enabled = false;
+let collectEvery = defaultEvery;
 let collect: Collect | null = null;
 let moved = 0;
 
 /**
- * Collect the young generation every 2 MiB that sessions move, from now on. Nothing happens
- * before the first 2 MiB (a short command pays nothing).
+ * Collect the young generation every `every` bytes (2 MiB) that sessions move, from now on.
+ * Nothing happens before the first of them (a short command pays nothing). A consumer that holds
+ * each chunk longer wants a longer interval: a buffer still held at two collections is promoted
+ * to the old generation, where, dead, it waits for a full collection.
  */
-export function collectWhileStreaming(): void {
+export function collectWhileStreaming(every = defaultEvery): void {
   enabled = true;
+  collectEvery = every;
 }
 
 /**
