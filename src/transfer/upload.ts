@@ -82,6 +82,11 @@ async function catUpload(ctx: Ctx, entry: PackEntry, tmp: string, progress: Prog
   return hash.digest('hex');
 }
 
+/** The gated sessions that end a single file's upload: the check of the temp file (with `verify`), then its rename. */
+function finishLater(ctx: Ctx, tmp: string, finalPath: string, verify: boolean) {
+  return { checkLater: verify ? gated(ctx, cmd.verifyFiles([tmp])) : null, renameLater: gated(ctx, cmd.renameInto(tmp, finalPath)) };
+}
+
 /**
  * The sessions of a single file's upload onto `finalPath`, started before it is known for sure
  * (the destination may turn out to be a directory): tar -x into its folder (nothing written to it
@@ -91,8 +96,7 @@ function speculate(ctx: Ctx, finalPath: string, preserve: boolean, verify: boole
   const tmp = posix.join(posix.dirname(finalPath), cmd.tempName(randomBytes(4).toString('hex')));
   const tar = tarSession(ctx, posix.dirname(finalPath), preserve);
   tar.exit.catch(noop);
-  const checkLater = verify ? gated(ctx, cmd.verifyFiles([tmp])) : null;
-  const renameLater = gated(ctx, cmd.renameInto(tmp, finalPath));
+  const { checkLater, renameLater } = finishLater(ctx, tmp, finalPath, verify);
   return {
     finalPath,
     tmp,
@@ -168,8 +172,8 @@ export async function copyToPod(client: KubeClient, localPath: string, remote: R
   const finalPath = uploadTarget(localPath, remotePath, destIsDir, localName);
   const dir = posix.dirname(finalPath);
   const progress = new ProgressReporter(options.onProgress, 'upload');
-  if (guess && (destIsDir || guess.finalPath !== finalPath)) guess.drop();
   const ready = guess && !destIsDir && guess.finalPath === finalPath ? guess : null;
+  if (guess && !ready) guess.drop();
 
   if (source.isDirectory()) {
     const walked = await walk(localPath, posix.basename(finalPath), warn);
@@ -209,8 +213,7 @@ export async function copyToPod(client: KubeClient, localPath: string, remote: R
   progress.totalBytes = entry.size;
   let method: CopyResult['method'] = 'tar';
   // The check and the rename start now and wait for the copy: their sessions open meanwhile.
-  const checkLater = ready ? ready.checkLater : verify ? gated(ctx, cmd.verifyFiles([tmp])) : null;
-  const renameLater = ready ? ready.renameLater : gated(ctx, cmd.renameInto(tmp, finalPath));
+  const { checkLater, renameLater } = ready ?? finishLater(ctx, tmp, finalPath, verify);
   try {
     let sha256: string;
     try {
