@@ -5,7 +5,25 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { EndingReason, SessionDescription } from '../protocol/webshell.ts';
 
-export type AuditEvent = 'session.start' | 'session.end' | 'session.denied';
+export type AuditEvent = 'session.start' | 'session.end' | 'session.denied' | 'debug.start' | 'logs.start' | 'logs.end' | 'logs.denied';
+
+/** What a log read asked for (the `logs.*` events). */
+export interface AuditedLogs {
+  follow: boolean;
+  timestamps: boolean;
+  download: boolean;
+  tailLines?: number;
+  sinceSeconds?: number;
+}
+
+/** The debug container a session runs in (`debug.start`, and the session's own events). */
+export interface AuditedDebug {
+  image: string;
+  /** The container whose processes it shares. */
+  targetContainer: string;
+  /** The ephemeral container's name; absent while it was not created (a denial). */
+  container?: string;
+}
 
 /** One line of the audit log. */
 export interface AuditRecord {
@@ -37,6 +55,10 @@ export interface AuditRecord {
   endedBy?: EndingReason;
   /** For a denial, or a session that failed: the error code and the API server's sentence. */
   reason?: { code: string; message: string; status?: number };
+  /** For the `logs.*` events: what was read. */
+  logs?: AuditedLogs;
+  /** For a session in a debug container: its image and target. */
+  debug?: AuditedDebug;
 }
 
 /** Who asked, and from where: what the HTTP request tells about a session's creator. */
@@ -85,7 +107,7 @@ export function auditRecord(
   event: AuditEvent,
   actor: AuditActor,
   session: AuditedSession,
-  fields: Pick<AuditRecord, 'sessionId' | 'started'> & Partial<Pick<AuditRecord, 'ended' | 'bytesIn' | 'bytesOut' | 'exitCode' | 'endedBy' | 'reason'>>,
+  fields: Pick<AuditRecord, 'sessionId' | 'started'> & Partial<Pick<AuditRecord, 'ended' | 'bytesIn' | 'bytesOut' | 'exitCode' | 'endedBy' | 'reason' | 'logs' | 'debug'>>,
 ): AuditRecord {
   return {
     time: new Date().toISOString(),
@@ -107,5 +129,7 @@ export function auditRecord(
     exitCode: fields.exitCode ?? null,
     ...(fields.endedBy ? { endedBy: fields.endedBy } : {}),
     ...(fields.reason ? { reason: fields.reason } : {}),
+    ...(fields.logs ? { logs: fields.logs } : {}),
+    ...(fields.debug ? { debug: fields.debug } : {}),
   };
 }

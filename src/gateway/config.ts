@@ -12,6 +12,21 @@ const SECOND = 1000;
 const MINUTE = 60 * SECOND;
 const HOUR = 60 * MINUTE;
 
+/** The debug container's image when the configuration names none: a small toolbox with a shell and ps. */
+export const DEFAULT_DEBUG_IMAGE = 'busybox:1.36';
+
+/** An image reference as a pod spec takes it: no spaces or control characters, at most 512 characters. */
+const IMAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9._\-/:@+]{0,511}$/;
+
+/**
+ * Checks an image reference.
+ * @throws PodshellError ERR_USAGE
+ */
+export function checkImageName(name: string, image: unknown): string {
+  if (typeof image !== 'string' || !IMAGE_NAME.test(image)) throw usage(`${name} must be an image reference such as busybox:1.36 or registry.example.com/tools/debug:1.2, not ${JSON.stringify(image)}`);
+  return image;
+}
+
 export const defaultConfig: GatewayConfig = Object.freeze({
   address: '127.0.0.1',
   port: 0, // a free one
@@ -26,6 +41,7 @@ export const defaultConfig: GatewayConfig = Object.freeze({
   maxSessions: 100,
   pingIntervalMs: 20 * SECOND,
   maxUploadBytes: 1 * GiB,
+  debugImage: DEFAULT_DEBUG_IMAGE,
 }) as GatewayConfig;
 
 function usage(message: string): PodshellError {
@@ -75,7 +91,7 @@ const ranges: Record<NumberKey, [min: number, max: number, what: string]> = {
   maxUploadBytes: [0, Number.MAX_SAFE_INTEGER, 'bytes'],
 };
 
-const known = new Set<string>([...Object.keys(defaultConfig), 'tlsCert', 'tlsKey', 'identityPrefix', 'auditorGroups', 'auditLog', 'recordingsDir', 'recordInput', 'recordingsMaxAgeMs']);
+const known = new Set<string>([...Object.keys(defaultConfig), 'tlsCert', 'tlsKey', 'identityPrefix', 'auditorGroups', 'auditLog', 'recordingsDir', 'recordInput', 'recordingsMaxAgeMs', 'debugImage']);
 
 /**
  * A `Host` header value: a name or an address, with a port — or without one, as a browser sends it
@@ -130,6 +146,7 @@ export function resolveConfig(given: Partial<GatewayConfig> = {}): GatewayConfig
     if (typeof age !== 'number' || !Number.isInteger(age) || age < 1000) throw usage(`recordingsMaxAgeMs must be a whole number of milliseconds of at least 1000, not ${JSON.stringify(age)}`);
     if (config.recordingsDir === undefined) throw usage('--recordings-max-age needs --recordings DIR');
   }
+  checkImageName('debugImage', config.debugImage);
   if (!config.tlsCert !== !config.tlsKey) throw usage('--tls-cert and --tls-key go together: give both files or neither');
   return config;
 }

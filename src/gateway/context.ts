@@ -4,6 +4,7 @@
 
 import type {} from 'fastify';
 import type { Cluster } from '../lib/index.ts';
+import type { AuditLog } from './audit.ts';
 
 export interface GatewayConfig {
   /** Address to listen on. [default '127.0.0.1'] */
@@ -48,6 +49,8 @@ export interface GatewayConfig {
   recordInput?: boolean;
   /** Recordings older than this are removed, at start and hourly. [default: kept] */
   recordingsMaxAgeMs?: number;
+  /** The image of the debug container the web shell offers for a container without a shell. [default 'busybox:1.36'] */
+  debugImage?: string;
 }
 
 /** A context of the kubeconfig, served as a cluster. */
@@ -93,6 +96,8 @@ export interface GatewayContext {
   readonly clusters: ClusterRegistry;
   readonly sessions: SessionRegistry;
   readonly metrics: GatewayMetrics;
+  /** The audit log (audit.ts), when the gateway keeps one: routes other than the sessions' write their actions there. */
+  readonly audit?: AuditLog;
 }
 
 /**

@@ -148,6 +148,55 @@ describe('podSummary', () => {
   });
 });
 
+describe('podSummary: ephemeral containers', () => {
+  const withDebug = (ephemeral: unknown[], statuses?: unknown[]): Pod => {
+    const p = pod({ phase: 'Running', statuses: [{ name: 'main', ready: true, state: running }] });
+    p.spec.ephemeralContainers = ephemeral as Pod['spec']['containers'];
+    if (statuses) p.status!['ephemeralContainerStatuses'] = statuses;
+    return p;
+  };
+
+  test('listed after the containers, marked ephemeral, with their target and the state of ephemeralContainerStatuses', () => {
+    const s = podSummary(
+      withDebug(
+        [
+          { name: 'debugger-ab12c', image: 'busybox:1.36', targetContainerName: 'main', stdin: true, tty: true },
+          { name: 'debugger-zz999', image: 'busybox:1.36' },
+          { name: 'debugger-old', image: 'busybox:1.36' },
+        ],
+        [
+          { name: 'debugger-ab12c', state: running, ready: false, restartCount: 0 },
+          { name: 'debugger-old', state: terminated({ reason: 'Completed', exitCode: 0 }), restartCount: 0 },
+        ],
+      ),
+    );
+    assert.deepEqual(s.containers, [
+      { name: 'main', ready: true, state: 'running', image: 'img/main:1' },
+      { name: 'debugger-ab12c', ready: false, state: 'running', image: 'busybox:1.36', ephemeral: true, target: 'main' },
+      { name: 'debugger-zz999', ready: false, state: 'unknown', image: 'busybox:1.36', ephemeral: true },
+      { name: 'debugger-old', ready: false, state: 'terminated', image: 'busybox:1.36', ephemeral: true },
+    ]);
+    // Not counted in READY (kubectl counts spec.containers only), never the default container.
+    assert.equal(s.ready, '1/1');
+    assert.equal(s.defaultContainer, 'main');
+    assert.equal(s.phase, 'Running');
+  });
+
+  test('waiting while it is created', () => {
+    const s = podSummary(withDebug([{ name: 'debugger-ab12c', image: 'busybox:1.36', targetContainerName: 'main' }], [{ name: 'debugger-ab12c', state: waiting('ContainerCreating') }]));
+    assert.equal(s.containers[1]!.state, 'waiting');
+  });
+
+  test('malformed entries are skipped, not thrown on', () => {
+    const s = podSummary(withDebug([null, 'x', { image: 'no-name' }, { name: 'ok', targetContainerName: '' }], [null, { state: running }, 7]));
+    assert.deepEqual(s.containers.slice(1), [{ name: 'ok', ready: false, state: 'unknown', image: '', ephemeral: true }]);
+    const p = withDebug([]);
+    p.spec.ephemeralContainers = 'nope' as never;
+    p.status!['ephemeralContainerStatuses'] = { not: 'a list' };
+    assert.equal(podSummary(p).containers.length, 1);
+  });
+});
+
 describe('names from the URL', () => {
   const namespaces: [string, boolean][] = [
     ['default', true],

@@ -90,20 +90,38 @@ export function podPhase(pod: Pod): string {
   return reason;
 }
 
+function stateName(value: unknown): ContainerSummary['state'] {
+  const state = stateOf(value);
+  return state.running ? 'running' : state.terminated ? 'terminated' : state.waiting ? 'waiting' : 'unknown';
+}
+
 /** The summary of a pod a client lists (docs/web.md). */
 export function podSummary(pod: Pod): PodSummary {
   const statuses = pod.status?.containerStatuses ?? [];
   const byName = new Map(statuses.map((cs) => [cs.name, cs]));
   const containers: ContainerSummary[] = pod.spec.containers.map((c) => {
     const cs = byName.get(c.name);
-    const state = stateOf(cs?.['state']);
-    return {
-      name: c.name,
-      ready: cs?.ready === true,
-      state: state.running ? 'running' : state.terminated ? 'terminated' : state.waiting ? 'waiting' : 'unknown',
-      image: typeof c.image === 'string' ? c.image : '',
-    };
+    return { name: c.name, ready: cs?.ready === true, state: stateName(cs?.['state']), image: typeof c.image === 'string' ? c.image : '' };
   });
+  // Ephemeral (debug) containers: listed after the others, never counted as ready, never the default.
+  const ephemeralStatuses = pod.status?.['ephemeralContainerStatuses'];
+  const ephemeralByName = new Map<string, unknown>();
+  if (Array.isArray(ephemeralStatuses)) {
+    for (const cs of ephemeralStatuses) if (isObject(cs) && typeof cs['name'] === 'string') ephemeralByName.set(cs['name'], cs['state']);
+  }
+  const ephemeral: ContainerSummary[] = (Array.isArray(pod.spec.ephemeralContainers) ? pod.spec.ephemeralContainers : [])
+    .filter((c) => isObject(c) && typeof c.name === 'string')
+    .map((c) => {
+      const target = c['targetContainerName'];
+      return {
+        name: c.name,
+        ready: false,
+        state: stateName(ephemeralByName.get(c.name)),
+        image: typeof c.image === 'string' ? c.image : '',
+        ephemeral: true as const,
+        ...(typeof target === 'string' && target !== '' ? { target } : {}),
+      };
+    });
   let restarts = 0;
   for (const cs of [...statuses, ...(pod.status?.initContainerStatuses ?? [])]) {
     if (typeof cs.restartCount === 'number' && Number.isFinite(cs.restartCount)) restarts += cs.restartCount;
@@ -116,7 +134,7 @@ export function podSummary(pod: Pod): PodSummary {
     ready: `${containers.filter((c) => c.ready).length}/${containers.length}`,
     restarts,
     created: typeof pod.metadata.creationTimestamp === 'string' ? pod.metadata.creationTimestamp : '',
-    containers,
+    containers: [...containers, ...ephemeral],
     defaultContainer,
   };
 }

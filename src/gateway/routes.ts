@@ -7,6 +7,7 @@ import type { GatewayContext } from './context.ts';
 import { PromMetrics } from './metrics.ts';
 import { registerClusterRoutes } from './routes-clusters.ts';
 import { registerFileRoutes } from './routes-files.ts';
+import { registerLogRoutes } from './routes-logs.ts';
 import { registerUiRoutes } from './routes-ui.ts';
 
 export type Registrar = (app: FastifyInstance, ctx: GatewayContext) => void | Promise<void>;
@@ -30,4 +31,4 @@ export function registerMetricsRoutes(app: FastifyInstance, ctx: GatewayContext)
 }
 
 /** The route groups of the gateway, in order (the session routes are added by the server, which owns the SessionManager). */
-export const defaultRoutes: Registrar[] = [registerHealthRoutes, registerMetricsRoutes, registerUiRoutes, (app, ctx) => registerClusterRoutes(app, ctx), registerFileRoutes];
+export const defaultRoutes: Registrar[] = [registerHealthRoutes, registerMetricsRoutes, registerUiRoutes, (app, ctx) => registerClusterRoutes(app, ctx), registerFileRoutes, (app, ctx) => registerLogRoutes(app, ctx)];

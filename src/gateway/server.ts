@@ -116,6 +116,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
     ...(limits.maxUploadBytes !== undefined ? { maxUploadBytes: limits.maxUploadBytes } : {}),
     ...(options.team?.identityPrefix !== undefined ? { identityPrefix: options.team.identityPrefix } : {}),
     ...(options.team?.auditorGroups ? { auditorGroups: options.team.auditorGroups } : {}),
+    ...(options.team?.debugImage !== undefined ? { debugImage: options.team.debugImage } : {}),
   });
   const tls = config.tlsCert !== undefined && config.tlsKey !== undefined;
   if (!tls && !config.insecureBind && !isLoopback(config.address)) {
@@ -137,7 +138,7 @@ export async function startGateway(options: GatewayOptions = {}): Promise<Gatewa
   // With team sign-in several replicas may serve one URL: each session id names its replica.
   const replicaId = options.team ? randomBytes(4).toString('hex') : undefined;
   const sessions = new SessionManager({ config, clusters, metrics, ...options.sessions, ...(replicaId ? { idPrefix: `${replicaId}_` } : {}), ...(audit ? { audit } : {}), ...(recordings ? { recordings } : {}) });
-  const ctx: GatewayContext = { config, clusters, sessions, metrics };
+  const ctx: GatewayContext = { config, clusters, sessions, metrics, ...(audit ? { audit } : {}) };
   const signIns = new SignIns(options.signInTtlMs ?? DEFAULT_SIGN_IN_TTL_MS);
 
   const app: FastifyInstance = Fastify({

@@ -8,7 +8,7 @@ import { BlockList, isIP } from 'node:net';
 import { dirname, resolve } from 'node:path';
 import { parse } from 'yaml';
 import { PodshellError } from '../lib/index.ts';
-import { parseDuration, parseSize } from './config.ts';
+import { checkImageName, parseDuration, parseSize } from './config.ts';
 
 export interface OidcSignIn {
   issuer: string;
@@ -59,6 +59,8 @@ export interface TeamConfig {
   identityPrefix?: string;
   /** People in one of these groups may fetch every session's recording. */
   auditorGroups?: string[];
+  /** The image of the web shell's debug containers. [default 'busybox:1.36'] */
+  debugImage?: string;
 }
 
 export class TeamConfigError extends PodshellError {
@@ -136,7 +138,7 @@ function cidr(value: unknown, path: string): string {
 
 /** Checks a parsed document; `secretFile` is read with `readSecretFile`. */
 export function validateTeamConfig(doc: unknown, readSecretFile: (path: string) => Buffer = (p) => readFileSync(p)): TeamConfig {
-  const root = object(doc ?? {}, '', ['signIn', 'secret', 'secretFile', 'limits', 'clusters', 'identityPrefix', 'auditorGroups']);
+  const root = object(doc ?? {}, '', ['signIn', 'secret', 'secretFile', 'limits', 'clusters', 'identityPrefix', 'auditorGroups', 'debugImage']);
   if (root['signIn'] === undefined) fail('signIn', 'required: oidc or proxy');
   const signInDoc = object(root['signIn'], 'signIn', ['oidc', 'proxy']);
   let signIn: TeamConfig['signIn'];
@@ -219,6 +221,14 @@ export function validateTeamConfig(doc: unknown, readSecretFile: (path: string) 
     if (identityPrefix.startsWith('system:')) fail('identityPrefix', 'must not start with system: (the cluster\'s own names)');
   }
   const auditorGroups = root['auditorGroups'] !== undefined ? strings(root['auditorGroups'], 'auditorGroups') : undefined;
+  let debugImage: string | undefined;
+  if (root['debugImage'] !== undefined) {
+    try {
+      debugImage = checkImageName('debugImage', root['debugImage']);
+    } catch (err) {
+      fail('debugImage', (err as Error).message.replace(/^debugImage must/, 'must'));
+    }
+  }
   return {
     signIn,
     secret,
@@ -226,6 +236,7 @@ export function validateTeamConfig(doc: unknown, readSecretFile: (path: string) 
     ...(clusters ? { clusters } : {}),
     ...(identityPrefix !== undefined ? { identityPrefix } : {}),
     ...(auditorGroups ? { auditorGroups } : {}),
+    ...(debugImage !== undefined ? { debugImage } : {}),
   };
 }
 
