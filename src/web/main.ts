@@ -5,15 +5,19 @@
 import { describeError as describe, type Target } from './api.ts';
 import { installAdoptedStyles } from './csp-styles.ts';
 import { download, joinPath, save, upload, type FileTarget } from './files.ts';
+import { LogTab, type LogHost } from './logs.ts';
 import { TerminalTab, type SavedTab, type TerminalHost } from './terminal.ts';
 import { PodTree } from './tree.ts';
 
 const STORE = 'podshell.tabs';
 const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as T;
 
-class App implements TerminalHost {
-  readonly tabs: TerminalTab[] = [];
-  active: TerminalTab | undefined;
+/** A tab of the strip: a terminal, or a container's log (logs.ts). */
+type Tab = TerminalTab | LogTab;
+
+class App implements TerminalHost, LogHost {
+  readonly tabs: Tab[] = [];
+  active: Tab | undefined;
   fontSize = Number(localStorage.getItem('podshell.fontSize')) || 14;
   screenReaderMode = localStorage.getItem('podshell.screenReader') === '1';
   broadcast = false;
@@ -21,9 +25,9 @@ class App implements TerminalHost {
   readonly broadcastTo = new Set<TerminalTab>();
   private readonly _tablist = $<HTMLElement>('tabs');
   private readonly _panels = $<HTMLElement>('panels');
-  private readonly _tabEls = new Map<TerminalTab, HTMLElement>();
+  private readonly _tabEls = new Map<Tab, HTMLElement>();
   private _serial = 0;
-  private _dragged: TerminalTab | undefined;
+  private _dragged: Tab | undefined;
   private _staged: File[] = [];
   lastUpload: { path: string; size: number; sha256: string } | { error: string } | undefined;
 
@@ -35,7 +39,7 @@ class App implements TerminalHost {
     $<HTMLInputElement>('screen-reader').addEventListener('change', (e) => {
       this.screenReaderMode = (e.target as HTMLInputElement).checked;
       localStorage.setItem('podshell.screenReader', this.screenReaderMode ? '1' : '0');
-      for (const t of this.tabs) t.term.options.screenReaderMode = this.screenReaderMode;
+      for (const t of this.tabs) if (t instanceof TerminalTab) t.term.options.screenReaderMode = this.screenReaderMode;
     });
     $<HTMLInputElement>('broadcast').addEventListener('change', (e) => this.setBroadcast((e.target as HTMLInputElement).checked));
     $<HTMLButtonElement>('files-button').addEventListener('click', () => this.toggleFiles());
@@ -50,7 +54,7 @@ class App implements TerminalHost {
       void this.downloadPath($<HTMLInputElement>('download-path').value, true);
     });
     $<HTMLInputElement>('search').addEventListener('keydown', (e) => {
-      if (e.key !== 'Enter' || !this.active) return;
+      if (e.key !== 'Enter' || !(this.active instanceof TerminalTab)) return;
       e.preventDefault();
       const text = (e.target as HTMLInputElement).value;
       if (e.shiftKey) this.active.search.findPrevious(text);
@@ -68,7 +72,7 @@ class App implements TerminalHost {
     }
   }
 
-  changed(tab: TerminalTab): void {
+  changed(tab: Tab): void {
     const el = this._tabEls.get(tab);
     if (el) this._renderTab(tab, el);
     this._save();
@@ -86,6 +90,7 @@ class App implements TerminalHost {
     this.fontSize = size;
     localStorage.setItem('podshell.fontSize', String(size));
     for (const t of this.tabs) {
+      if (!(t instanceof TerminalTab)) continue;
       t.term.options.fontSize = size;
       t.fitSoon();
     }
@@ -94,6 +99,15 @@ class App implements TerminalHost {
   // ---- tabs ----
 
   open(target: Target, saved?: SavedTab): TerminalTab {
+    return this._addTab((panel) => new TerminalTab(this, target, panel, saved));
+  }
+
+  /** A logs tab for a container (the tree's "logs" button, or L on a container). */
+  openLogs(target: Target): LogTab {
+    return this._addTab((panel) => new LogTab(this, { cluster: target.cluster, namespace: target.namespace, pod: target.pod, ...(target.container ? { container: target.container } : {}) }, panel));
+  }
+
+  private _addTab<T extends Tab>(make: (panel: HTMLElement) => T): T {
     const id = `t${++this._serial}`;
     const panel = document.createElement('section');
     panel.id = `panel-${id}`;
@@ -107,7 +121,7 @@ class App implements TerminalHost {
     el.setAttribute('aria-controls', panel.id);
     el.draggable = true;
     this._tablist.append(el);
-    const tab = new TerminalTab(this, target, panel, saved);
+    const tab = make(panel);
     this.tabs.push(tab);
     this._tabEls.set(tab, el);
     el.addEventListener('click', (e) => {
@@ -136,7 +150,7 @@ class App implements TerminalHost {
     return tab;
   }
 
-  activate(tab: TerminalTab, focus = true): void {
+  activate(tab: Tab, focus = true): void {
     this.active = tab;
     for (const t of this.tabs) {
       const el = this._tabEls.get(t)!;
@@ -146,18 +160,18 @@ class App implements TerminalHost {
       t.panel.hidden = !on;
     }
     tab.fit();
-    if (focus) tab.term.focus();
+    if (focus) tab.focus();
     this._renderFilesTarget();
     this._save();
   }
 
-  async close(tab: TerminalTab): Promise<void> {
+  async close(tab: Tab): Promise<void> {
     const at = this.tabs.indexOf(tab);
     if (at < 0) return;
     this.tabs.splice(at, 1);
     this._tabEls.get(tab)?.remove();
     this._tabEls.delete(tab);
-    this.broadcastTo.delete(tab);
+    if (tab instanceof TerminalTab) this.broadcastTo.delete(tab);
     this._save();
     this._renderBroadcast();
     const next = this.tabs[Math.min(at, this.tabs.length - 1)];
@@ -170,7 +184,7 @@ class App implements TerminalHost {
   }
 
   /** Moves `tab` to position `to` in the strip. */
-  move(tab: TerminalTab, to: number): void {
+  move(tab: Tab, to: number): void {
     const from = this.tabs.indexOf(tab);
     if (from < 0 || to < 0 || to >= this.tabs.length || from === to) return;
     this.tabs.splice(from, 1);
@@ -180,7 +194,7 @@ class App implements TerminalHost {
     this._save();
   }
 
-  private _renderTab(tab: TerminalTab, el: HTMLElement): void {
+  private _renderTab(tab: Tab, el: HTMLElement): void {
     const label = document.createElement('span');
     label.className = 'label';
     label.textContent = tab.label;
@@ -194,7 +208,8 @@ class App implements TerminalHost {
     close.setAttribute('aria-label', `Close ${tab.label}`);
     close.textContent = '×';
     el.dataset.state = tab.state;
-    el.classList.toggle('broadcasting', this.broadcast && this.broadcastTo.has(tab));
+    el.dataset.kind = tab instanceof LogTab ? 'logs' : 'terminal';
+    el.classList.toggle('broadcasting', this.broadcast && tab instanceof TerminalTab && this.broadcastTo.has(tab));
     el.title = `${tab.label} on ${tab.target.cluster}, namespace ${tab.target.namespace} (${tab.state})`;
     el.replaceChildren(label, cluster, close);
   }
@@ -226,7 +241,7 @@ class App implements TerminalHost {
   private _globalKey(e: KeyboardEvent): void {
     if (!e.altKey || e.ctrlKey || e.metaKey || this.tabs.length === 0) return;
     const at = this.active ? this.tabs.indexOf(this.active) : 0;
-    let next: TerminalTab | undefined;
+    let next: Tab | undefined;
     if (/^[1-9]$/.test(e.key)) next = this.tabs[Number(e.key) - 1];
     else if (e.key === 'PageDown') next = this.tabs[(at + 1) % this.tabs.length];
     else if (e.key === 'PageUp') next = this.tabs[(at + this.tabs.length - 1) % this.tabs.length];
@@ -240,9 +255,9 @@ class App implements TerminalHost {
 
   private _save(): void {
     const saved: SavedTab[] = this.tabs
-      .filter((t) => t.sessionId !== undefined && t.state !== 'ended' && t.state !== 'failed')
+      .filter((t): t is TerminalTab => t instanceof TerminalTab && t.sessionId !== undefined && t.state !== 'ended' && t.state !== 'failed')
       .map((t) => ({ target: t.target, sessionId: t.sessionId! }));
-    const active = this.active?.sessionId;
+    const active = this.active instanceof TerminalTab ? this.active.sessionId : undefined;
     sessionStorage.setItem(STORE, JSON.stringify({ tabs: saved, active }));
   }
 
@@ -267,7 +282,7 @@ class App implements TerminalHost {
   setBroadcast(on: boolean): void {
     this.broadcast = on;
     $<HTMLInputElement>('broadcast').checked = on;
-    if (on && this.broadcastTo.size === 0) for (const t of this.tabs) this.broadcastTo.add(t);
+    if (on && this.broadcastTo.size === 0) for (const t of this.tabs) if (t instanceof TerminalTab) this.broadcastTo.add(t);
     this._renderBroadcast();
   }
 
@@ -281,11 +296,11 @@ class App implements TerminalHost {
     const bar = $<HTMLElement>('broadcast-bar');
     document.body.classList.toggle('broadcast-on', this.broadcast);
     bar.hidden = !this.broadcast;
-    for (const [t, el] of this._tabEls) el.classList.toggle('broadcasting', this.broadcast && this.broadcastTo.has(t));
+    for (const [t, el] of this._tabEls) el.classList.toggle('broadcasting', this.broadcast && t instanceof TerminalTab && this.broadcastTo.has(t));
     if (!this.broadcast) return;
     const title = document.createElement('strong');
     title.textContent = `BROADCAST: what you type goes to ${this.broadcastTo.size} terminal${this.broadcastTo.size === 1 ? '' : 's'}`;
-    const boxes = this.tabs.map((t) => {
+    const boxes = this.tabs.filter((t) => t instanceof TerminalTab).map((t) => {
       const label = document.createElement('label');
       const box = document.createElement('input');
       box.type = 'checkbox';
@@ -309,7 +324,7 @@ class App implements TerminalHost {
   }
 
   private _fileTarget(): FileTarget | undefined {
-    const t = this.active;
+    const t = this.active instanceof TerminalTab ? this.active : undefined;
     const container = t?.session?.container ?? t?.target.container;
     if (!t || !container) return undefined;
     return { cluster: t.target.cluster, namespace: t.target.namespace, pod: t.target.pod, container };
@@ -319,7 +334,7 @@ class App implements TerminalHost {
     const target = this._fileTarget();
     $<HTMLElement>('files-target').textContent = target ? `${target.pod}/${target.container} on ${target.cluster}` : 'open a terminal first';
     const dir = $<HTMLInputElement>('upload-dir');
-    if (!dir.dataset.edited) dir.value = this.active?.cwd ?? '/tmp';
+    if (!dir.dataset.edited) dir.value = (this.active instanceof TerminalTab ? this.active.cwd : undefined) ?? '/tmp';
   }
 
   private _stage(files: File[]): void {
@@ -395,7 +410,7 @@ function deepLinkCommand(params: URLSearchParams): string[] | undefined {
 async function main(): Promise<void> {
   installAdoptedStyles();
   const app = new App();
-  const tree = new PodTree($<HTMLUListElement>('tree'), { open: (target) => app.open(target) });
+  const tree = new PodTree($<HTMLUListElement>('tree'), { open: (target) => app.open(target), openLogs: (target) => app.openLogs(target) });
   $<HTMLInputElement>('filter').addEventListener('input', (e) => tree.filter((e.target as HTMLInputElement).value));
   $<HTMLInputElement>('upload-dir').addEventListener('input', (e) => ((e.target as HTMLElement).dataset.edited = '1'));
 
@@ -416,14 +431,29 @@ async function main(): Promise<void> {
   }
   if (app.tabs.length === 0) $<HTMLElement>('empty').hidden = false;
 
+  const terminalAt = (i?: number) => {
+    const t = i === undefined ? app.active : app.tabs[i];
+    return t instanceof TerminalTab ? t : undefined;
+  };
+  const logAt = (i?: number) => {
+    const t = i === undefined ? app.active : app.tabs[i];
+    return t instanceof LogTab ? t : undefined;
+  };
   // The hook the browser tests read the page through.
   const hook = {
     app,
     tabs: () =>
-      app.tabs.map((t) => ({ label: t.label, cluster: t.target.cluster, sessionId: t.sessionId, state: t.state, renderer: t.renderer, banner: t.bannerText(), cols: t.term.cols, rows: t.term.rows, exitCode: t.exitCode })),
+      app.tabs.map((t) =>
+        t instanceof TerminalTab
+          ? { kind: 'terminal', label: t.label, cluster: t.target.cluster, sessionId: t.sessionId, state: t.state, renderer: t.renderer, banner: t.bannerText(), cols: t.term.cols, rows: t.term.rows, exitCode: t.exitCode }
+          : { kind: 'logs', label: t.label, cluster: t.target.cluster, state: t.state, banner: t.statusText(), follow: t.follow, timestamps: t.timestamps },
+      ),
     activeIndex: () => (app.active ? app.tabs.indexOf(app.active) : -1),
-    screenText: (i?: number) => (i === undefined ? app.active : app.tabs[i])?.screenText() ?? '',
-    bufferText: (i?: number) => (i === undefined ? app.active : app.tabs[i])?.bufferText() ?? '',
+    screenText: (i?: number) => terminalAt(i)?.screenText() ?? '',
+    bufferText: (i?: number) => terminalAt(i)?.bufferText() ?? '',
+    /** A logs tab's lines on the page, its current match, and what it dropped. */
+    logText: (i?: number) => logAt(i)?.text() ?? '',
+    logMatch: (i?: number) => logAt(i)?.currentMatch() ?? '',
     lastUpload: () => app.lastUpload,
     download: (path: string) => app.downloadPath(path, false),
   };

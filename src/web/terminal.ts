@@ -63,6 +63,8 @@ export class TerminalTab {
   /** The shell's working directory when it reports one (OSC 7). */
   cwd: string | undefined;
   exitCode: number | null = null;
+  /** Whether this tab's session runs in a debug (ephemeral) container. */
+  debug = false;
   private readonly _host: TerminalHost;
   private readonly _fit = new FitAddon();
   private readonly _banner: HTMLElement;
@@ -177,18 +179,42 @@ export class TerminalTab {
     this.fit();
     if (this.sessionId === undefined) {
       try {
-        const body = { ...this.target, cols: this.term.cols, rows: this.term.rows };
-        if (body.container === undefined) delete body.container;
-        if (body.command === undefined) delete body.command;
+        const body: Record<string, unknown> = { ...this.target, cols: this.term.cols, rows: this.term.rows };
+        if (body['container'] === undefined) delete body['container'];
+        if (body['command'] === undefined) delete body['command'];
+        // A debug container targeting the container: its image is the gateway's (debugImage).
+        if (this.debug) body['debug'] = {};
         this.session = await api<SessionDescription>('POST', '/api/sessions', body);
         this.sessionId = this.session.id;
       } catch (err) {
-        this._fail(describeError(err));
+        // No shell in the image (distroless): offer a shell in a debug container that sees its processes and files.
+        if (err instanceof ApiError && err.code === 'ERR_GATEWAY_NO_SHELL' && !this.debug && !this.target.command) {
+          this._fail(describeError(err), 'Start a debug container', () => void this.startDebug());
+        } else {
+          this._fail(describeError(err));
+        }
         return;
       }
       this._host.changed(this);
     }
     this._connect();
+  }
+
+  /**
+   * Opens the shell in a new ephemeral container of the pod targeting this tab's container (its
+   * processes, and their files under /proc/PID/root), made from the gateway's debug image.
+   */
+  async startDebug(): Promise<void> {
+    if (this.sessionId !== undefined || this._disposed) return;
+    this.debug = true;
+    this.state = 'starting';
+    this._showBanner('Starting a debug container… (the image may take a while to pull)', 'info');
+    this._host.changed(this);
+    await this.start();
+  }
+
+  focus(): void {
+    this.term.focus();
   }
 
   /** Fits the terminal to its panel now (xterm's onResize then tells the gateway). */
@@ -441,9 +467,9 @@ export class TerminalTab {
     this._host.changed(this);
   }
 
-  private _fail(sentence: string): void {
+  private _fail(sentence: string, action?: string, onAction?: () => void): void {
     this.state = 'failed';
-    this._showBanner(sentence, 'error');
+    this._showBanner(sentence, 'error', action, onAction);
     this._host.changed(this);
   }
 

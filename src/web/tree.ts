@@ -15,7 +15,10 @@ interface Node {
 }
 
 export interface TreeHost {
+  /** Opens a shell tab. */
   open(target: Target): void;
+  /** Opens a logs tab for a container. */
+  openLogs(target: Target): void;
 }
 
 /** kubectl's AGE: 45s, 12m, 3h, 5d. */
@@ -210,10 +213,24 @@ export class PodTree {
       node.load = async () => {
         const g = this._groupOf(node);
         for (const c of pod.containers) {
-          const child = this._add(g, 'container', c.name, `${c.state}${c.name === pod.defaultContainer ? ' (default)' : ''}`, false);
+          // An ephemeral (debug) container reads "debugger-ab12c · ephemeral · running · target app".
+          const detail = c.ephemeral ? `· ephemeral · ${c.state}${c.target ? ` · target ${c.target}` : ''}` : `${c.state}${c.name === pod.defaultContainer ? ' (default)' : ''}`;
+          const child = this._add(g, 'container', c.name, detail, false);
           child.el.dataset.pod = pod.name;
           child.el.dataset.container = c.name;
+          if (c.ephemeral) {
+            child.el.dataset.ephemeral = 'true';
+            child.el.setAttribute('aria-label', `ephemeral container ${c.name}, ${c.state}${c.target ? `, target ${c.target}` : ''}`);
+          }
           child.target = { cluster, namespace, pod: pod.name, container: c.name };
+          const logs = document.createElement('button');
+          logs.type = 'button';
+          logs.className = 'logs-button';
+          logs.tabIndex = -1;
+          logs.textContent = 'logs';
+          logs.title = `Logs of ${pod.name}/${c.name} (L)`;
+          logs.setAttribute('aria-label', `Logs of ${c.name}`);
+          child.row.append(logs);
         }
       };
       if (this._filter && !pod.name.toLowerCase().includes(this._filter)) node.el.hidden = true;
@@ -255,6 +272,7 @@ export class PodTree {
     if (!node || !el) return;
     this._focus(el);
     if ((e.target as HTMLElement).classList.contains('twisty')) void this._expand(node, !node.expanded);
+    else if ((e.target as HTMLElement).classList.contains('logs-button') && node.target) this._host.openLogs(node.target);
     else this._activate(node);
   }
 
@@ -291,6 +309,11 @@ export class PodTree {
       case 'Enter':
       case ' ':
         this._activate(node);
+        break;
+      case 'l':
+      case 'L':
+        if (node.kind !== 'container' || !node.target) return;
+        this._host.openLogs(node.target);
         break;
       default:
         return;
