@@ -3,13 +3,16 @@
 // all together when the gateway stops.
 
 import type WebSocket from 'ws';
+import type { ExecSession } from '../lib/index.ts';
 import type { ClusterRegistry, GatewayConfig, GatewayMetrics, Principal, SessionRegistry } from './context.ts';
 import { auditRecord, type AuditActor, type AuditLog } from './audit.ts';
 import { GatewayError, errorAnswer } from './errors.ts';
 import type { Recording, Recordings } from './recording.ts';
 import { configuredPrefix, identitiesOf, type Identities } from './identity.ts';
 import { GatewaySession, newSessionId, type SessionLimits, type SessionSpec } from './session.ts';
-import { noShellError, sessionCommand } from './shell.ts';
+import { DEFAULT_DEBUG_IMAGE } from './config.ts';
+import { startDebugSession, noShellError, sessionCommand } from './shell.ts';
+import type { AuditedDebug } from './audit.ts';
 
 export interface SessionManagerOptions {
   config: GatewayConfig;
@@ -39,6 +42,11 @@ export interface CreateSessionRequest {
   tty?: boolean;
   cols?: number;
   rows?: number;
+  /**
+   * Run the session in a new ephemeral (debug) container of the pod that shares the processes of
+   * `container` (which must then be given), made from `image` (default: the config's debugImage).
+   */
+  debug?: { image?: string };
 }
 
 export class SessionManager implements SessionRegistry {
@@ -98,7 +106,8 @@ export class SessionManager implements SessionRegistry {
       if (this._audit) {
         const { body } = errorAnswer(err);
         const asked = { cluster: request.cluster, namespace: request.namespace, pod: request.pod, container: request.container ?? '', command: request.command ?? [], tty: request.tty ?? true };
-        this._audit.write(auditRecord('session.denied', actor, asked, { sessionId: null, started: requested.toISOString(), reason: body.error }));
+        const debug = request.debug ? { debug: this._debugOf(request) } : {};
+        this._audit.write(auditRecord('session.denied', actor, asked, { sessionId: null, started: requested.toISOString(), reason: body.error, ...debug }));
       }
       throw err;
     }
@@ -128,17 +137,38 @@ export class SessionManager implements SessionRegistry {
     this._starting++;
     let session: GatewaySession | undefined;
     let recording: Recording | undefined;
+    let debug: AuditedDebug | undefined;
     try {
-      await this._identities.checkExec(cluster.client, principal, { namespace: spec.namespace, pod: spec.pod, subresource: 'exec' });
-      const exec = cluster.exec({
-        target: { pod: spec.pod },
-        namespace: spec.namespace,
-        ...(request.container ? { container: request.container } : {}),
-        command: spec.command,
-        tty,
-        stdin: true,
-        ...(tty ? { size: { cols: spec.cols, rows: spec.rows } } : {}),
-      });
+      let exec: ExecSession;
+      if (request.debug) {
+        // A new ephemeral container sharing the target's processes, and the shell attached to it.
+        debug = this._debugOf(request);
+        await this._identities.checkExec(cluster.client, principal, { namespace: spec.namespace, pod: spec.pod, subresource: 'attach' });
+        const started = await startDebugSession(cluster, {
+          pod: spec.pod,
+          namespace: spec.namespace,
+          image: debug.image,
+          targetContainer: debug.targetContainer,
+          command: spec.command,
+          tty,
+          ...(tty ? { size: { cols: spec.cols, rows: spec.rows } } : {}),
+        });
+        exec = started.exec;
+        debug.container = started.container;
+        spec.container = started.container;
+        this._audit?.write(auditRecord('debug.start', actor, spec, { sessionId: id, started: new Date().toISOString(), debug }));
+      } else {
+        await this._identities.checkExec(cluster.client, principal, { namespace: spec.namespace, pod: spec.pod, subresource: 'exec' });
+        exec = cluster.exec({
+          target: { pod: spec.pod },
+          namespace: spec.namespace,
+          ...(request.container ? { container: request.container } : {}),
+          command: spec.command,
+          tty,
+          stdin: true,
+          ...(tty ? { size: { cols: spec.cols, rows: spec.rows } } : {}),
+        });
+      }
       session = new GatewaySession(owner, spec, exec, this._limits, {
         onGone: (s) => this._gone(s),
         join: () => this._metrics.join(),
@@ -152,7 +182,7 @@ export class SessionManager implements SessionRegistry {
       recording = this._recordings?.open(session.id, owner, {
         cols: spec.cols,
         rows: spec.rows,
-        title: `${spec.pod}${request.container ? `/${request.container}` : ''} (${spec.namespace}, ${spec.cluster})`,
+        title: `${spec.pod}${spec.container ? `/${spec.container}` : ''} (${spec.namespace}, ${spec.cluster})`,
         env: { TERM: 'xterm-256color', ...(!defaultShell && /(^|\/)[a-z]*sh$/.test(spec.command[0]!) ? { SHELL: spec.command[0]! } : {}) },
       });
       await session.ready(defaultShell ? this._shellReadyMs : 0);
@@ -164,7 +194,7 @@ export class SessionManager implements SessionRegistry {
       if (session) this._recordings?.forget(session.id);
       recording?.discard();
       if (principal.user !== undefined) cluster.client.close();
-      throw (defaultShell && noShellError(err, spec)) || err;
+      throw (defaultShell && !request.debug && noShellError(err, spec)) || err;
     } finally {
       this._starting--;
     }
@@ -172,7 +202,7 @@ export class SessionManager implements SessionRegistry {
     // A session's own client (it carries the session's id) goes when the session does.
     if (principal.user !== undefined) void session.settled.then(() => cluster.client.close());
     this._metrics.sessionOpened();
-    this._audited(session, actor, recording);
+    this._audited(session, actor, recording, debug);
     session.start();
     if (this._stopping) await session.end('gateway-stopping');
     return session;
@@ -222,9 +252,15 @@ export class SessionManager implements SessionRegistry {
   }
 
   /** The start line now, the end line (and the recording's end) once the exec has ended. */
-  private _audited(session: GatewaySession, actor: AuditActor, recording: Recording | undefined): void {
+  /** The debug container a request asks for: its image (the request's, else the config's) and target. */
+  private _debugOf(request: CreateSessionRequest): AuditedDebug {
+    return { image: request.debug?.image ?? this._config.debugImage ?? DEFAULT_DEBUG_IMAGE, targetContainer: request.container ?? '' };
+  }
+
+  private _audited(session: GatewaySession, actor: AuditActor, recording: Recording | undefined, debug?: AuditedDebug): void {
     const started = session.created.toISOString();
-    this._audit?.write(auditRecord('session.start', actor, session.spec, { sessionId: session.id, started }));
+    const more = debug ? { debug } : {};
+    this._audit?.write(auditRecord('session.start', actor, session.spec, { sessionId: session.id, started, ...more }));
     void session.settled.then(() => {
       recording?.close();
       if (!this._audit) return;
@@ -241,6 +277,7 @@ export class SessionManager implements SessionRegistry {
           exitCode: session.exitCode,
           ...(endedBy ? { endedBy } : {}),
           ...(failure ? { reason: errorAnswer(failure).body.error } : {}),
+          ...more,
         }),
       );
     });

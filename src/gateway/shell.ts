@@ -2,7 +2,7 @@
 // started in one exec (no probing round trip). A container without any shell gets an error that
 // says what is missing and what would work instead.
 
-import { PodshellError } from '../lib/index.ts';
+import { PodshellError, type Cluster, type ExecSession } from '../lib/index.ts';
 import { GatewayError } from './errors.ts';
 
 /**
@@ -33,4 +33,40 @@ export function noShellError(err: unknown, where: { namespace: string; pod: stri
       `run a command the image has, or debug it from a container that has one: kubectl debug -it ${where.pod} --image=busybox --target=${where.container}${ns}`,
     { cause: err },
   );
+}
+
+/** What a debug session needs: where, the image, the container whose processes it shares, and what it runs. */
+export interface DebugSessionOptions {
+  pod: string;
+  namespace: string;
+  image: string;
+  targetContainer: string;
+  command: string[];
+  tty: boolean;
+  size?: { cols: number; rows: number };
+}
+
+/** The library's `cluster.debug()` (src/exec/debug.ts). */
+type DebugMethod = (options: Record<string, unknown>) => Promise<unknown>;
+
+/**
+ * Adds an ephemeral container to the pod with the library (`cluster.debug`: the subresource's
+ * patch, then a watch until it runs) and returns the session attached to it, with its name.
+ */
+export async function startDebugSession(cluster: Cluster, options: DebugSessionOptions): Promise<{ exec: ExecSession; container: string }> {
+  const debug = (cluster as unknown as { debug?: DebugMethod }).debug;
+  if (typeof debug !== 'function') throw new GatewayError('ERR_GATEWAY_INTERNAL', 501, 'this build of the library cannot start debug containers');
+  const started = (await debug.call(cluster, {
+    target: { pod: options.pod },
+    namespace: options.namespace,
+    image: options.image,
+    targetContainer: options.targetContainer,
+    command: options.command,
+    tty: options.tty,
+    stdin: true,
+    ...(options.size ? { size: options.size } : {}),
+  })) as { session?: ExecSession; exec?: ExecSession; container?: string; name?: string };
+  const exec = started.session ?? started.exec ?? (started as unknown as ExecSession);
+  const container = started.container ?? started.name ?? '';
+  return { exec, container };
 }
