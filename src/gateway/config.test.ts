@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { defaultConfig, isLoopback, parseDuration, parseSize, resolveConfig } from './config.ts';
+import { TeamConfigError, validateTeamConfig } from './team-config.ts';
 
 test('defaults carry the documented values', () => {
   assert.deepEqual(resolveConfig(), {
@@ -17,8 +18,23 @@ test('defaults carry the documented values', () => {
     maxSessions: 100,
     pingIntervalMs: 20_000,
     maxUploadBytes: 1024 ** 3,
+    debugImage: 'busybox:1.36',
   });
   assert.ok(Object.isFrozen(defaultConfig));
+});
+
+test('debugImage: an image reference, else refused naming the setting', () => {
+  assert.equal(resolveConfig({ debugImage: 'registry.example.com:5000/tools/debug@sha256:abc' }).debugImage, 'registry.example.com:5000/tools/debug@sha256:abc');
+  for (const bad of ['', 'busybox latest', '-x', 'a\nb', 'x'.repeat(513), 42]) {
+    assert.throws(() => resolveConfig({ debugImage: bad as string }), (err: Error & { code?: string }) => err.code === 'ERR_USAGE' && err.message.startsWith('debugImage must be an image reference such as busybox:1.36'));
+  }
+});
+
+test('debugImage in the team config file: checked with the field path', () => {
+  const base = { signIn: { proxy: { trustedProxies: ['127.0.0.1'] } }, secret: 'x'.repeat(32) };
+  assert.equal(validateTeamConfig({ ...base, debugImage: 'nicolaka/netshoot:v0.13' }).debugImage, 'nicolaka/netshoot:v0.13');
+  assert.equal(validateTeamConfig(base).debugImage, undefined);
+  assert.throws(() => validateTeamConfig({ ...base, debugImage: 'two words' }), (err: Error) => err instanceof TeamConfigError && err.message.startsWith("debugImage: must be an image reference such as busybox:1.36"));
 });
 
 test('parseDuration', () => {
