@@ -5,7 +5,8 @@
 // refusal, and every read is audited.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -39,6 +40,18 @@ roleRef: { apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: viewer 
 subjects: [{ apiGroup: rbac.authorization.k8s.io, kind: Group, name: "podshell:viewer" }]
 `;
 
+// A pod that writes its log without end, about 1 MiB a second (for the backpressure test).
+const CHATTY = `
+apiVersion: v1
+kind: Pod
+metadata: { name: chatty, namespace: default }
+spec:
+  containers:
+    - name: main
+      image: podshell.dev/full:latest
+      command: [sh, -c, 'while :; do head -c 65535 /dev/zero | tr "\\\\0" x; echo; sleep 0.05; done']
+`;
+
 let sandbox: Sandbox;
 let work: string;
 let gw: TestGateway;
@@ -53,6 +66,7 @@ before(async () => {
     manifestTexts: [
       { source: 'built-in world', text: world },
       { source: 'bindings', text: BINDINGS },
+      { source: 'chatty', text: CHATTY },
     ],
   });
   gw = await startTestGateway({ kubeconfig: sandbox.kubeconfigPath, config: { auditLog: auditFile() } });
@@ -242,5 +256,86 @@ describe('the time limit of a followed log', () => {
     // The body completes (no error: the stream was ended, not cut) although the log is followed.
     const text = await res.text();
     assert.match(text, /^podshell sandbox: pod demo is running$/m);
+  });
+});
+
+/** A TCP proxy that counts the bytes the server sent through it. */
+async function countingProxy(targetPort: number): Promise<{ port: number; fromServer: () => number; close: () => Promise<void> }> {
+  let fromServer = 0;
+  const sockets = new Set<Socket>();
+  const server = createServer((client) => {
+    const upstream = connect(targetPort, '127.0.0.1');
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => {
+        client.destroy();
+        upstream.destroy();
+      });
+    }
+    upstream.on('data', (chunk: Buffer) => (fromServer += chunk.length));
+    client.pipe(upstream);
+    upstream.pipe(client);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    port: (server.address() as { port: number }).port,
+    fromServer: () => fromServer,
+    close: async () => {
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+describe('backpressure', () => {
+  test('a client that does not read pauses the gateway\'s read from the cluster; reading again resumes it', async (t) => {
+    // The gateway reaches the sandbox through a proxy that counts what the sandbox sent.
+    const proxy = await countingProxy(Number(new URL(sandbox.url).port));
+    t.after(() => proxy.close());
+    const kubeconfig = join(work, 'proxied-kubeconfig');
+    writeFileSync(kubeconfig, readFileSync(sandbox.kubeconfigPath, 'utf8').replaceAll(sandbox.url, `https://127.0.0.1:${proxy.port}`));
+    const proxied = await startTestGateway({ kubeconfig });
+    t.after(() => proxied.close());
+    assert.ok(await pollUntil(async () => (await kubectl(['logs', 'chatty', '--tail=1'])).stdout.length > 60_000, 60_000), 'chatty logs');
+
+    // A client that reads the answer's first bytes, then nothing (its socket paused: the kernel's
+    // receive window fills, and the gateway's writes to it stop draining).
+    const client = connect(Number(new URL(proxied.baseUrl).port), '127.0.0.1');
+    t.after(() => client.destroy());
+    let received = 0;
+    const onData = (chunk: Buffer) => {
+      received += chunk.length;
+      client.pause();
+    };
+    client.on('data', onData);
+    client.write(`GET ${logsPath('chatty', 'container=main&follow=true&tailLines=1')} HTTP/1.1\r\nHost: ${new URL(proxied.baseUrl).host}\r\nCookie: ${proxied.cookie}\r\n\r\n`);
+    assert.ok(await pollUntil(() => received > 0, 30_000), 'the answer started');
+
+    // The pod writes on, but what the gateway takes from the cluster stops growing (2 s unchanged):
+    // without backpressure it would grow by about a megabyte a second for as long as the pod writes.
+    const plateau = async () => {
+      let last = -1;
+      let stable = 0;
+      const deadline = Date.now() + 90_000;
+      while (stable < 20 && Date.now() < deadline) {
+        await new Promise((r) => setTimeout(r, 100));
+        const now = proxy.fromServer();
+        stable = now === last ? stable + 1 : 0;
+        last = now;
+      }
+      assert.equal(stable, 20, `the bytes from the cluster stopped growing (at ${last})`);
+      return last;
+    };
+    const paused = await plateau();
+    // What sits between the pod and the paused client is the sockets' kernel buffers and a few of the gateway's chunks.
+    assert.ok(paused < 96 * 1024 * 1024, `${paused} bytes came from the cluster`);
+
+    // Reading again: the gateway reads from the cluster again.
+    client.off('data', onData);
+    client.on('data', (chunk: Buffer) => (received += chunk.length));
+    client.resume();
+    assert.ok(await pollUntil(() => proxy.fromServer() > paused + 4 * 1024 * 1024, 60_000), 'the read from the cluster resumed');
+    client.destroy();
   });
 });
