@@ -102,6 +102,8 @@ test('the logs tab of demo/main: the log, a line written while following, find, 
 });
 
 test('a container that is not there: the tab says so in the gateway\'s words', async () => {
+  await page.goto(`${world.base}/`);
+  await waitInPage(page, 'the page', () => window.__podshell !== undefined);
   await page.evaluate(() => window.__podshell.app.openLogs({ cluster: 'podshell-sandbox', namespace: 'default', pod: 'demo', container: 'nosuch' }));
   const status = await waitInPage(page, 'the failure', () => {
     const tabs = window.__podshell.tabs();
@@ -109,4 +111,24 @@ test('a container that is not there: the tab says so in the gateway\'s words', a
     return last['state'] === 'failed' ? (last['banner'] as string) : '';
   });
   assert.match(status, /container nosuch is not valid for pod demo|container "nosuch"/);
+});
+
+test('a flood of lines: the tab keeps the newest 10,000 and says how many left the page', async () => {
+  await page.goto(`${world.base}/`);
+  await waitInPage(page, 'the page', () => window.__podshell !== undefined);
+  await page.evaluate(() => window.__podshell.app.openLogs({ cluster: 'podshell-sandbox', namespace: 'default', pod: 'demo', container: 'main' }));
+  await logMatches(/^podshell sandbox: pod demo is running$/m);
+  const at = (await page.evaluate(() => window.__podshell.tabs().length)) - 1;
+  await waitInPage(page, 'following', (i) => window.__podshell.tabs()[i]?.['state'] === 'connected', 20_000, at);
+  const count = 15_000;
+  const lines = Array.from({ length: count }, (_, i) => `flood-${i}`);
+  await writeToDemo(lines.join('\n'));
+  await logMatches(new RegExp(`^flood-${count - 1}$`, 'm'), 60_000);
+  const shown = (await page.evaluate(() => window.__podshell.logText())).split('\n');
+  assert.equal(shown.length, 10_000);
+  assert.equal(shown[shown.length - 1], `flood-${count - 1}`);
+  assert.equal(shown[shown.length - 10_000], `flood-${count - 10_000}`);
+  const dropped = Number(await page.locator('.panel.logs:not([hidden]) .log-lines').getAttribute('data-dropped'));
+  assert.ok(dropped >= count - 10_000, `dropped ${dropped}`);
+  assert.match((await page.locator('.panel.logs:not([hidden]) .log-lines').getAttribute('title')) ?? '', /older lines left the page \(it keeps 10000\); Download has the whole log/);
 });
