@@ -1,10 +1,10 @@
-// The page: the side tree, the tab strip with one terminal per tab, the files panel and broadcast
-// input. Tabs survive a reload (their session ids are in sessionStorage); a deep link
+// The page: the side tree, the tab strip (a terminal or a container's log per tab), the files
+// panel (files-panel.ts) and broadcast input. Tabs survive a reload (their session ids are in sessionStorage); a deep link
 // `/?cluster=&namespace=&pod=&container=&command=` opens a shell directly.
 
-import { describeError as describe, type Target } from './api.ts';
+import type { Target } from './api.ts';
 import { installAdoptedStyles } from './csp-styles.ts';
-import { download, joinPath, save, upload, type FileTarget } from './files.ts';
+import { FilesPanel } from './files-panel.ts';
 import { LogTab, type LogHost } from './logs.ts';
 import { TerminalTab, type SavedTab, type TerminalHost } from './terminal.ts';
 import { PodTree } from './tree.ts';
@@ -28,8 +28,7 @@ class App implements TerminalHost, LogHost {
   private readonly _tabEls = new Map<Tab, HTMLElement>();
   private _serial = 0;
   private _dragged: Tab | undefined;
-  private _staged: File[] = [];
-  lastUpload: { path: string; size: number; sha256: string } | { error: string } | undefined;
+  readonly files = new FilesPanel({ active: () => (this.active instanceof TerminalTab ? this.active : undefined), toggled: () => this.active?.fitSoon() });
 
   constructor() {
     this._tablist.addEventListener('keydown', (e) => this._tabKey(e));
@@ -42,17 +41,6 @@ class App implements TerminalHost, LogHost {
       for (const t of this.tabs) if (t instanceof TerminalTab) t.term.options.screenReaderMode = this.screenReaderMode;
     });
     $<HTMLInputElement>('broadcast').addEventListener('change', (e) => this.setBroadcast((e.target as HTMLInputElement).checked));
-    $<HTMLButtonElement>('files-button').addEventListener('click', () => this.toggleFiles());
-    $<HTMLButtonElement>('files-close').addEventListener('click', () => this.toggleFiles(false));
-    $<HTMLInputElement>('upload-input').addEventListener('change', (e) => this._stage([...((e.target as HTMLInputElement).files ?? [])]));
-    $<HTMLFormElement>('upload-form').addEventListener('submit', (e) => {
-      e.preventDefault();
-      void this.uploadStaged();
-    });
-    $<HTMLFormElement>('download-form').addEventListener('submit', (e) => {
-      e.preventDefault();
-      void this.downloadPath($<HTMLInputElement>('download-path').value, true);
-    });
     $<HTMLInputElement>('search').addEventListener('keydown', (e) => {
       if (e.key !== 'Enter' || !(this.active instanceof TerminalTab)) return;
       e.preventDefault();
@@ -77,13 +65,13 @@ class App implements TerminalHost, LogHost {
     if (el) this._renderTab(tab, el);
     this._save();
     this._renderBroadcast();
-    if (tab === this.active) this._renderFilesTarget();
+    if (tab === this.active) this.files.render();
   }
 
   dropped(tab: TerminalTab, files: File[]): void {
     this.activate(tab);
-    this._stage(files);
-    this.toggleFiles(true);
+    this.files.stage(files);
+    this.files.toggle(true);
   }
 
   setFontSize(size: number): void {
@@ -161,7 +149,7 @@ class App implements TerminalHost, LogHost {
     }
     tab.fit();
     if (focus) tab.focus();
-    this._renderFilesTarget();
+    this.files.render();
     this._save();
   }
 
@@ -311,93 +299,6 @@ class App implements TerminalHost, LogHost {
     });
     bar.replaceChildren(title, ...boxes);
   }
-
-  // ---- files ----
-
-  toggleFiles(open?: boolean): void {
-    const panel = $<HTMLElement>('files');
-    panel.hidden = open === undefined ? !panel.hidden : !open;
-    $<HTMLButtonElement>('files-button').setAttribute('aria-expanded', String(!panel.hidden));
-    this._renderFilesTarget();
-    this.active?.fitSoon();
-    if (!panel.hidden) $<HTMLInputElement>('upload-dir').focus();
-  }
-
-  private _fileTarget(): FileTarget | undefined {
-    const t = this.active instanceof TerminalTab ? this.active : undefined;
-    const container = t?.session?.container ?? t?.target.container;
-    if (!t || !container) return undefined;
-    return { cluster: t.target.cluster, namespace: t.target.namespace, pod: t.target.pod, container };
-  }
-
-  private _renderFilesTarget(): void {
-    const target = this._fileTarget();
-    $<HTMLElement>('files-target').textContent = target ? `${target.pod}/${target.container} on ${target.cluster}` : 'open a terminal first';
-    const dir = $<HTMLInputElement>('upload-dir');
-    if (!dir.dataset.edited) dir.value = (this.active instanceof TerminalTab ? this.active.cwd : undefined) ?? '/tmp';
-  }
-
-  private _stage(files: File[]): void {
-    this._staged = files;
-    $<HTMLElement>('upload-staged').textContent = files.length ? files.map((f) => `${f.name} (${f.size} bytes)`).join(', ') : '';
-    this._renderFilesTarget();
-  }
-
-  async uploadStaged(): Promise<void> {
-    const target = this._fileTarget();
-    const status = $<HTMLElement>('upload-status');
-    const bar = $<HTMLProgressElement>('upload-progress');
-    if (!target) return void (status.textContent = 'Open a terminal first: files go to its container.');
-    if (this._staged.length === 0) return void (status.textContent = 'Choose a file, or drop one on the terminal.');
-    const dir = $<HTMLInputElement>('upload-dir').value.trim() || '/tmp';
-    for (const file of this._staged) {
-      const path = joinPath(dir, file.name);
-      status.textContent = `uploading ${file.name} to ${path}…`;
-      bar.hidden = false;
-      bar.value = 0;
-      bar.max = file.size || 1;
-      try {
-        const done = await upload(target, path, file, (sent, total) => {
-          bar.max = total || 1;
-          bar.value = sent;
-        });
-        bar.value = bar.max;
-        this.lastUpload = done;
-        status.textContent = `${done.path}: ${done.size} bytes, sha256 ${done.sha256}`;
-      } catch (err) {
-        this.lastUpload = { error: describe(err) };
-        status.textContent = `Upload of ${file.name} failed: ${describe(err)}`;
-        return;
-      }
-    }
-    this._stage([]);
-  }
-
-  async downloadPath(path: string, offer: boolean): Promise<{ name: string; size: number; sha256: string; resumed: number } | { error: string }> {
-    const target = this._fileTarget();
-    const status = $<HTMLElement>('download-status');
-    const bar = $<HTMLProgressElement>('download-progress');
-    if (!target) return { error: (status.textContent = 'Open a terminal first: files come from its container.') };
-    path = path.trim();
-    if (!path) return { error: (status.textContent = 'Type the path of a file in the container.') };
-    status.textContent = `downloading ${path}…`;
-    bar.hidden = false;
-    bar.removeAttribute('value');
-    try {
-      const d = await download(target, path, (got, total) => {
-        if (total > 0) {
-          bar.max = total;
-          bar.value = got;
-        }
-      });
-      status.textContent = `${d.name}: ${d.blob.size} bytes, sha256 ${d.sha256}${d.resumed ? ` (resumed ${d.resumed}×)` : ''}`;
-      if (offer) save(d);
-      return { name: d.name, size: d.blob.size, sha256: d.sha256, resumed: d.resumed };
-    } catch (err) {
-      status.textContent = `Download of ${path} failed: ${describe(err)}`;
-      return { error: describe(err) };
-    }
-  }
 }
 
 /** `command` of a deep link: repeated parameters are argv; a single one is split at spaces. */
@@ -454,8 +355,8 @@ async function main(): Promise<void> {
     /** A logs tab's lines on the page, its current match, and what it dropped. */
     logText: (i?: number) => logAt(i)?.text() ?? '',
     logMatch: (i?: number) => logAt(i)?.currentMatch() ?? '',
-    lastUpload: () => app.lastUpload,
-    download: (path: string) => app.downloadPath(path, false),
+    lastUpload: () => app.files.lastUpload,
+    download: (path: string) => app.files.downloadPath(path, false),
   };
   (window as unknown as { __podshell: typeof hook }).__podshell = hook;
   await tree.load(cluster && namespace ? { cluster, namespace } : undefined);
