@@ -99,9 +99,10 @@ function bytesOf(chunk: unknown): Buffer {
   if (Buffer.isBuffer(chunk)) return chunk;
   if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
   if (typeof chunk === 'string') return Buffer.from(chunk);
-  const line = (chunk as { line?: unknown } | null)?.line;
-  if (typeof line === 'string') return Buffer.from(`${line}\n`);
-  if (line instanceof Uint8Array) return Buffer.concat([line, Buffer.from('\n')]);
+  // A line record: its newline was taken off, unless none followed (`partial`: the log ended in the middle of a line, or a long line came in pieces).
+  const record = chunk as { line?: unknown; partial?: unknown } | null;
+  const line = record?.line;
+  if (typeof line === 'string') return Buffer.from(record?.partial === true ? line : `${line}\n`);
   throw new GatewayError('ERR_GATEWAY_INTERNAL', 500, 'the log stream gave a chunk that is neither bytes nor a line');
 }
 
@@ -137,7 +138,7 @@ async function openLog(cluster: Cluster, request: LogRequest, signal: AbortSigna
   const logs = (cluster as unknown as { logs?: LogsMethod }).logs;
   if (typeof logs !== 'function') throw new GatewayError('ERR_GATEWAY_INTERNAL', 501, 'this build of the library cannot read logs');
   const stream = await logs.call(cluster, {
-    target: { pod: request.pod },
+    target: request.pod,
     namespace: request.namespace,
     ...(request.container ? { container: request.container } : {}),
     follow: request.follow,

@@ -57,7 +57,7 @@ export async function startDebugSession(cluster: Cluster, options: DebugSessionO
   const debug = (cluster as unknown as { debug?: DebugMethod }).debug;
   if (typeof debug !== 'function') throw new GatewayError('ERR_GATEWAY_INTERNAL', 501, 'this build of the library cannot start debug containers');
   const started = (await debug.call(cluster, {
-    target: { pod: options.pod },
+    target: options.pod,
     namespace: options.namespace,
     image: options.image,
     targetContainer: options.targetContainer,
