@@ -88,8 +88,11 @@ describe('a shell in a debug container', () => {
     assert.match(body['container'], /^debugger-[a-z0-9]{5}$/);
     const client = new StreamClient(gw.websocket(`/api/sessions/${body['id']}/stream`));
     await until('joined', () => client.joinedInfo !== null);
-    client.type('echo dbg-$((6*7)); ps -o comm | grep -c . >/dev/null && echo ps-ran\r');
-    await until('the answer', () => /dbg-42/.test(client.text()) && /ps-ran/.test(client.text()));
+    // distroless/app runs /pause: the debug container sees that process (a shared process namespace),
+    // and its files are under /proc/PID/root. The markers are computed, so the echo of the typed
+    // line does not match them.
+    client.type('echo dbg-$((6*7)); p=$(pgrep -f "^/pause" | head -n1); test -n "$p" && echo seen-$((40+2)); test -e /proc/$p/root/pause && echo root-$((40+2))\r');
+    await until('the answers', () => /dbg-42/.test(client.text()) && /seen-42/.test(client.text()) && /root-42/.test(client.text())).catch((err) => { throw new Error(`${err.message}: ${JSON.stringify(client.text())}`); });
 
     const summary = (await (await gw.fetch('/api/clusters/podshell-sandbox/namespaces/default/pods/distroless')).json()) as Record<string, any>;
     const ephemeral = summary['containers'].find((c: any) => c.name === body['container']);
