@@ -7,6 +7,7 @@ import { reportError } from './errors.ts';
 import { attachCommand } from './attach.ts';
 import { cpCommand } from './cp.ts';
 import { execCommand } from './exec.ts';
+import { portForwardCommand } from './portforward.ts';
 import { addKubeFlags, kubeFlagsWithValue } from './kubeflags.ts';
 import { commandName } from './name.ts';
 import { sanitizeLines } from './sanitize.ts';
@@ -44,6 +45,7 @@ export function buildProgram(command: string[] | null, only?: string): Command {
     exec: () => execCommand(() => command),
     attach: attachCommand,
     cp: cpCommand,
+    'port-forward': portForwardCommand,
     sandbox: sandboxCommand,
     web: webCommand,
   };
