@@ -27,6 +27,11 @@ let kubelet: FakeKubelet;
 let appA: HttpServer;
 let appB: HttpServer;
 let firehose: TcpServer;
+let sink: TcpServer;
+/** What the local writer sends to the sink pod port, in all. */
+const SINK_BYTES = 64 * 1024 * 1024;
+/** The sink reads nothing until released; then it answers `SIZE SHA256` once it has SINK_BYTES. */
+const sinkState = { release: () => {}, released: false };
 const podConnections = new Set<Socket>();
 /** The firehose's state: bytes written, and since when its last write has waited for drain. */
 const hose = { written: 0, blockedSince: 0 };
@@ -85,9 +90,23 @@ before(async () => {
     };
     pump();
   });
-  const [a, b, f] = [await listen(appA), await listen(appB), await listen(firehose)];
+  sink = createTcpServer((socket) => {
+    socket.on('error', () => {});
+    socket.pause();
+    const hash = createHash('sha256');
+    let size = 0;
+    socket.on('data', (c: Buffer) => {
+      hash.update(c);
+      size += c.length;
+      if (size === SINK_BYTES) socket.end(`${size} ${hash.digest('hex')}`);
+    });
+    const go = () => socket.resume();
+    if (sinkState.released) go();
+    else sinkState.release = go;
+  });
+  const [a, b, f, k] = [await listen(appA), await listen(appB), await listen(firehose), await listen(sink)];
   kubelet = await startFakeKubelet(work, {
-    web: { ports: { 80: a, 81: b, 82: f } },
+    web: { ports: { 80: a, 81: b, 82: f, 84: k } },
     pending: { phase: 'Pending', ports: {} },
   });
 });
@@ -95,7 +114,7 @@ before(async () => {
 after(async () => {
   await kubelet.close();
   for (const s of podConnections) s.destroy();
-  for (const server of [appA, appB, firehose]) await new Promise<void>((resolve) => server.close(() => resolve()));
+  for (const server of [appA, appB, firehose, sink]) await new Promise<void>((resolve) => server.close(() => resolve()));
   rmSync(work, { recursive: true, force: true });
 });
 
@@ -169,6 +188,7 @@ test('backpressure: a local reader that stops pauses the pod side; buffering sta
   const stalled = await pollUntil(() => kubelet.stats.podReadsPaused > pausesBefore && hose.blockedSince > 0 && Date.now() - hose.blockedSince > 1000, 60_000);
   assert.ok(stalled, `never stalled: written ${hose.written}, pauses ${kubelet.stats.podReadsPaused - pausesBefore}`);
   const writtenWhileStalled = hose.written;
+  t.diagnostic(`written while nobody read: ${writtenWhileStalled} bytes of ${FIREHOSE_BYTES}`);
   assert.ok(writtenWhileStalled < FIREHOSE_BYTES * 0.75, `${writtenWhileStalled} bytes left the pod while nobody read: buffering is not bounded`);
   // Reading again: the rest flows, in order, complete.
   const hash = createHash('sha256');
@@ -184,6 +204,69 @@ test('backpressure: a local reader that stops pauses the pod side; buffering sta
   });
   assert.equal(received, FIREHOSE_BYTES);
   assert.equal(hash.digest('hex'), sha256(firehosePattern(0, FIREHOSE_BYTES)));
+});
+
+test('backpressure the other way: a pod that stops reading pauses the local socket; buffering stays bounded; then every byte arrives', async (t) => {
+  const { local } = await forwarding(t, [':84']);
+  const pausesBefore = kubelet.stats.socketReadsPaused;
+  const socket = connect({ host: '127.0.0.1', port: local[0]! });
+  t.after(() => socket.destroy());
+  const writer = { written: 0, blockedSince: 0 };
+  const chunk = 64 * 1024;
+  const hash = createHash('sha256');
+  const pump = () => {
+    while (writer.written < SINK_BYTES) {
+      const data = firehosePattern(writer.written, chunk);
+      hash.update(data);
+      writer.written += chunk;
+      if (!socket.write(data)) {
+        writer.blockedSince = Date.now();
+        socket.once('drain', () => {
+          writer.blockedSince = 0;
+          pump();
+        });
+        return;
+      }
+    }
+  };
+  const reply: Buffer[] = [];
+  socket.on('data', (c: Buffer) => reply.push(c));
+  const ended = new Promise<void>((resolve, reject) => {
+    socket.on('end', resolve);
+    socket.on('error', reject);
+  });
+  await new Promise<void>((resolve) => socket.on('connect', () => resolve()));
+  pump();
+  // The situation: the fake kubelet stopped reading the WebSocket (the pod's socket was full), and
+  // the local writer has waited for a drain for a while.
+  const stalled = await pollUntil(() => kubelet.stats.socketReadsPaused > pausesBefore && writer.blockedSince > 0 && Date.now() - writer.blockedSince > 1000, 60_000);
+  assert.ok(stalled, `never stalled: written ${writer.written}, pauses ${kubelet.stats.socketReadsPaused - pausesBefore}`);
+  t.diagnostic(`written while the pod did not read: ${writer.written} bytes of ${SINK_BYTES}`);
+  assert.ok(writer.written < SINK_BYTES * 0.75, `${writer.written} bytes were taken while the pod read nothing: buffering is not bounded`);
+  sinkState.released = true;
+  sinkState.release();
+  await ended;
+  assert.equal(Buffer.concat(reply).toString(), `${SINK_BYTES} ${hash.digest('hex')}`);
+});
+
+test('half-close: after the local side ends its sending, the reply still arrives, then the pod side\'s end', async (t) => {
+  const { local } = await forwarding(t, [':80']);
+  const socket = connect({ host: '127.0.0.1', port: local[0]!, allowHalfOpen: true });
+  t.after(() => socket.destroy());
+  const chunks: Buffer[] = [];
+  socket.on('data', (c: Buffer) => chunks.push(c));
+  const ended = new Promise<void>((resolve, reject) => {
+    socket.on('end', resolve);
+    socket.on('error', reject);
+  });
+  // HTTP/1.0: the server answers, then closes; the request is followed at once by our FIN.
+  socket.end('GET /big HTTP/1.0\r\n\r\n');
+  await ended;
+  const text = Buffer.concat(chunks);
+  const body = text.subarray(text.indexOf('\r\n\r\n') + 4);
+  assert.match(text.subarray(0, 20).toString(), /^HTTP\/1\.1 200/);
+  assert.equal(sha256(body), BIG_SHA);
+  assert.ok(await pollUntil(() => kubelet.stats.openSockets === 0, 30_000), 'the WebSocket outlived both ends');
 });
 
 test('the error channel fails one connection with the server\'s text; another keeps working', async (t) => {
