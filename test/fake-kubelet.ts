@@ -39,6 +39,8 @@ export interface FakeKubelet {
   url: string;
   kubeconfigPath: string;
   stats: FakeKubeletStats;
+  /** Cut every port-forward WebSocket's TCP connection at once, with no close frame. */
+  breakConnections(): void;
   close(): Promise<void>;
 }
 
@@ -200,6 +202,9 @@ export async function startFakeKubelet(work: string, pods: Record<string, FakePo
     url,
     kubeconfigPath,
     stats,
+    breakConnections: () => {
+      for (const socket of raw) socket.destroy();
+    },
     close: async () => {
       for (const client of wss.clients) client.terminate();
       for (const socket of raw) socket.destroy();

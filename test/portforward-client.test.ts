@@ -305,6 +305,33 @@ test('the error channel fails one connection with the server\'s text; another ke
   assert.equal(sha256(await download), BIG_SHA);
 });
 
+test('a connection that breaks mid-transfer resets the local socket (never a clean-looking end) and is reported', async (t) => {
+  const { forward, local } = await forwarding(t, [':80']);
+  const errors: PortForwardError[] = [];
+  forward.on('connectionError', (e) => errors.push(e));
+  const socket = connect({ host: '127.0.0.1', port: local[0]! });
+  t.after(() => socket.destroy());
+  let received = 0;
+  const outcome = new Promise<string>((resolve) => {
+    socket.on('end', () => resolve('end'));
+    socket.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
+  socket.write('GET /big HTTP/1.1\r\nHost: x\r\n\r\n');
+  // Reading slowly keeps most of the 50 MiB on its way when the connection breaks.
+  socket.on('data', (c: Buffer) => {
+    received += c.length;
+    socket.pause();
+  });
+  assert.ok(await pollUntil(() => received > 0 && kubelet.stats.openSockets > 0, 30_000));
+  kubelet.breakConnections();
+  socket.resume();
+  socket.on('data', () => socket.resume());
+  assert.equal(await outcome, 'ECONNRESET');
+  assert.ok(received < BIG.length, `${received}`);
+  assert.ok(await pollUntil(() => errors.length > 0, 30_000));
+  assert.equal(errors[0]!.message, `an error occurred forwarding ${local[0]} -> 80: the connection to the pod was lost`);
+});
+
 test('close() stops listening and ends open connections: no WebSocket or pod connection is left', async () => {
   const forward = cluster().portForward({ target: 'web', ports: [':80'] });
   const { ports } = await forward.ready;

@@ -2,7 +2,7 @@
 // portForward. Runs until SIGINT/SIGTERM/SIGHUP (or its parent goes away), then closes every
 // listener and connection and exits 0.
 
-import { Command } from 'commander';
+import { Command, Option } from 'commander';
 import { parseListenAddresses, parsePortSpec, PodshellError, type PortForwardError } from '../lib/index.ts';
 import { CliUsageError } from './errors.ts';
 import { addKubeFlags, clusterFrom, parseDuration, withGlobalFlags, type KubeFlags } from './kubeflags.ts';
@@ -24,15 +24,17 @@ function shown(address: string, port: number): string {
 
 export function portForwardCommand(): Command {
   const command = new Command('port-forward')
-    .description('Forward one or more local ports to a pod. Each local connection is relayed to the pod\'s port over its own WebSocket.')
+    .description('Forward one or more local ports to a pod, each connection over its own WebSocket.')
     .usage('TYPE/NAME [options] [LOCAL_PORT:]REMOTE_PORT [...[LOCAL_PORT_N:]REMOTE_PORT_N]')
-    .argument('[args...]', 'POD or TYPE/NAME, then port specs: 8080:80 (local 8080 to the pod\'s 80), 80 (the same port), :80 (a random local port)')
+    .argument('[target-and-ports...]', 'POD or TYPE/NAME, then port specs: 8080:80 (local 8080 to the pod\'s 80), 80 (the same port), :80 (a random local port)')
     .option(
       '--address <addresses>',
       'addresses to listen on, comma separated (repeatable): IP addresses or localhost; localhost means 127.0.0.1 and ::1, and fails only if neither can be bound (default: localhost)',
       collectAddresses,
     )
-    .option('--pod-running-timeout <duration>', 'how long to wait until the pod is running, e.g. 5s, 2m (higher than zero)', parseDuration, 60_000);
+    .addOption(
+      new Option('--pod-running-timeout <duration>', 'how long to wait until the pod is running, e.g. 5s, 2m (higher than zero)').argParser(parseDuration).default(60_000, '1m'),
+    );
   return addKubeFlags(command)
     .addHelpText(
       'after',

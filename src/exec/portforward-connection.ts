@@ -66,6 +66,9 @@ export class ForwardedConnection {
   private _queued = 0;
   private _localPaused = false;
   private _wsPaused = false;
+  /** Ended from this side (stop(), or the local socket closed): what follows is no failure. */
+  private _stopping = false;
+  private _opened = false;
   private _finished = false;
   private _resolve!: (failure: PortForwardError | null) => void;
   private _graceTimer: NodeJS.Timeout | null = null;
@@ -83,6 +86,7 @@ export class ForwardedConnection {
   /** End the connection from this side: the local socket gets its FIN, the WebSocket a normal close. */
   stop(): void {
     if (this._finished) return;
+    this._stopping = true;
     this._socket.end();
     this._closeWs();
     this._armGrace();
@@ -95,9 +99,10 @@ export class ForwardedConnection {
         created: (ws) => {
           this._ws = ws;
           ws.on('message', (data: Buffer, isBinary: boolean) => this._onMessage(data, isBinary));
-          ws.on('close', () => this._onWsClose());
+          ws.on('close', (code: number) => this._onWsClose(code));
         },
         opened: (protocol) => {
+          this._opened = true;
           this._base64 = capabilitiesOf(protocol).base64;
           if (this._socket.destroyed) return this._closeWs();
           this._socket.on('data', (chunk: Buffer) => this._onLocalData(chunk));
@@ -109,7 +114,7 @@ export class ForwardedConnection {
         lost: () => {}, // 'close' follows
       });
     } catch (err) {
-      this._fail(err instanceof PodshellError ? err.message : String(err), err);
+      if (!this._stopping) this._fail(err instanceof PodshellError ? err.message : String(err), err);
       this._socket.destroy();
       this._settle();
     }
@@ -188,11 +193,19 @@ export class ForwardedConnection {
     this._failure = new PortForwardError(this._plan.localPort, this._plan.remotePort, detail, cause === undefined ? undefined : { cause });
   }
 
-  /** The server ended the connection: after its error text, a failure; else the remote side closed. */
-  private _onWsClose(): void {
+  /**
+   * The WebSocket closed. After error text: the server's failure. A normal close: the pod side
+   * ended (1000, or 1005: a close frame without a code), so the local peer gets what was
+   * received, then its FIN. Any other close (the
+   * connection broke) resets the local socket, so a transfer cut short never looks complete.
+   */
+  private _onWsClose(code: number): void {
     if (this._errorText.length > 0) {
       this._fail(Buffer.concat(this._errorText).toString('utf8').trim());
       this._socket.destroy();
+    } else if (code !== 1000 && code !== 1005 && !this._stopping && this._opened) {
+      this._fail(code === 1006 ? 'the connection to the pod was lost' : `the server closed the connection with code ${code}`);
+      this._socket.resetAndDestroy();
     } else if (!this._socket.destroyed) {
       // Whatever was written still reaches the local peer, then its FIN.
       this._socket.end();
@@ -202,6 +215,7 @@ export class ForwardedConnection {
   }
 
   private _onLocalClose(): void {
+    this._stopping = true;
     this._closeWs();
     this._armGrace();
     this._settle();
