@@ -332,7 +332,12 @@ test('a connection that breaks mid-transfer resets the local socket (never a cle
   assert.equal(errors[0]!.message, `an error occurred forwarding ${local[0]} -> 80: the connection to the pod was lost`);
 });
 
-test('close() stops listening and ends open connections: no WebSocket or pod connection is left', async () => {
+/** Open TCP handles of this process: sockets and listeners (the fake kubelet's and the pod's included). */
+const tcpHandles = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'TCPServerWrap').length;
+
+test('close() stops listening and ends open connections: no WebSocket, socket or listener is left', async () => {
+  assert.ok(await pollUntil(() => kubelet.stats.openSockets === 0 && kubelet.stats.openPodConnections === 0 && podConnections.size === 0, 30_000));
+  const baseline = tcpHandles();
   const forward = cluster().portForward({ target: 'web', ports: [':80'] });
   const { ports } = await forward.ready;
   const port = ports[0]!.localPort;
@@ -347,6 +352,7 @@ test('close() stops listening and ends open connections: no WebSocket or pod con
   await forward.close();
   await idleClosed;
   assert.ok(await pollUntil(() => kubelet.stats.openSockets === 0 && kubelet.stats.openPodConnections === 0, 30_000), JSON.stringify(kubelet.stats));
+  assert.ok(await pollUntil(() => tcpHandles() <= baseline, 30_000), `TCP handles: ${tcpHandles()}, before: ${baseline}`);
   const refused = await new Promise<string>((resolve) => {
     const s = connect({ host: '127.0.0.1', port });
     s.on('connect', () => {
