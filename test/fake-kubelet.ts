@@ -39,6 +39,8 @@ export interface FakeKubelet {
   url: string;
   kubeconfigPath: string;
   stats: FakeKubeletStats;
+  /** The subprotocols it accepts; it picks the first the client offers that is here. Default both v4 ones. */
+  accepted: string[];
   /** Cut every port-forward WebSocket's TCP connection at once, with no close frame. */
   breakConnections(): void;
   close(): Promise<void>;
@@ -63,10 +65,26 @@ export async function startFakeKubelet(work: string, pods: Record<string, FakePo
   const stats: FakeKubeletStats = { upgrades: 0, urls: [], openSockets: 0, openPodConnections: 0, podReadsPaused: 0, socketReadsPaused: 0 };
   const raw = new Set<Duplex>();
   const podSockets = new Set<Socket>();
+  const fake: FakeKubelet = {
+    url: '',
+    kubeconfigPath: '',
+    stats,
+    accepted: [...portForwardProtocols],
+    breakConnections: () => {
+      for (const socket of raw) socket.destroy();
+    },
+    close: async () => {
+      for (const client of wss.clients) client.terminate();
+      for (const socket of raw) socket.destroy();
+      for (const socket of podSockets) socket.destroy();
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
   const wss = new WebSocketServer({
     noServer: true,
     perMessageDeflate: false,
-    handleProtocols: (offered) => [...offered].find((p) => (portForwardProtocols as readonly string[]).includes(p)) ?? false,
+    handleProtocols: (offered) => [...offered].find((p) => fake.accepted.includes(p)) ?? false,
   });
   const server: Server = createServer({ cert: pki.server.certPem, key: pki.server.keyPem }, (req, res) => {
     const m = /^\/api\/v1\/namespaces\/default\/pods\/([^/?]+)$/.exec(req.url ?? '');
@@ -198,19 +216,7 @@ export async function startFakeKubelet(work: string, pods: Record<string, FakePo
       '',
     ].join('\n'),
   );
-  return {
-    url,
-    kubeconfigPath,
-    stats,
-    breakConnections: () => {
-      for (const socket of raw) socket.destroy();
-    },
-    close: async () => {
-      for (const client of wss.clients) client.terminate();
-      for (const socket of raw) socket.destroy();
-      for (const socket of podSockets) socket.destroy();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
+  fake.url = url;
+  fake.kubeconfigPath = kubeconfigPath;
+  return fake;
 }

@@ -175,6 +175,17 @@ test('50 MiB both ways, byte-exact (sha256)', async (t) => {
   assert.equal(up.body.toString(), `${BIG.length} ${BIG_SHA}`);
 });
 
+test('the base64 subprotocol, when it is the one the server accepts: the same bytes', async (t) => {
+  kubelet.accepted = ['v4.base64.channel.k8s.io'];
+  t.after(() => (kubelet.accepted = ['v4.channel.k8s.io', 'v4.base64.channel.k8s.io']));
+  const { local } = await forwarding(t, [':80', ':81']);
+  assert.equal((await http(local[1]!, '/')).body.toString(), 'hello from B\n');
+  const down = await http(local[0]!, '/big');
+  assert.equal(sha256(down.body), BIG_SHA);
+  const up = await http(local[0]!, '/upload', { method: 'POST', body: BIG.subarray(0, 8 * 1024 * 1024) });
+  assert.equal(up.body.toString(), `${8 * 1024 * 1024} ${sha256(BIG.subarray(0, 8 * 1024 * 1024))}`);
+});
+
 test('backpressure: a local reader that stops pauses the pod side; buffering stays bounded; then every byte arrives', async (t) => {
   const { local } = await forwarding(t, [':82']);
   hose.written = 0;
