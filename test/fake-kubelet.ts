@@ -18,6 +18,14 @@ export interface FakePod {
   phase?: string;
   /** The pod's port → the local TCP port (on 127.0.0.1) that serves it. Unlisted ports refuse. */
   ports: Record<number, number>;
+  labels?: Record<string, string>;
+  /** The container's declared ports (for named ports). */
+  containerPorts?: { name: string; containerPort: number }[];
+}
+
+export interface FakeService {
+  selector: Record<string, string>;
+  ports: { name?: string; port: number; targetPort?: number | string }[];
 }
 
 export interface FakeKubeletStats {
@@ -54,13 +62,13 @@ function podJson(name: string, pod: FakePod) {
   return {
     apiVersion: 'v1',
     kind: 'Pod',
-    metadata: { name, namespace: 'default', uid: `uid-${name}` },
-    spec: { containers: [{ name: 'main' }] },
+    metadata: { name, namespace: 'default', uid: `uid-${name}`, labels: pod.labels ?? {} },
+    spec: { containers: [{ name: 'main', ...(pod.containerPorts ? { ports: pod.containerPorts } : {}) }] },
     status: { phase: pod.phase ?? 'Running' },
   };
 }
 
-export async function startFakeKubelet(work: string, pods: Record<string, FakePod>): Promise<FakeKubelet> {
+export async function startFakeKubelet(work: string, pods: Record<string, FakePod>, services: Record<string, FakeService> = {}): Promise<FakeKubelet> {
   const pki = await createPki();
   const stats: FakeKubeletStats = { upgrades: 0, urls: [], openSockets: 0, openPodConnections: 0, podReadsPaused: 0, socketReadsPaused: 0 };
   const raw = new Set<Duplex>();
@@ -87,8 +95,23 @@ export async function startFakeKubelet(work: string, pods: Record<string, FakePo
     handleProtocols: (offered) => [...offered].find((p) => fake.accepted.includes(p)) ?? false,
   });
   const server: Server = createServer({ cert: pki.server.certPem, key: pki.server.keyPem }, (req, res) => {
-    const m = /^\/api\/v1\/namespaces\/default\/pods\/([^/?]+)$/.exec(req.url ?? '');
+    const url = new URL(req.url ?? '/', 'https://fake');
+    const m = /^\/api\/v1\/namespaces\/default\/pods\/([^/?]+)$/.exec(url.pathname);
     const pod = m && Object.hasOwn(pods, m[1]!) ? pods[m[1]!]! : undefined;
+    const json = (body: unknown) => void res.writeHead(200, { 'Content-Type': 'application/json' }).end(JSON.stringify(body));
+    if (req.headers.authorization === `Bearer ${TOKEN}` && url.pathname === '/api/v1/namespaces/default/pods') {
+      // Equality selectors only: `a=b,c=d`.
+      const wanted = (url.searchParams.get('labelSelector') ?? '').split(',').filter(Boolean).map((term) => term.split('='));
+      const items = Object.entries(pods)
+        .filter(([, p]) => wanted.every(([k, v]) => p.labels?.[k!] === v))
+        .map(([name, p]) => podJson(name, p));
+      return json({ kind: 'PodList', apiVersion: 'v1', metadata: {}, items });
+    }
+    const svc = /^\/api\/v1\/namespaces\/default\/services\/([^/]+)$/.exec(url.pathname);
+    if (req.headers.authorization === `Bearer ${TOKEN}` && svc && Object.hasOwn(services, svc[1]!)) {
+      const { selector, ports } = services[svc[1]!]!;
+      return json({ kind: 'Service', apiVersion: 'v1', metadata: { name: svc[1], namespace: 'default' }, spec: { selector, ports, clusterIP: '10.0.0.1' } });
+    }
     if (req.headers.authorization !== `Bearer ${TOKEN}`) return void res.writeHead(401, { 'Content-Type': 'application/json' }).end('{"kind":"Status","apiVersion":"v1","status":"Failure","message":"Unauthorized","reason":"Unauthorized","code":401}');
     if (!pod) {
       res.writeHead(404, { 'Content-Type': 'application/json' });

@@ -105,10 +105,14 @@ before(async () => {
     else sinkState.release = go;
   });
   const [a, b, f, k] = [await listen(appA), await listen(appB), await listen(firehose), await listen(sink)];
-  kubelet = await startFakeKubelet(work, {
-    web: { ports: { 80: a, 81: b, 82: f, 84: k } },
-    pending: { phase: 'Pending', ports: {} },
-  });
+  kubelet = await startFakeKubelet(
+    work,
+    {
+      web: { ports: { 80: a, 81: b, 82: f, 84: k }, labels: { app: 'web' }, containerPorts: [{ name: 'http', containerPort: 80 }, { name: 'alt', containerPort: 81 }] },
+      pending: { phase: 'Pending', ports: {} },
+    },
+    { 'web-svc': { selector: { app: 'web' }, ports: [{ name: 'front', port: 8000, targetPort: 'alt' }, { port: 9000, targetPort: 80 }] } },
+  );
 });
 
 after(async () => {
@@ -373,6 +377,26 @@ test('close() stops listening and ends open connections: no WebSocket, socket or
     s.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
   });
   assert.equal(refused, 'ECONNREFUSED');
+});
+
+test('named ports and services: the pod port behind each spec, as kubectl finds it', async (t) => {
+  // A named container port of the pod.
+  const named = cluster().portForward({ target: 'pod/web', ports: [':http', ':alt'] });
+  t.after(() => named.close());
+  const n = await named.ready;
+  assert.deepEqual(n.ports.map((p) => p.remotePort), [80, 81]);
+  assert.equal((await http(n.ports[1]!.localPort, '/')).body.toString(), 'hello from B\n');
+  // svc/NAME: its pod, and each service port translated to its target port (named or numeric).
+  const svc = cluster().portForward({ target: 'svc/web-svc', ports: [':front', ':9000'] });
+  t.after(() => svc.close());
+  const v = await svc.ready;
+  assert.equal(v.pod, 'web');
+  assert.deepEqual(v.ports.map((p) => p.remotePort), [81, 80]);
+  assert.equal((await http(v.ports[0]!.localPort, '/')).body.toString(), 'hello from B\n');
+  assert.equal((await http(v.ports[1]!.localPort, '/hello')).body.toString(), 'hello from A\n');
+  await assert.rejects(cluster().portForward({ target: 'web', ports: [':nope'] }).ready, { code: 'ERR_TARGET', message: "pod 'web' does not have a named port 'nope'" });
+  await assert.rejects(cluster().portForward({ target: 'svc/web-svc', ports: [':80'] }).ready, { code: 'ERR_TARGET', message: 'service web-svc does not have a service port 80' });
+  await assert.rejects(cluster().portForward({ target: 'svc/web-svc', ports: [':nope'] }).ready, { code: 'ERR_TARGET', message: "service 'web-svc' does not have a named port 'nope'" });
 });
 
 test('a pod that is not running: kubectl\'s error after the pod-running timeout', async () => {

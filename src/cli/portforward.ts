@@ -3,7 +3,7 @@
 // listener and connection and exits 0.
 
 import { Command, Option } from 'commander';
-import { parseListenAddresses, parsePortSpec, PodshellError, type PortForwardError } from '../lib/index.ts';
+import { parseListenAddresses, PodshellError, validatePortSpec, type PortForwardError } from '../lib/index.ts';
 import { CliUsageError } from './errors.ts';
 import { addKubeFlags, clusterFrom, parseDuration, withGlobalFlags, type KubeFlags } from './kubeflags.ts';
 import { stopRequested } from './lifetime.ts';
@@ -26,7 +26,7 @@ export function portForwardCommand(): Command {
   const command = new Command('port-forward')
     .description('Forward one or more local ports to a pod, each connection over its own WebSocket.')
     .usage('TYPE/NAME [options] [LOCAL_PORT:]REMOTE_PORT [...[LOCAL_PORT_N:]REMOTE_PORT_N]')
-    .argument('[target-and-ports...]', 'POD or TYPE/NAME, then port specs: 8080:80 (local 8080 to the pod\'s 80), 80 (the same port), :80 (a random local port)')
+    .argument('[target-and-ports...]', "POD or TYPE/NAME, then port specs: 8080:80 (local 8080 to the pod's 80), 80 (the same port), :80 (a random local port); the remote port may be a container port's name, and for svc/NAME it is the service's port")
     .option(
       '--address <addresses>',
       'addresses to listen on, comma separated (repeatable): IP addresses or localhost; localhost means 127.0.0.1 and ::1, and fails only if neither can be bound (default: localhost)',
@@ -55,7 +55,7 @@ export function portForwardCommand(): Command {
       const [target, ...specs] = positionals as [string, ...string[]];
       const addresses = flags.address ?? ['localhost'];
       try {
-        for (const spec of specs) parsePortSpec(spec);
+        for (const spec of specs) validatePortSpec(spec);
         parseListenAddresses(addresses);
       } catch (err) {
         if (err instanceof PodshellError) throw new CliUsageError(err.message);

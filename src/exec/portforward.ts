@@ -5,12 +5,14 @@
 import { EventEmitter } from 'node:events';
 import { createServer, isIP, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { buildPortForwardUrl, parsePortSpec, PodshellError, type PortMapping } from '../protocol/index.ts';
-import { parseTarget, TargetError, type KubeClient, type Target } from '../kube/index.ts';
+import { buildPortForwardUrl, PodshellError, type PortMapping } from '../protocol/index.ts';
+import { parseTarget, TargetError, type KubeClient, type Pod, type Target } from '../kube/index.ts';
 import { AbortError, UsageError } from './errors.ts';
 import { ForwardedConnection, PortForwardError, type ConnectionPlan } from './portforward-connection.ts';
+import { asServicePorts, resolvePortSpecs, validatePortSpec, type ServicePorts } from './portforward-ports.ts';
 
 export { PortForwardError } from './portforward-connection.ts';
+export { resolvePortSpecs, validatePortSpec, type ServicePorts } from './portforward-ports.ts';
 
 export interface PortForwardOptions {
   /** A pod name, `TYPE/NAME` (deploy/web: kubectl's most active pod, chosen once), or `{ pod }`. */
@@ -19,7 +21,9 @@ export interface PortForwardOptions {
   namespace?: string;
   /**
    * kubectl's specs: `'8080:80'` (local 8080 to the pod's 80), `'80'` or `80` (the same port both
-   * sides), `':80'` or `'0:80'` (a random free local port; `ready` tells which).
+   * sides), `':80'` or `'0:80'` (a random free local port; `ready` tells which). The remote port
+   * may be a container port's name (`'8080:http'`); for `svc/NAME` it is the service's port (or
+   * its name), translated to the pod port behind it, as kubectl does.
    */
   ports: readonly (string | number)[];
   /**
@@ -87,12 +91,13 @@ export function parseListenAddresses(address: string | readonly string[] | undef
   return [...parsed.values()].sort((x, y) => (x.host < y.host ? -1 : x.host > y.host ? 1 : 0));
 }
 
-function parsePorts(ports: unknown): PortMapping[] {
+function checkPorts(ports: unknown): string[] {
   if (!Array.isArray(ports) || ports.length === 0) throw new UsageError('ports needs at least one port spec, e.g. ["8080:80"]');
   return ports.map((p: unknown) => {
-    if (typeof p === 'number') return parsePortSpec(String(p));
-    if (typeof p === 'string') return parsePortSpec(p);
-    throw new UsageError(`a port spec must be a string such as "8080:80" or a number, not ${typeof p}`);
+    if (typeof p !== 'number' && typeof p !== 'string') throw new UsageError(`a port spec must be a string such as "8080:80" or a number, not ${typeof p}`);
+    const spec = String(p);
+    validatePortSpec(spec);
+    return spec;
   });
 }
 
@@ -153,12 +158,14 @@ export class PortForward extends EventEmitter<{ connection: [ForwardedConnection
         this._abortCleanup = () => signal.removeEventListener('abort', onAbort);
       }
       if (options.target === undefined || options.target === null || options.target === '') throw new UsageError('portForward needs a target: a pod name, TYPE/NAME, or { pod }');
-      const mappings = parsePorts(options.ports);
+      const specs = checkPorts(options.ports);
       const addresses = parseListenAddresses(options.address);
       const timeoutMs = options.podRunningTimeoutMs ?? 60_000;
       if (!(timeoutMs > 0)) throw new UsageError('podRunningTimeoutMs must be greater than zero');
-      const pod = await runningPod(client, options.target, options.namespace || client.namespace, timeoutMs, () => this._closing, signal);
+      const { pod: found, service } = await runningPod(client, options.target, options.namespace || client.namespace, timeoutMs, () => this._closing, signal);
       if (this._closing) throw new AbortError(signal?.reason ?? 'closed');
+      const mappings = resolvePortSpecs(specs, found, service);
+      const pod = { namespace: found.metadata.namespace ?? (options.namespace || client.namespace), name: found.metadata.name };
       const connect = await client.connectOptions();
       const handshakeTimeoutMs = options.handshakeTimeoutMs ?? connect.requestTimeoutMs ?? 30_000;
       const ports: ForwardedPort[] = [];
@@ -243,8 +250,9 @@ function describeListenError(err: NodeJS.ErrnoException): string {
 }
 
 /**
- * The pod to forward to, once it is Running (kubectl's --pod-running-timeout). A workload or
- * service is resolved to its most active pod, as kubectl does.
+ * The pod to forward to, once it is Running (kubectl's --pod-running-timeout), and for `svc/NAME`
+ * the service, whose ports the specs name. A workload or service is resolved to its most active
+ * pod, as kubectl does.
  */
 async function runningPod(
   client: KubeClient,
@@ -253,21 +261,27 @@ async function runningPod(
   timeoutMs: number,
   stopped: () => boolean,
   signal: AbortSignal | undefined,
-): Promise<{ namespace: string; name: string }> {
+): Promise<{ pod: Pod; service?: ServicePorts }> {
   const deadline = Date.now() + timeoutMs;
+  const parsed = typeof target === 'string' ? parseTarget(target) : undefined;
+  let service: ServicePorts | undefined;
+  if (parsed?.kind.kind === 'Service') {
+    const path = `/api/v1/namespaces/${encodeURIComponent(namespace)}/services/${encodeURIComponent(parsed.name)}`;
+    service = asServicePorts(parsed.name, await client.request({ path, ...(signal ? { signal } : {}) }));
+  }
   for (;;) {
     let name: string;
     let ns = namespace;
-    if (typeof target === 'object' && 'pod' in target) name = target.pod;
-    else if (typeof target === 'string' && parseTarget(target).kind.selector === 'pod') name = parseTarget(target).name;
-    else if (typeof target === 'string') {
+    if (typeof target === 'object' && target !== null && 'pod' in target) name = target.pod;
+    else if (parsed?.kind.selector === 'pod') name = parsed.name;
+    else if (parsed) {
       const [resolved] = await client.resolveTargets(target, { namespace, ...(signal ? { signal } : {}) });
       name = resolved!.pod;
       ns = resolved!.namespace;
     } else throw new UsageError('portForward forwards to one pod: target must be a pod name, TYPE/NAME or { pod }');
     const pod = await client.getPod(ns, name, signal);
     const phase = pod.status?.phase ?? 'Unknown';
-    if (phase === 'Running') return { namespace: pod.metadata.namespace ?? ns, name: pod.metadata.name };
+    if (phase === 'Running') return { pod, ...(service ? { service } : {}) };
     const left = deadline - Date.now();
     if (phase === 'Succeeded' || phase === 'Failed' || left <= 0 || stopped()) {
       throw new TargetError(`unable to forward port because pod is not running. Current status=${phase}`);
