@@ -405,6 +405,18 @@ test('a pod that is not running: kubectl\'s error after the pod-running timeout'
   await forward.closed;
 });
 
+test('close() while waiting for the pod to run, and an aborted signal: ready rejects with ERR_ABORTED and closed resolves', async () => {
+  const forward = cluster().portForward({ target: 'pending', ports: [':80'], podRunningTimeoutMs: 120_000 });
+  const rejected = assert.rejects(forward.ready, { code: 'ERR_ABORTED' });
+  await forward.close();
+  await rejected;
+  const controller = new AbortController();
+  const aborted = cluster().portForward({ target: 'web', ports: [':80'], signal: controller.signal });
+  controller.abort(new Error('enough'));
+  await assert.rejects(aborted.ready, { code: 'ERR_ABORTED' });
+  await aborted.closed;
+});
+
 test('a busy local port is a ListenError; bad specs and addresses are usage errors', async (t) => {
   const busy = createTcpServer();
   await new Promise<void>((resolve) => busy.listen(0, '127.0.0.1', () => resolve()));

@@ -183,6 +183,9 @@ export class PortForward extends EventEmitter<{ connection: [ForwardedConnection
       return { namespace: pod.namespace, pod: pod.name, ports };
     } catch (err) {
       void this.close();
+      // A REST call cut by the signal rejects with the signal's reason: report it as the abort it is.
+      const signal = (options as PortForwardOptions | null)?.signal;
+      if (signal?.aborted && !(err instanceof PodshellError)) throw new AbortError(signal.reason);
       throw err;
     }
   }
@@ -195,10 +198,16 @@ export class PortForward extends EventEmitter<{ connection: [ForwardedConnection
     for (const address of addresses) {
       try {
         const server = await listenOn(address.host, localPort, (socket, bound) => this._accept(socket, { address: address.host, localPort: bound, remotePort: mapping.remote }, plan));
+        if (this._closing) {
+          // close() came while this listener was being opened: it is not left behind.
+          server.close();
+          throw new AbortError('closed');
+        }
         this._servers.push(server);
         localPort = (server.address() as { port: number }).port;
         opened.push({ address: address.host, localPort, remotePort: mapping.remote });
       } catch (err) {
+        if (err instanceof AbortError) throw err;
         const message = `listen ${hostPort(address.host, localPort)}: ${describeListenError(err as NodeJS.ErrnoException)}`;
         if (!address.optional) throw new ListenError(`unable to listen on port ${mapping.local}: ${message}`, { cause: err });
         failures.push(message);
@@ -283,7 +292,8 @@ async function runningPod(
     const phase = pod.status?.phase ?? 'Unknown';
     if (phase === 'Running') return { pod, ...(service ? { service } : {}) };
     const left = deadline - Date.now();
-    if (phase === 'Succeeded' || phase === 'Failed' || left <= 0 || stopped()) {
+    if (stopped()) throw new AbortError(signal?.reason ?? 'closed');
+    if (phase === 'Succeeded' || phase === 'Failed' || left <= 0) {
       throw new TargetError(`unable to forward port because pod is not running. Current status=${phase}`);
     }
     await sleep(Math.min(1000, left), undefined, signal ? { signal } : {}).catch(() => {
