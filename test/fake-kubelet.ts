@@ -51,6 +51,8 @@ export interface FakeKubelet {
   accepted: string[];
   /** Cut every port-forward WebSocket's TCP connection at once, with no close frame. */
   breakConnections(): void;
+  /** Stop reading every port-forward WebSocket's TCP connection (a server that hangs: no pongs, no data). */
+  freezeConnections(): void;
   close(): Promise<void>;
 }
 
@@ -80,6 +82,9 @@ export async function startFakeKubelet(work: string, pods: Record<string, FakePo
     accepted: [...portForwardProtocols],
     breakConnections: () => {
       for (const socket of raw) socket.destroy();
+    },
+    freezeConnections: () => {
+      for (const socket of raw) socket.pause();
     },
     close: async () => {
       for (const client of wss.clients) client.terminate();

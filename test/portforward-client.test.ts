@@ -191,7 +191,8 @@ test('the base64 subprotocol, when it is the one the server accepts: the same by
 });
 
 test('backpressure: a local reader that stops pauses the pod side; buffering stays bounded; then every byte arrives', async (t) => {
-  const { local } = await forwarding(t, [':82']);
+  // Short keepalive deadlines: a stall longer than them must not count as a lost connection.
+  const { local } = await forwarding(t, [':82'], { keepalive: { intervalMs: 100, timeoutMs: 500 } });
   hose.written = 0;
   hose.blockedSince = 0;
   const pausesBefore = kubelet.stats.podReadsPaused;
@@ -200,7 +201,7 @@ test('backpressure: a local reader that stops pauses the pod side; buffering sta
   socket.pause();
   // The situation: the fake kubelet's WebSocket side filled and paused reading the pod, and the
   // pod's own writes have waited for a drain for a while.
-  const stalled = await pollUntil(() => kubelet.stats.podReadsPaused > pausesBefore && hose.blockedSince > 0 && Date.now() - hose.blockedSince > 1000, 60_000);
+  const stalled = await pollUntil(() => kubelet.stats.podReadsPaused > pausesBefore && hose.blockedSince > 0 && Date.now() - hose.blockedSince > 1500, 60_000);
   assert.ok(stalled, `never stalled: written ${hose.written}, pauses ${kubelet.stats.podReadsPaused - pausesBefore}`);
   const writtenWhileStalled = hose.written;
   t.diagnostic(`written while nobody read: ${writtenWhileStalled} bytes of ${FIREHOSE_BYTES}`);
@@ -222,7 +223,7 @@ test('backpressure: a local reader that stops pauses the pod side; buffering sta
 });
 
 test('backpressure the other way: a pod that stops reading pauses the local socket; buffering stays bounded; then every byte arrives', async (t) => {
-  const { local } = await forwarding(t, [':84']);
+  const { local } = await forwarding(t, [':84'], { keepalive: { intervalMs: 100, timeoutMs: 500 } });
   const pausesBefore = kubelet.stats.socketReadsPaused;
   const socket = connect({ host: '127.0.0.1', port: local[0]! });
   t.after(() => socket.destroy());
@@ -254,7 +255,7 @@ test('backpressure the other way: a pod that stops reading pauses the local sock
   pump();
   // The situation: the fake kubelet stopped reading the WebSocket (the pod's socket was full), and
   // the local writer has waited for a drain for a while.
-  const stalled = await pollUntil(() => kubelet.stats.socketReadsPaused > pausesBefore && writer.blockedSince > 0 && Date.now() - writer.blockedSince > 1000, 60_000);
+  const stalled = await pollUntil(() => kubelet.stats.socketReadsPaused > pausesBefore && writer.blockedSince > 0 && Date.now() - writer.blockedSince > 1500, 60_000);
   assert.ok(stalled, `never stalled: written ${writer.written}, pauses ${kubelet.stats.socketReadsPaused - pausesBefore}`);
   t.diagnostic(`written while the pod did not read: ${writer.written} bytes of ${SINK_BYTES}`);
   assert.ok(writer.written < SINK_BYTES * 0.75, `${writer.written} bytes were taken while the pod read nothing: buffering is not bounded`);
@@ -349,6 +350,26 @@ test('a connection that breaks mid-transfer resets the local socket (never a cle
 
 /** Open TCP handles of this process: sockets and listeners (the fake kubelet's and the pod's included). */
 const tcpHandles = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap' || r === 'TCPServerWrap').length;
+
+test('keepalive: a server that stops answering pings loses the connection, reported, the local socket reset', async (t) => {
+  const { forward, local } = await forwarding(t, [':80'], { keepalive: { intervalMs: 100, timeoutMs: 1000 } });
+  const errors: PortForwardError[] = [];
+  forward.on('connectionError', (e) => errors.push(e));
+  const socket = connect({ host: '127.0.0.1', port: local[0]! });
+  t.after(() => socket.destroy());
+  const outcome = new Promise<string>((resolve) => {
+    socket.on('end', () => resolve('end'));
+    socket.on('error', (e: NodeJS.ErrnoException) => resolve(e.code ?? e.message));
+  });
+  socket.write('GET /hello HTTP/1.1\r\nHost: x\r\n\r\n');
+  await new Promise<void>((resolve) => socket.once('data', () => resolve()));
+  socket.resume();
+  kubelet.freezeConnections();
+  assert.equal(await outcome, 'ECONNRESET');
+  assert.ok(await pollUntil(() => errors.length > 0, 30_000));
+  assert.equal(errors[0]!.message, `an error occurred forwarding ${local[0]} -> 80: the connection to the pod was lost: no answer to keepalive pings for 1000 ms`);
+  kubelet.breakConnections();
+});
 
 test('close() stops listening and ends open connections: no WebSocket, socket or listener is left', async () => {
   assert.ok(await pollUntil(() => kubelet.stats.openSockets === 0 && kubelet.stats.openPodConnections === 0 && podConnections.size === 0, 30_000));

@@ -43,6 +43,8 @@ export interface ConnectionPlan {
   url: URL;
   connect: DialConnectOptions;
   handshakeTimeoutMs: number;
+  /** Ping every `intervalMs`; no pong for `timeoutMs` (while reading) means the connection is lost. */
+  keepalive: { intervalMs: number; timeoutMs: number };
   localPort: number;
   remotePort: number;
 }
@@ -72,6 +74,8 @@ export class ForwardedConnection {
   private _finished = false;
   private _resolve!: (failure: PortForwardError | null) => void;
   private _graceTimer: NodeJS.Timeout | null = null;
+  private _keepaliveTimer: NodeJS.Timeout | null = null;
+  private _lastPong = 0;
 
   constructor(socket: Socket, plan: ConnectionPlan) {
     this._socket = socket;
@@ -100,6 +104,7 @@ export class ForwardedConnection {
           this._ws = ws;
           ws.on('message', (data: Buffer, isBinary: boolean) => this._onMessage(data, isBinary));
           ws.on('close', (code: number) => this._onWsClose(code));
+          ws.on('pong', () => (this._lastPong = Date.now()));
         },
         opened: (protocol) => {
           this._opened = true;
@@ -110,6 +115,7 @@ export class ForwardedConnection {
           // so the WebSocket stays until the server ends it (or the local socket closes).
           this._socket.on('end', () => {});
           this._socket.resume();
+          this._startKeepalive();
         },
         lost: () => {}, // 'close' follows
       });
@@ -118,6 +124,30 @@ export class ForwardedConnection {
       this._socket.destroy();
       this._settle();
     }
+  }
+
+  private _startKeepalive(): void {
+    const { intervalMs, timeoutMs } = this._plan.keepalive;
+    if (!(intervalMs > 0)) return;
+    this._lastPong = Date.now();
+    this._keepaliveTimer = setInterval(() => {
+      // While reading is paused for a slow local reader, pongs wait unread too; while what was
+      // sent waits for a pod that does not read, the server reads nothing, pings included: no
+      // deadline in either case (flow control, not a dead connection).
+      if (this._wsPaused || this._localPaused || this._queued > 0) this._lastPong = Date.now();
+      else if (Date.now() - this._lastPong > timeoutMs) {
+        this._fail(`the connection to the pod was lost: no answer to keepalive pings for ${timeoutMs} ms`);
+        this._socket.resetAndDestroy();
+        this._ws?.terminate();
+        return;
+      }
+      try {
+        this._ws?.ping();
+      } catch {
+        // the close handler reports it
+      }
+    }, Math.min(intervalMs, timeoutMs));
+    this._keepaliveTimer.unref();
   }
 
   private _onLocalData(chunk: Buffer): void {
@@ -245,6 +275,7 @@ export class ForwardedConnection {
     if (!this._socket.closed || !wsClosed) return;
     this._finished = true;
     if (this._graceTimer) clearTimeout(this._graceTimer);
+    if (this._keepaliveTimer) clearInterval(this._keepaliveTimer);
     this._resolve(this._failure);
   }
 }

@@ -35,6 +35,12 @@ export interface PortForwardOptions {
   podRunningTimeoutMs?: number;
   /** Give up on a connection whose upgrade has not completed after this long; 0: no limit. [default: the cluster's requestTimeoutMs, else 30000 ms] */
   handshakeTimeoutMs?: number;
+  /**
+   * Each connection pings the server every `intervalMs` and counts as lost (its local socket is
+   * reset) when no pong came for `timeoutMs`. [default 5000 ms and 61000 ms, as client-go's exec;
+   * intervalMs 0: no pings]
+   */
+  keepalive?: { intervalMs?: number; timeoutMs?: number };
   /** Aborting is `close()`. */
   signal?: AbortSignal;
 }
@@ -174,6 +180,7 @@ export class PortForward extends EventEmitter<{ connection: [ForwardedConnection
           url: buildPortForwardUrl(client.server, { namespace: pod.namespace, pod: pod.name, ports: [mapping.remote] }),
           connect,
           handshakeTimeoutMs,
+          keepalive: { intervalMs: options.keepalive?.intervalMs ?? 5000, timeoutMs: options.keepalive?.timeoutMs ?? 61_000 },
           localPort,
           remotePort: mapping.remote,
         });
