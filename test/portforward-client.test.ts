@@ -466,10 +466,9 @@ test('CLI: kubectl\'s messages, HTTP through two ports, an error line for a fail
   });
   assert.ok(await pollUntil(() => /Forwarding from 127\.0\.0\.1:\d+ -> 83\n/.test(cli.out.stdout), 60_000), cli.out.stdout + cli.out.stderr);
   // kubectl's default address, localhost: 127.0.0.1 and, where it can be bound, ::1 on the same port.
-  const m0 = /^Forwarding from 127\.0\.0\.1:(\d+) -> 80\n(?:Forwarding from \[::1\]:\1 -> 80\n)?Forwarding from 127\.0\.0\.1:(\d+) -> 83\n/.exec(cli.out.stdout);
-  assert.ok(m0, cli.out.stdout);
-  const m1 = [m0[0], m0[2]];
-  const [p80, p83] = [Number(m0[1]), Number(m1[1])];
+  const lines = /^Forwarding from 127\.0\.0\.1:(\d+) -> 80\n(?:Forwarding from \[::1\]:\1 -> 80\n)?Forwarding from 127\.0\.0\.1:(\d+) -> 83\n/.exec(cli.out.stdout);
+  assert.ok(lines, cli.out.stdout);
+  const [p80, p83] = [Number(lines[1]), Number(lines[2])];
   const answer = await http(p80, '/hello');
   assert.equal(answer.body.toString(), 'hello from A\n');
   assert.ok(await pollUntil(() => cli.out.stdout.includes(`Handling connection for ${p80}\n`), 30_000), cli.out.stdout);
