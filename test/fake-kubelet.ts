@@ -49,6 +49,8 @@ export interface FakeKubelet {
   stats: FakeKubeletStats;
   /** The subprotocols it accepts; it picks the first the client offers that is here. Default both v4 ones. */
   accepted: string[];
+  /** Send each port header one byte per frame (a server may split what it writes anywhere). */
+  splitHeaders: boolean;
   /** Cut every port-forward WebSocket's TCP connection at once, with no close frame. */
   breakConnections(): void;
   /** Stop reading every port-forward WebSocket's TCP connection (a server that hangs: no pongs, no data). */
@@ -80,6 +82,7 @@ export async function startFakeKubelet(work: string, pods: Record<string, FakePo
     kubeconfigPath: '',
     stats,
     accepted: [...portForwardProtocols],
+    splitHeaders: false,
     breakConnections: () => {
       for (const socket of raw) socket.destroy();
     },
@@ -159,8 +162,11 @@ export async function startFakeKubelet(work: string, pods: Record<string, FakePo
       if (++finished === ports.length && ws.readyState === ws.OPEN) ws.close(1000);
     };
     ports.forEach((port, i) => {
-      send(dataChannel(i), encodePortHeader(port));
-      send(errorChannel(i), encodePortHeader(port));
+      for (const channel of [dataChannel(i), errorChannel(i)]) {
+        const header = encodePortHeader(port);
+        if (fake.splitHeaders) for (const byte of header) send(channel, Uint8Array.of(byte));
+        else send(channel, header);
+      }
       const target = pod.ports[port];
       let over = false;
       const end = () => {

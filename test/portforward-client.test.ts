@@ -170,6 +170,13 @@ test('20 concurrent connections all get their own answers', async (t) => {
   results.forEach((r, i) => assert.equal(r.body.toString(), i % 2 === 0 ? 'hello from A\n' : 'hello from B\n'));
 });
 
+test('a port header split over several frames is still stripped', async (t) => {
+  kubelet.splitHeaders = true;
+  t.after(() => (kubelet.splitHeaders = false));
+  const { local } = await forwarding(t, [':80']);
+  assert.equal((await http(local[0]!, '/hello')).body.toString(), 'hello from A\n');
+});
+
 test('50 MiB both ways, byte-exact (sha256)', async (t) => {
   const { local } = await forwarding(t, [':80']);
   const down = await http(local[0]!, '/big');
