@@ -12,6 +12,7 @@ import { parseLabelSelector } from './labels.ts';
 import { forbidden, type NonResourceAttributes, type RbacAuthorizer, type ResourceAttributes } from './rbac.ts';
 import { findResource, servedResources, type ResourceInfo, type Store, type StoreEvent } from './store.ts';
 import { toTable, wantsTable } from './table.ts';
+import { EPHEMERAL_SUBRESOURCE, serveEphemeralContainers } from './ephemeral.ts';
 import type { KubeObject, Pod, UserInfo } from './types.ts';
 
 export const serverVersion = {
@@ -32,6 +33,8 @@ export interface ApiContext {
   readonly authz: RbacAuthorizer;
   /** The running container behind `namespace/pod/container`. */
   container(namespace: string, pod: string, container: string): Container | undefined;
+  /** Starts the pod's ephemeral container `name` (just added to its spec). */
+  startEphemeral(pod: Pod, name: string): void;
   /** host:port clients reach the server at. */
   readonly address: string;
 }
@@ -193,6 +196,7 @@ function resourceList(group: string, version: string): unknown {
     if (r.resource === 'pods') {
       resources.push(
         { name: 'pods/attach', singularName: '', namespaced: true, kind: 'PodAttachOptions', verbs: ['create', 'get'] },
+        { ...EPHEMERAL_SUBRESOURCE, verbs: [...EPHEMERAL_SUBRESOURCE.verbs] },
         { name: 'pods/exec', singularName: '', namespaced: true, kind: 'PodExecOptions', verbs: ['create', 'get'] },
         { name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] },
       );
@@ -278,7 +282,7 @@ function selfSubjectAccessReview(ctx: ApiContext, user: UserInfo, body: unknown)
 /** The container a request names, or the pod's only container (the pod registry's validateContainer). */
 export function resolveContainer(pod: Pod, requested: string | undefined): string {
   const names = pod.spec.containers.map((c) => c.name);
-  const all = [...names, ...(pod.spec.initContainers ?? []).map((c) => c.name)];
+  const all = [...names, ...(pod.spec.initContainers ?? []).map((c) => c.name), ...(pod.spec.ephemeralContainers ?? []).map((c) => c.name)];
   if (!requested) {
     if (names.length === 1) return names[0]!;
     throw badRequest(`a container name must be specified for pod ${pod.metadata.name}, choose one of: [${all.join(' ')}]`);
@@ -489,6 +493,9 @@ async function handleResource(ctx: ApiContext, req: IncomingMessage, res: Server
       const pod = ctx.store.pod(p.namespace ?? '', p.name!);
       if (!pod) throw notFound('pods', p.name!);
       return serveLogs(ctx, req, res, pod, params);
+    }
+    if (info.kind === 'Pod' && p.subresource === 'ephemeralcontainers' && p.namespace !== undefined) {
+      return serveEphemeralContainers(ctx, req, res, p.namespace, p.name!, method);
     }
     throw notFoundResource();
   }

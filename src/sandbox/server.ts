@@ -126,6 +126,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       authn,
       authz,
       container: (ns, pod, name) => kubelet.container(ns, pod, name),
+      startEphemeral: (pod, name) => kubelet.startEphemeral(pod, name),
       get address() {
         const addr = server.address();
         return typeof addr === 'object' && addr ? `127.0.0.1:${addr.port}` : '127.0.0.1';
