@@ -1,3 +1,4 @@
 export * from './errors.ts';
 export * from './run.ts';
 export * from './session.ts';
+export * from './debug.ts';

@@ -1,7 +1,7 @@
 // The library's front door: one object per cluster connection, with exec, run and attach.
 
 import { KubeClient, type InClusterOptions, type KubeconfigOptions } from '../kube/index.ts';
-import { attach, exec, run, type ExecOptions, type ExecSession, type RunOptions, type RunResult, type SessionOptions } from '../exec/index.ts';
+import { attach, debug, exec, run, type DebugOptions, type DebugSession, type ExecOptions, type ExecSession, type RunOptions, type RunResult, type SessionOptions } from '../exec/index.ts';
 import { copyFromPod, copyToPod, type CopyOptions, type CopyResult, type RemoteSpec } from '../transfer/index.ts';
 
 export class Cluster {
@@ -57,6 +57,17 @@ export class Cluster {
   /** Connect to a container's main process (its output from now on, and its stdin). */
   attach(options: SessionOptions): ExecSession {
     return attach(this.client, options);
+  }
+
+  /**
+   * Add an ephemeral debug container to a pod (as `kubectl debug`), wait until it runs, and attach
+   * to it. With `targetContainer` it sees that container's processes, and their files under
+   * /proc/<pid>/root.
+   * @example
+   * const { session, container } = await cluster.debug({ target: 'distroless', image: 'busybox', targetContainer: 'app', command: ['sh'], stdin: true, tty: true });
+   */
+  debug(options: DebugOptions): Promise<DebugSession> {
+    return debug(this.client, options);
   }
 
   /**

@@ -33,8 +33,8 @@ export interface ApiContext {
   readonly authz: RbacAuthorizer;
   /** The running container behind `namespace/pod/container`. */
   container(namespace: string, pod: string, container: string): Container | undefined;
-  /** Starts the pod's ephemeral container `name` (just added to its spec). */
-  startEphemeral(pod: Pod, name: string): void;
+  /** Starts the pod's ephemeral container `name` (just added to its spec); absent when the sandbox acts as a cluster without ephemeral containers. */
+  startEphemeral?(pod: Pod, name: string): void;
   /** host:port clients reach the server at. */
   readonly address: string;
 }
@@ -161,7 +161,7 @@ function discovery(ctx: ApiContext, pathname: string): unknown {
   const parts = pathname.split('/').filter(Boolean);
   if (parts[0] === 'apis' && parts.length === 2 && groups.has(parts[1]!)) return { ...groupDoc(parts[1]!, groups.get(parts[1]!)!), kind: 'APIGroup', apiVersion: 'v1' };
   const gv = parts[0] === 'api' && parts.length === 2 ? { group: '', version: parts[1]! } : parts[0] === 'apis' && parts.length === 3 ? { group: parts[1]!, version: parts[2]! } : undefined;
-  if (gv && groups.get(gv.group) === gv.version) return resourceList(gv.group, gv.version);
+  if (gv && groups.get(gv.group) === gv.version) return resourceList(ctx, gv.group, gv.version);
   return undefined;
 }
 
@@ -177,7 +177,7 @@ function groupDoc(name: string, version: string) {
   return { name, versions: [gv], preferredVersion: gv };
 }
 
-function resourceList(group: string, version: string): unknown {
+function resourceList(ctx: ApiContext, group: string, version: string): unknown {
   const groupVersion = group ? `${group}/${version}` : version;
   const resources: Record<string, unknown>[] = [];
   if (group === 'authorization.k8s.io') {
@@ -196,7 +196,7 @@ function resourceList(group: string, version: string): unknown {
     if (r.resource === 'pods') {
       resources.push(
         { name: 'pods/attach', singularName: '', namespaced: true, kind: 'PodAttachOptions', verbs: ['create', 'get'] },
-        { ...EPHEMERAL_SUBRESOURCE, verbs: [...EPHEMERAL_SUBRESOURCE.verbs] },
+        ...(ctx.startEphemeral ? [{ ...EPHEMERAL_SUBRESOURCE, verbs: [...EPHEMERAL_SUBRESOURCE.verbs] }] : []),
         { name: 'pods/exec', singularName: '', namespaced: true, kind: 'PodExecOptions', verbs: ['create', 'get'] },
         { name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] },
       );
@@ -494,7 +494,7 @@ async function handleResource(ctx: ApiContext, req: IncomingMessage, res: Server
       if (!pod) throw notFound('pods', p.name!);
       return serveLogs(ctx, req, res, pod, params);
     }
-    if (info.kind === 'Pod' && p.subresource === 'ephemeralcontainers' && p.namespace !== undefined) {
+    if (info.kind === 'Pod' && p.subresource === 'ephemeralcontainers' && p.namespace !== undefined && ctx.startEphemeral) {
       return serveEphemeralContainers(ctx, req, res, p.namespace, p.name!, method);
     }
     throw notFoundResource();

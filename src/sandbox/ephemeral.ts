@@ -131,7 +131,7 @@ export async function serveEphemeralContainers(ctx: ApiContext, req: IncomingMes
     ctx.store.update(pod, (o) => {
       (o as Pod).spec.ephemeralContainers = structuredClone(next as ContainerSpec[]);
     });
-    for (const c of added) ctx.startEphemeral(pod, c.name);
+    for (const c of added) ctx.startEphemeral?.(pod, c.name);
   }
   sendJson(res, 200, pod);
 }
