@@ -112,6 +112,13 @@ test('invalid changes are 422 with field errors: missing image, duplicate name, 
   assert.deepEqual(bad.body.details.causes[1], { reason: 'FieldValueRequired', message: 'Required value', field: 'spec.ephemeralContainers[0].image' });
   const type = await api('PATCH', EC, { spec: {} }, 'application/yaml');
   assert.equal(type.status, 415);
+  const failedTest = await api('PATCH', EC, [{ op: 'test', path: '/metadata/name', value: 'other' }, { op: 'add', path: '/spec/ephemeralContainers', value: [{ name: 'never', image: 'busybox' }] }], 'application/json-patch+json');
+  assert.equal(failedTest.status, 422);
+  assert.equal(failedTest.body.message, 'testing value /metadata/name failed: test failed');
+  const notJson = await api('PATCH', EC, '{"spec":', 'application/merge-patch+json');
+  assert.equal(notJson.status, 400);
+  const pod = (await api('GET', EC)).body;
+  assert.equal((pod.spec.ephemeralContainers ?? []).some((c: any) => c.name === 'never' || c.name === 'nope'), false);
 });
 
 test('merge patch adds one; it runs, cannot be changed or removed, and its statuses arrive as MODIFIED watch events', async (t) => {

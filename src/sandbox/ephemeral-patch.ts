@@ -52,7 +52,7 @@ export function strategicMergePatch(target: Json, patch: Json): Json {
     if (value === null) {
       delete out[key];
     } else if (MERGE_BY_NAME.has(key) && Array.isArray(value)) {
-      out[key] = mergeByName(Array.isArray(out[key]) ? (out[key] as Json[]) : [], value, key);
+      out[key] = mergeByName(Array.isArray(out[key]) ? (out[key] as Json[]) : [], value);
     } else if (isObject(value)) {
       out[key] = strategicMergePatch(out[key] ?? null, value);
     } else {
@@ -62,7 +62,7 @@ export function strategicMergePatch(target: Json, patch: Json): Json {
   return out;
 }
 
-function mergeByName(current: Json[], patch: Json[], key: string): Json[] {
+function mergeByName(current: Json[], patch: Json[]): Json[] {
   const out = [...current];
   for (const item of patch) {
     if (!isObject(item) || typeof item['name'] !== 'string') {
@@ -76,7 +76,6 @@ function mergeByName(current: Json[], patch: Json[], key: string): Json[] {
     if (at >= 0) out[at] = strategicMergePatch(out[at]!, item);
     else out.push(strategicMergePatch(null, item));
   }
-  void key;
   return out;
 }
 

@@ -106,7 +106,7 @@ export async function serveEphemeralContainers(ctx: ApiContext, req: IncomingMes
     try {
       updated = applyPatch(type as PatchType, structuredClone(pod) as unknown as Json, patch);
     } catch (err) {
-      if (err instanceof PatchError) throw new ApiError(type === 'application/json-patch+json' ? 422 : 400, type === 'application/json-patch+json' ? 'Invalid' : 'BadRequest', `the server rejected our request due to an error in our request: ${err.message}`);
+      if (err instanceof PatchError) throw type === 'application/json-patch+json' ? new ApiError(422, 'Invalid', err.message) : badRequest(err.message);
       throw err;
     }
   } else {
