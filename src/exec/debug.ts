@@ -5,7 +5,7 @@
 // process namespace, so its processes, and their files under /proc/<pid>/root, are visible.
 
 import { randomInt } from 'node:crypto';
-import { ApiStatusError, TargetError, watchPods, type KubeClient, type Pod } from '../kube/index.ts';
+import { ApiStatusError, listPodsAt, TargetError, watchPods, type KubeClient, type Pod } from '../kube/index.ts';
 import { PodshellError } from '../protocol/index.ts';
 import { AbortError, UsageError } from './errors.ts';
 import { attach } from './run.ts';
@@ -167,18 +167,22 @@ function stateOf(pod: Pod, name: string): State | undefined {
 }
 
 /**
- * Reads the pod, then watches it from its resourceVersion (read again when the server ends the
- * watch or answers 410), until `judge` returns a value for the container's state.
+ * Lists the pod, then watches it from the list's resourceVersion (listed again when the server
+ * ends the watch or answers 410), until `judge` returns a value for the container's state.
  */
 async function watchState<T>(client: KubeClient, target: DebugContainer, judge: (state: State | undefined) => T | undefined, signal: AbortSignal): Promise<T> {
   const { namespace, pod, container } = target;
+  const fieldSelector = `metadata.name=${pod}`;
   for (;;) {
-    const found = await client.getPod(namespace, pod, signal);
+    // A list, not a GET: its resourceVersion is the newest, which a watch can always start from.
+    const listing = await listPodsAt(client, namespace, signal, { fieldSelector });
+    const found = listing.pods.find((p) => p.metadata.name === pod);
+    if (!found) throw new TargetError(`pods "${pod}" not found`);
     const first = judge(stateOf(found, container));
     if (first !== undefined) return first;
     try {
-      for await (const event of watchPods(client, namespace, { resourceVersion: found.metadata.resourceVersion ?? '', fieldSelector: `metadata.name=${pod}`, signal })) {
-        if (event.type === 'DELETED') throw new PodshellError('ERR_NOT_FOUND', `pod "${pod}" was deleted while podshell waited for its debug container "${container}"`);
+      for await (const event of watchPods(client, namespace, { resourceVersion: listing.resourceVersion, fieldSelector, signal })) {
+        if (event.type === 'DELETED') throw new TargetError(`pod "${pod}" was deleted while podshell waited for its debug container "${container}"`);
         if (event.type === 'BOOKMARK') continue;
         const value = judge(stateOf(event.pod, container));
         if (value !== undefined) return value;

@@ -62,13 +62,13 @@ export interface PodListing {
  * Every pod of a namespace (every page), with the list's resourceVersion.
  * @throws as KubeClient.request; ERR_BAD_RESPONSE when an answer is not a PodList
  */
-export async function listPodsAt(client: KubeClient, namespace: string, signal?: AbortSignal): Promise<PodListing> {
+export async function listPodsAt(client: KubeClient, namespace: string, signal?: AbortSignal, opts: { fieldSelector?: string } = {}): Promise<PodListing> {
   const path = `/api/v1/namespaces/${enc(namespace)}/pods`;
   const pods: Pod[] = [];
   let resourceVersion = '';
   let next: string | undefined;
   do {
-    const page = asPodList(await client.request({ path, query: { limit: '500', continue: next }, ...(signal ? { signal } : {}) }), `GET ${path}`);
+    const page = asPodList(await client.request({ path, query: { fieldSelector: opts.fieldSelector || undefined, limit: '500', continue: next }, ...(signal ? { signal } : {}) }), `GET ${path}`);
     pods.push(...page.items);
     // The resourceVersion of a paged list is the first page's: every page is read at it.
     if (!next && typeof page.metadata?.resourceVersion === 'string') resourceVersion = page.metadata.resourceVersion;
