@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
+  AbortError,
   addDebugContainer,
   ApiStatusError,
   Cluster,
@@ -17,6 +18,7 @@ import {
   waitForDebugExit,
 } from '../src/lib/index.ts';
 import { startSandbox, type Sandbox } from '../src/sandbox/server.ts';
+import { pollUntil } from './helpers.ts';
 
 let sandbox: Sandbox;
 let cluster: Cluster;
@@ -72,6 +74,24 @@ test('a container that cannot start: DebugContainerNotStartedError with the wait
     assert.equal(err.code, 'ERR_DEBUG_NOT_STARTED');
     assert.equal(err.reason, 'RunContainerError');
     assert.match(err.message, /^debug container "lib-nostart" in pod "demo" did not start within 3000 ms: RunContainerError: .*no-such-program.*not found/);
+    return true;
+  });
+});
+
+test('aborting the wait: AbortError, and the waiting stops', async () => {
+  const controller = new AbortController();
+  const pending = cluster.debug({ target: 'demo', image: 'busybox', name: 'lib-aborted', command: ['no-such-program'], timeoutMs: 0, signal: controller.signal });
+  // Abort once the container is known to be waiting (it never starts: its command is missing).
+  const waiting = async () => {
+    const pod = await cluster.client.getPod('default', 'demo');
+    const status = (pod.status?.['ephemeralContainerStatuses'] as any[] | undefined)?.find((s) => s.name === 'lib-aborted');
+    return status?.state?.waiting?.reason === 'RunContainerError';
+  };
+  assert.ok(await pollUntil(waiting, 60_000), 'the container reached RunContainerError');
+  controller.abort(new Error('enough'));
+  await assert.rejects(pending, (err: unknown) => {
+    assert.ok(err instanceof AbortError, String(err));
+    assert.equal(err.message, 'the session was aborted: enough');
     return true;
   });
 });
