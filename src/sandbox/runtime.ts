@@ -14,6 +14,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { spawn as spawnChild, spawnSync, type ChildProcess } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
 import { mkdir, realpath, rm, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { join, posix, resolve } from 'node:path';
@@ -51,6 +52,15 @@ export interface StartOptions {
    * namespaces instead of making its own, and still gets a mount namespace and root of its own.
    */
   shareProcessesWith?: Container;
+}
+
+/** The PID namespace of a process (`pid:[4026531836]`), or null when it is gone. */
+function pidNs(pid: number | 'self'): string | null {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/pid`);
+  } catch {
+    return null;
+  }
 }
 
 export class Runtime {
@@ -177,7 +187,8 @@ export class Runtime {
     const holderArgs = [tools.sh, '-c', HOLDER_SCRIPT, 'podshell-holder',
       fstab, plan.root, workingDir, hostname, tools.hostname, plan.pause, tools.mount, tools.unshare, SETPRIV_IN_ROOT, SH_IN_ROOT];
     const target = opts.shareProcessesWith;
-    if (target && !(target.running && target.namespacePid > 0)) {
+    const targetPidNs = target?.running && target.namespacePid > 0 ? pidNs(target.namespacePid) : null;
+    if (target && (targetPidNs === null || targetPidNs === pidNs('self'))) {
       throw new SandboxError('ERR_SANDBOX_CONTAINER_START', `cannot start container "${spec.name}": its target container is not running`);
     }
     // With a target, nsenter joins its namespaces and forks (a PID namespace takes children
@@ -193,6 +204,11 @@ export class Runtime {
     this.#containers.add(c);
     try {
       await c.waitHolder(plan.root, this.#hostNs);
+      // The target's pid named its namespaces when nsenter read it: had the target ended and the
+      // pid gone to another process meanwhile, the container would be in that one's.
+      if (target && pidNs(c.namespacePid) !== targetPidNs) {
+        throw new SandboxError('ERR_SANDBOX_CONTAINER_START', `cannot start container "${spec.name}": its target container ended while it started`);
+      }
       c.startMain(argv.length ? argv : [plan.pause, 'infinity']);
     } catch (err) {
       await c.stop(0);
