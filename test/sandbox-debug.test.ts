@@ -199,9 +199,9 @@ test("kubectl debug -it demo --image=busybox --target=main -- sh: ps shows the t
   await tmux.waitFor(/If you don't see a command prompt, try pressing enter\./);
   tmux.type('');
   await tmux.waitFor(/^# ?$/m);
-  tmux.type('ps -e -o pid=,comm= | grep -w cat; echo PS-DONE');
-  await tmux.waitFor(/^\s*\d+ cat\s*$/m);
-  await tmux.waitFor(/^PS-DONE/m);
+  // Output may share a line with a prompt (the echo of typed lines can come first): marked lines.
+  tmux.type("ps -e -o pid=,comm= | grep -w cat | sed 's/^ */found-/'");
+  await tmux.waitFor(/found-\d+ cat *\n# *$/m);
   tmux.type('cat /root/only-in-main; echo own=$?; cat /proc/$(pgrep -x cat | head -1)/root/root/only-in-main');
   await tmux.waitFor(new RegExp(`own=1\\s*\\n${mark}`));
   const name = /debugger-[a-z0-9]{5}/.exec(tmux.screen())![0];
