@@ -244,3 +244,16 @@ test('kubectl debug without --target: its own process namespace', async (t) => {
   assert.doesNotMatch(log.body, /\bcat\b/);
   assert.match(log.body, /\bps\b/);
 });
+
+test('a pod with several containers and a debug container: the container must be named, and the message lists the ephemeral ones apart', async () => {
+  const pods = await api('GET', '/api/v1/namespaces/default/pods?labelSelector=app%3Dweb');
+  const web = pods.body.items[0].metadata.name;
+  const added = await api('PATCH', `/api/v1/namespaces/default/pods/${web}/ephemeralcontainers`, { spec: { ephemeralContainers: [{ name: 'webdbg', image: 'busybox', command: ['sh', '-c', 'echo in-web'] }] } });
+  assert.equal(added.status, 200, JSON.stringify(added.body));
+  assert.ok(await pollUntil(async () => (await ephemeralStatus('webdbg', web))?.state?.terminated !== undefined, 60_000));
+  const unnamed = await api('GET', `/api/v1/namespaces/default/pods/${web}/log`);
+  assert.equal(unnamed.status, 400);
+  assert.equal(unnamed.body.message, `a container name must be specified for pod ${web}, choose one of: [app sidecar] or one of the ephemeral containers: [webdbg]`);
+  const named = await api('GET', `/api/v1/namespaces/default/pods/${web}/log?container=webdbg`);
+  assert.equal(named.body, 'in-web\n');
+});

@@ -282,10 +282,13 @@ function selfSubjectAccessReview(ctx: ApiContext, user: UserInfo, body: unknown)
 /** The container a request names, or the pod's only container (the pod registry's validateContainer). */
 export function resolveContainer(pod: Pod, requested: string | undefined): string {
   const names = pod.spec.containers.map((c) => c.name);
-  const all = [...names, ...(pod.spec.initContainers ?? []).map((c) => c.name), ...(pod.spec.ephemeralContainers ?? []).map((c) => c.name)];
+  const init = (pod.spec.initContainers ?? []).map((c) => c.name);
+  const ephemeral = (pod.spec.ephemeralContainers ?? []).map((c) => c.name);
+  const all = [...names, ...init, ...ephemeral];
   if (!requested) {
     if (names.length === 1) return names[0]!;
-    throw badRequest(`a container name must be specified for pod ${pod.metadata.name}, choose one of: [${all.join(' ')}]`);
+    const more = `${init.length ? ` or one of the init containers: [${init.join(' ')}]` : ''}${ephemeral.length ? ` or one of the ephemeral containers: [${ephemeral.join(' ')}]` : ''}`;
+    throw badRequest(`a container name must be specified for pod ${pod.metadata.name}, choose one of: [${names.join(' ')}]${more}`);
   }
   if (!all.includes(requested)) throw badRequest(`container ${requested} is not valid for pod ${pod.metadata.name}`);
   return requested;
