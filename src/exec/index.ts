@@ -3,3 +3,4 @@ export * from './run.ts';
 export * from './session.ts';
 export * from './dial.ts';
 export * from './portforward.ts';
+export * from './debug.ts';

@@ -1,7 +1,7 @@
 // The library's front door: one object per cluster connection, with exec, run, attach, copies and port-forward.
 
 import { KubeClient, type InClusterOptions, type KubeconfigOptions } from '../kube/index.ts';
-import { attach, exec, portForward, run, type ExecOptions, type ExecSession, type PortForward, type PortForwardOptions, type RunOptions, type RunResult, type SessionOptions } from '../exec/index.ts';
+import { attach, debug, exec, portForward, run, type DebugOptions, type DebugSession, type ExecOptions, type ExecSession, type PortForward, type PortForwardOptions, type RunOptions, type RunResult, type SessionOptions } from '../exec/index.ts';
 import { copyFromPod, copyToPod, type CopyOptions, type CopyResult, type RemoteSpec } from '../transfer/index.ts';
 
 export class Cluster {
@@ -71,6 +71,17 @@ export class Cluster {
    */
   portForward(options: PortForwardOptions): PortForward {
     return portForward(this.client, options);
+  }
+
+  /**
+   * Add an ephemeral debug container to a pod (as `kubectl debug`), wait until it runs, and attach
+   * to it. With `targetContainer` it sees that container's processes, and their files under
+   * /proc/<pid>/root.
+   * @example
+   * const { session, container } = await cluster.debug({ target: 'distroless', image: 'busybox', targetContainer: 'app', command: ['sh'], stdin: true, tty: true });
+   */
+  debug(options: DebugOptions): Promise<DebugSession> {
+    return debug(this.client, options);
   }
 
   /**
