@@ -7,7 +7,9 @@ import { commandName } from './name.ts';
 import type { ReadStream, WriteStream } from 'node:tty';
 import { pipeline } from 'node:stream/promises';
 import type { Cluster, ExecSession, Target } from '../lib/index.ts';
-import { CliUsageError, RemoteExit } from './errors.ts';
+import { PodshellError } from '../protocol/index.ts';
+import { debugHint, missingShell } from './debug.ts';
+import { CliUsageError, RemoteExit, reportError } from './errors.ts';
 import { addKubeFlags, clusterFrom, withGlobalFlags, type KubeFlags } from './kubeflags.ts';
 import { LinePrefixer, prefixLabel } from './prefix.ts';
 import { sanitize } from './sanitize.ts';
@@ -93,7 +95,18 @@ async function runOne(cluster: Cluster, plan: ExecPlan, flags: ExecFlags, stdio:
     ...(plan.tty ? { size: terminalSize(stdio.stdout as WriteStream) } : {}),
     ...(flags.requestTimeout ? { handshakeTimeoutMs: flags.requestTimeout } : {}),
   });
-  return interact(session, { tty: plan.tty, stdin: plan.stdin, quiet: Boolean(flags.quiet) }, stdio);
+  try {
+    return await interact(session, { tty: plan.tty, stdin: plan.stdin, quiet: Boolean(flags.quiet) }, stdio);
+  } catch (err) {
+    // A container without a shell (a distroless image): say how to get one beside it.
+    const missing = err instanceof PodshellError && err.code === 'ERR_REMOTE' ? missingShell(err.message) : undefined;
+    const opened = missing !== undefined ? await session.opened.catch(() => undefined) : undefined;
+    if (!opened) throw err;
+    const code = reportError(err, stdio.stderr);
+    const target = { ...(flags.namespace ? { namespace: opened.namespace } : {}), pod: opened.pod, container: opened.container };
+    stdio.stderr.write(`podshell: the container has no shell ("${sanitize(missing!)}"); to get one beside it, with a debug container that sees its processes and files, run:\n  ${sanitize(debugHint(target, plan.command))}\n`);
+    throw new RemoteExit(code, true);
+  }
 }
 
 /**

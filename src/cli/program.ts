@@ -6,7 +6,9 @@ import { readFileSync } from 'node:fs';
 import { reportError } from './errors.ts';
 import { attachCommand } from './attach.ts';
 import { cpCommand } from './cp.ts';
+import { debugCommand } from './debug.ts';
 import { execCommand } from './exec.ts';
+import { portForwardCommand } from './portforward.ts';
 import { addKubeFlags, kubeFlagsWithValue } from './kubeflags.ts';
 import { commandName } from './name.ts';
 import { sanitizeLines } from './sanitize.ts';
@@ -44,6 +46,8 @@ export function buildProgram(command: string[] | null, only?: string): Command {
     exec: () => execCommand(() => command),
     attach: attachCommand,
     cp: cpCommand,
+    'port-forward': portForwardCommand,
+    debug: () => debugCommand(() => command),
     sandbox: sandboxCommand,
     web: webCommand,
   };
@@ -62,12 +66,12 @@ function subcommandIndex(argv: string[]): number {
 }
 
 /**
- * Split exec's remote command off the command line: for `exec`, everything after its first `--`;
+ * Split exec's remote command off the command line: for `exec` (and `debug`), everything after its first `--`;
  * any other subcommand gets its `--` (e.g. `cp -- SRC DEST`) as usual.
  */
 export function splitCommand(argv: string[]): { head: string[]; command: string[] | null } {
   const i = subcommandIndex(argv);
-  if (argv[i] !== 'exec') return { head: argv, command: null };
+  if (argv[i] !== 'exec' && argv[i] !== 'debug') return { head: argv, command: null };
   const dash = argv.indexOf('--', i);
   return dash >= 0 ? { head: argv.slice(0, dash), command: argv.slice(dash + 1) } : { head: argv, command: null };
 }

@@ -3,7 +3,6 @@
 // session can fail. Output is never silently truncated: `exit` rejects unless the server's
 // status arrived after all output.
 
-import { randomFillSync } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import WebSocket from 'ws';
 import {
@@ -24,9 +23,10 @@ import {
   type Status,
   type Subprotocol,
 } from '../protocol/index.ts';
-import { apiStatusError, resolveSessionTarget, tlsOptions, type KubeClient, type Target } from '../kube/index.ts';
+import { resolveSessionTarget, type KubeClient, type Target } from '../kube/index.ts';
 import { countMoved } from './collect.ts';
-import { AbortError, ConnectionLostError, ProtocolError, RemoteError, StdinCloseUnsupportedError, TimeoutError, UsageError } from './errors.ts';
+import { dialStreamSocket, type DialConnectOptions } from './dial.ts';
+import { AbortError, ConnectionLostError, ProtocolError, RemoteError, StdinCloseUnsupportedError, UsageError } from './errors.ts';
 
 export interface KeepaliveOptions {
   /** How often to ping the server. [default 5000 ms, as client-go] */
@@ -105,38 +105,6 @@ const maxStatusBytes = 64 * 1024; // 64 KiB
 const defaultStatusGraceMs = 2000;
 
 type Kind = 'exec' | 'attach';
-
-/** Random bytes for masking keys, drawn 4 at a time. */
-const maskPool = Buffer.alloc(8192);
-let maskAt = maskPool.length;
-
-/**
- * A masking key for ws that is never all zeros. ws masks a message into a frame of its own,
- * synchronously in `send` (a copy, and the reason a stdin frame's buffer can be reused at once),
- * except under a zero key, which leaves the message unmasked and queued as it is: a random key
- * is all zeros once in 2^32 frames, and then that reuse would change bytes still queued.
- */
-function nonZeroMask(mask: Buffer): void {
-  do {
-    if (maskAt === maskPool.length) {
-      randomFillSync(maskPool);
-      maskAt = 0;
-    }
-    maskPool.copy(mask, 0, maskAt, maskAt + 4);
-    maskAt += 4;
-  } while ((mask[0]! | mask[1]! | mask[2]! | mask[3]!) === 0);
-}
-
-/** ws's handshake errors that mean the server broke the upgrade protocol (not the network). */
-const handshakeProtocolErrors = new Map<string, 'subprotocol' | 'other'>([
-  ['Server sent an invalid subprotocol', 'subprotocol'],
-  ['Server sent a subprotocol but none was requested', 'subprotocol'],
-  ['Server sent no subprotocol', 'subprotocol'],
-  ['Invalid Sec-WebSocket-Accept header', 'other'],
-  ['Missing Sec-WebSocket-Accept header', 'other'],
-  ['Invalid Upgrade header', 'other'],
-  ['Server sent a Sec-WebSocket-Extensions header but no extension was requested', 'other'],
-]);
 
 /**
  * The options as a plain-JavaScript caller may pass them: anything. What TypeScript would have
@@ -309,60 +277,17 @@ export class ExecSession {
     if (this._failure) throw this._failure;
   }
 
-  private _connect(url: URL, protocols: readonly Subprotocol[], connect: Awaited<ReturnType<KubeClient['connectOptions']>>, options: SessionOptions): Promise<Subprotocol> {
-    return new Promise((resolve, reject) => {
-      const handshakeTimeoutMs = options.handshakeTimeoutMs ?? connect.requestTimeoutMs ?? 30_000;
-      let ws: WebSocket;
-      try {
-        ws = new WebSocket(url, [...protocols], {
-          headers: connect.headers,
-          ...tlsOptions(connect),
-          perMessageDeflate: false,
-          generateMask: nonZeroMask,
-          followRedirects: false,
-          ALPNProtocols: ['http/1.1'],
-          // ws: 0 means no limit, as kubectl's --request-timeout=0.
-          handshakeTimeout: handshakeTimeoutMs,
-        } as WebSocket.ClientOptions);
-      } catch (err) {
-        const failure = new ConnectionLostError(`cannot open the session at ${url.host}: ${(err as Error).message}`, { cause: err });
-        this._fail(failure);
-        reject(failure);
-        return;
-      }
-      this._ws = ws;
-      let opened = false;
-      let chosen: string | undefined;
-      ws.on('upgrade', (res) => {
-        const header = res.headers['sec-websocket-protocol'];
-        chosen = Array.isArray(header) ? header.join(', ') : header;
-      });
-      ws.on('unexpected-response', (_req, res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          if (size < 65536) chunks.push(chunk);
-          size += chunk.length;
-        });
-        res.on('end', () => {
-          const err = apiStatusError(res.statusCode ?? 0, Buffer.concat(chunks).subarray(0, 65536).toString('utf8'));
-          this._fail(err);
-          reject(err);
-        });
-        res.on('error', (e) => {
-          this._fail(new ConnectionLostError(`the connection broke while reading the server's ${res.statusCode} answer: ${e.message}`, { cause: e }));
-          reject(this._failure);
-        });
-      });
-      ws.on('open', () => {
-        opened = true;
-        const protocol = ws.protocol;
-        if (!isSubprotocol(protocol) || !protocols.includes(protocol)) {
-          const err = new ProtocolError(`the server chose subprotocol "${protocol}", which was not offered (offered: ${protocols.join(', ')})`);
-          this._fail(err);
-          reject(err);
-          return;
-        }
+  private async _connect(url: URL, protocols: readonly Subprotocol[], connect: DialConnectOptions, options: SessionOptions): Promise<Subprotocol> {
+    const handshakeTimeoutMs = options.handshakeTimeoutMs ?? connect.requestTimeoutMs ?? 30_000;
+    const { protocol } = await dialStreamSocket(url, protocols, connect, handshakeTimeoutMs, {
+      created: (ws) => {
+        this._ws = ws;
+        ws.on('message', (data: Buffer, isBinary: boolean) => this._onMessage(data, isBinary));
+        ws.on('pong', () => (this._lastPong = Date.now()));
+        ws.on('close', (code, reason) => this._onClose(code, reason.toString()));
+      },
+      failed: (err) => this._fail(err),
+      opened: (protocol) => {
         this._protocol = protocol;
         this._caps = capabilitiesOf(protocol);
         this._startKeepalive(options.keepalive);
@@ -372,31 +297,13 @@ export class ExecSession {
           this.resize(size.cols, size.rows);
         }
         if (this._stdinWaiter) this._stdinWaiter();
-        resolve(protocol);
-      });
-      ws.on('message', (data: Buffer, isBinary: boolean) => this._onMessage(data, isBinary));
-      ws.on('pong', () => (this._lastPong = Date.now()));
-      ws.on('close', (code, reason) => this._onClose(code, reason.toString()));
-      ws.on('error', (err: Error & { code?: string }) => {
+      },
+      lost: (err) => {
         if (this._failure || this._settled) return;
-        const failure = opened
-          ? new ConnectionLostError(`the connection to the pod broke: ${err.message}`, { cause: err })
-          : handshakeProtocolErrors.has(err.message)
-            ? new ProtocolError(
-                handshakeProtocolErrors.get(err.message) !== 'subprotocol'
-                  ? `the server's answer to the upgrade is invalid: ${err.message}`
-                  : chosen === undefined
-                    ? `the server answered the upgrade without choosing a subprotocol (offered: ${protocols.join(', ')})`
-                    : `the server chose subprotocol "${chosen}", which was not offered (offered: ${protocols.join(', ')})`,
-                { cause: err },
-              )
-            : /timed out/i.test(err.message)
-            ? new TimeoutError(`no answer to the upgrade request within ${handshakeTimeoutMs} ms`)
-            : new ConnectionLostError(`cannot open the session at ${url.host}: ${err.message}`, { cause: err });
-        this._fail(failure);
-        reject(failure);
-      });
+        this._fail(new ConnectionLostError(`the connection to the pod broke: ${err.message}`, { cause: err }));
+      },
     });
+    return protocol;
   }
 
   private _startKeepalive(options: KeepaliveOptions | undefined): void {

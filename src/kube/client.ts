@@ -84,6 +84,8 @@ export interface RequestOptions {
   query?: Record<string, string | string[] | undefined>;
   /** Sent as JSON. */
   body?: unknown;
+  /** The body's media type, e.g. `application/strategic-merge-patch+json` for a PATCH. Default: application/json. */
+  contentType?: string;
   signal?: AbortSignal;
   /**
    * Whole-request timeout (credentials, connection, answer); 0 means no limit. Default: the
@@ -362,7 +364,7 @@ export class KubeClient {
     try {
       const connect = await raceAbort(this.connectOptions(control.signal), control.signal);
       connecting = false;
-      return await sendJson<T>({ url, method, what, server: this.server, body: opts.body, connect, signal: control.signal });
+      return await sendJson<T>({ url, method, what, server: this.server, body: opts.body, ...(opts.contentType ? { contentType: opts.contentType } : {}), connect, signal: control.signal });
     } finally {
       clearTimeout(timer);
       opts.signal?.removeEventListener('abort', onAbort);

@@ -62,13 +62,13 @@ export interface PodListing {
  * Every pod of a namespace (every page), with the list's resourceVersion.
  * @throws as KubeClient.request; ERR_BAD_RESPONSE when an answer is not a PodList
  */
-export async function listPodsAt(client: KubeClient, namespace: string, signal?: AbortSignal): Promise<PodListing> {
+export async function listPodsAt(client: KubeClient, namespace: string, signal?: AbortSignal, opts: { fieldSelector?: string } = {}): Promise<PodListing> {
   const path = `/api/v1/namespaces/${enc(namespace)}/pods`;
   const pods: Pod[] = [];
   let resourceVersion = '';
   let next: string | undefined;
   do {
-    const page = asPodList(await client.request({ path, query: { limit: '500', continue: next }, ...(signal ? { signal } : {}) }), `GET ${path}`);
+    const page = asPodList(await client.request({ path, query: { fieldSelector: opts.fieldSelector || undefined, limit: '500', continue: next }, ...(signal ? { signal } : {}) }), `GET ${path}`);
     pods.push(...page.items);
     // The resourceVersion of a paged list is the first page's: every page is read at it.
     if (!next && typeof page.metadata?.resourceVersion === 'string') resourceVersion = page.metadata.resourceVersion;
@@ -85,6 +85,8 @@ export type PodWatchEvent =
 export interface WatchPodsOptions {
   /** Where the watch starts; '' (the default) means "now". */
   resourceVersion?: string;
+  /** Only pods that match, e.g. `metadata.name=demo`. */
+  fieldSelector?: string;
   /** Ends the watch: the request to the API server is destroyed and the iteration throws `signal.reason`. */
   signal?: AbortSignal;
   /** The longest line accepted. [default MAX_WATCH_LINE_BYTES, 16 MiB] */
@@ -104,7 +106,7 @@ export interface WatchPodsOptions {
  */
 export async function* watchPods(client: KubeClient, namespace: string, opts: WatchPodsOptions = {}): AsyncGenerator<PodWatchEvent, void, undefined> {
   const path = `/api/v1/namespaces/${enc(namespace)}/pods`;
-  const url = client.url(path, { watch: 'true', allowWatchBookmarks: 'true', resourceVersion: opts.resourceVersion || undefined });
+  const url = client.url(path, { watch: 'true', allowWatchBookmarks: 'true', resourceVersion: opts.resourceVersion || undefined, fieldSelector: opts.fieldSelector || undefined });
   const what = `GET ${url.pathname}${url.search}`;
   const maxLine = opts.maxLineBytes ?? MAX_WATCH_LINE_BYTES;
   const control = new AbortController();

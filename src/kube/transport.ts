@@ -71,6 +71,8 @@ export interface SendOptions {
   /** The server, for messages (`https://host:port`). */
   server: string;
   body?: unknown;
+  /** Default: application/json. */
+  contentType?: string;
   connect: ConnectOptions;
   signal: AbortSignal;
   /** Default: MAX_RESPONSE_BYTES. */
@@ -105,7 +107,7 @@ export function sendJson<T>(opts: SendOptions): Promise<T> {
       ...connect.headers,
       Accept: 'application/json',
       'User-Agent': USER_AGENT,
-      ...(payload ? { 'Content-Type': 'application/json', 'Content-Length': payload.length } : {}),
+      ...(payload ? { 'Content-Type': opts.contentType ?? 'application/json', 'Content-Length': payload.length } : {}),
     };
     try {
       req = (url.protocol === 'https:' ? https : httpModule).request(url, { method, headers, ...tlsOptions(connect) });

@@ -1,7 +1,7 @@
-// The library's front door: one object per cluster connection, with exec, run and attach.
+// The library's front door: one object per cluster connection, with exec, run, attach, copies and port-forward.
 
 import { KubeClient, type InClusterOptions, type KubeconfigOptions } from '../kube/index.ts';
-import { attach, exec, run, type ExecOptions, type ExecSession, type RunOptions, type RunResult, type SessionOptions } from '../exec/index.ts';
+import { attach, debug, exec, portForward, run, type DebugOptions, type DebugSession, type ExecOptions, type ExecSession, type PortForward, type PortForwardOptions, type RunOptions, type RunResult, type SessionOptions } from '../exec/index.ts';
 import { copyFromPod, copyToPod, type CopyOptions, type CopyResult, type RemoteSpec } from '../transfer/index.ts';
 
 export class Cluster {
@@ -57,6 +57,31 @@ export class Cluster {
   /** Connect to a container's main process (its output from now on, and its stdin). */
   attach(options: SessionOptions): ExecSession {
     return attach(this.client, options);
+  }
+
+  /**
+   * Forward local ports to a pod: each connection accepted on a listener (127.0.0.1 by default)
+   * is relayed to the pod's port over its own WebSocket. A failed connection emits
+   * `connectionError`; the others keep working.
+   * @example
+   * const forward = cluster.portForward({ target: 'deploy/web', ports: ['8080:80', ':9090'] });
+   * const { ports } = await forward.ready;
+   * // … later
+   * await forward.close();
+   */
+  portForward(options: PortForwardOptions): PortForward {
+    return portForward(this.client, options);
+  }
+
+  /**
+   * Add an ephemeral debug container to a pod (as `kubectl debug`), wait until it runs, and attach
+   * to it. With `targetContainer` it sees that container's processes, and their files under
+   * /proc/<pid>/root.
+   * @example
+   * const { session, container } = await cluster.debug({ target: 'distroless', image: 'busybox', targetContainer: 'app', command: ['sh'], stdin: true, tty: true });
+   */
+  debug(options: DebugOptions): Promise<DebugSession> {
+    return debug(this.client, options);
   }
 
   /**

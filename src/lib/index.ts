@@ -4,3 +4,4 @@ export * from '../exec/index.ts';
 export * from '../kube/index.ts';
 export * from '../transfer/index.ts';
 export { PodshellError, type Status, type Subprotocol } from '../protocol/index.ts';
+export { parsePortSpec, PortSpecError, type PortMapping } from '../protocol/index.ts';

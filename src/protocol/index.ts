@@ -6,3 +6,4 @@ export * from './request.ts';
 export * from './resize.ts';
 export * from './status.ts';
 export * from './subprotocol.ts';
+export * from './portforward.ts';

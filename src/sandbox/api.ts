@@ -12,6 +12,7 @@ import { parseLabelSelector } from './labels.ts';
 import { forbidden, type NonResourceAttributes, type RbacAuthorizer, type ResourceAttributes } from './rbac.ts';
 import { findResource, servedResources, type ResourceInfo, type Store, type StoreEvent } from './store.ts';
 import { toTable, wantsTable } from './table.ts';
+import { EPHEMERAL_SUBRESOURCE, serveEphemeralContainers } from './ephemeral.ts';
 import type { KubeObject, Pod, UserInfo } from './types.ts';
 
 export const serverVersion = {
@@ -32,6 +33,8 @@ export interface ApiContext {
   readonly authz: RbacAuthorizer;
   /** The running container behind `namespace/pod/container`. */
   container(namespace: string, pod: string, container: string): Container | undefined;
+  /** Starts the pod's ephemeral container `name` (just added to its spec); absent when the sandbox acts as a cluster without ephemeral containers. */
+  startEphemeral?(pod: Pod, name: string): void;
   /** host:port clients reach the server at. */
   readonly address: string;
 }
@@ -158,7 +161,7 @@ function discovery(ctx: ApiContext, pathname: string): unknown {
   const parts = pathname.split('/').filter(Boolean);
   if (parts[0] === 'apis' && parts.length === 2 && groups.has(parts[1]!)) return { ...groupDoc(parts[1]!, groups.get(parts[1]!)!), kind: 'APIGroup', apiVersion: 'v1' };
   const gv = parts[0] === 'api' && parts.length === 2 ? { group: '', version: parts[1]! } : parts[0] === 'apis' && parts.length === 3 ? { group: parts[1]!, version: parts[2]! } : undefined;
-  if (gv && groups.get(gv.group) === gv.version) return resourceList(gv.group, gv.version);
+  if (gv && groups.get(gv.group) === gv.version) return resourceList(ctx, gv.group, gv.version);
   return undefined;
 }
 
@@ -174,7 +177,7 @@ function groupDoc(name: string, version: string) {
   return { name, versions: [gv], preferredVersion: gv };
 }
 
-function resourceList(group: string, version: string): unknown {
+function resourceList(ctx: ApiContext, group: string, version: string): unknown {
   const groupVersion = group ? `${group}/${version}` : version;
   const resources: Record<string, unknown>[] = [];
   if (group === 'authorization.k8s.io') {
@@ -193,6 +196,7 @@ function resourceList(group: string, version: string): unknown {
     if (r.resource === 'pods') {
       resources.push(
         { name: 'pods/attach', singularName: '', namespaced: true, kind: 'PodAttachOptions', verbs: ['create', 'get'] },
+        ...(ctx.startEphemeral ? [{ ...EPHEMERAL_SUBRESOURCE, verbs: [...EPHEMERAL_SUBRESOURCE.verbs] }] : []),
         { name: 'pods/exec', singularName: '', namespaced: true, kind: 'PodExecOptions', verbs: ['create', 'get'] },
         { name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] },
       );
@@ -278,10 +282,13 @@ function selfSubjectAccessReview(ctx: ApiContext, user: UserInfo, body: unknown)
 /** The container a request names, or the pod's only container (the pod registry's validateContainer). */
 export function resolveContainer(pod: Pod, requested: string | undefined): string {
   const names = pod.spec.containers.map((c) => c.name);
-  const all = [...names, ...(pod.spec.initContainers ?? []).map((c) => c.name)];
+  const init = (pod.spec.initContainers ?? []).map((c) => c.name);
+  const ephemeral = (pod.spec.ephemeralContainers ?? []).map((c) => c.name);
+  const all = [...names, ...init, ...ephemeral];
   if (!requested) {
     if (names.length === 1) return names[0]!;
-    throw badRequest(`a container name must be specified for pod ${pod.metadata.name}, choose one of: [${all.join(' ')}]`);
+    const more = `${init.length ? ` or one of the init containers: [${init.join(' ')}]` : ''}${ephemeral.length ? ` or one of the ephemeral containers: [${ephemeral.join(' ')}]` : ''}`;
+    throw badRequest(`a container name must be specified for pod ${pod.metadata.name}, choose one of: [${names.join(' ')}]${more}`);
   }
   if (!all.includes(requested)) throw badRequest(`container ${requested} is not valid for pod ${pod.metadata.name}`);
   return requested;
@@ -489,6 +496,9 @@ async function handleResource(ctx: ApiContext, req: IncomingMessage, res: Server
       const pod = ctx.store.pod(p.namespace ?? '', p.name!);
       if (!pod) throw notFound('pods', p.name!);
       return serveLogs(ctx, req, res, pod, params);
+    }
+    if (info.kind === 'Pod' && p.subresource === 'ephemeralcontainers' && p.namespace !== undefined && ctx.startEphemeral) {
+      return serveEphemeralContainers(ctx, req, res, p.namespace, p.name!, method);
     }
     throw notFoundResource();
   }

@@ -44,6 +44,8 @@ export interface Container {
   readonly running: boolean;
   /** The main process's (host) pid. */
   readonly pid: number;
+  /** The (host) pid of the first process of the container's namespaces; 0 without namespaces. */
+  readonly namespacePid: number;
   /** The main process: exit code, or null and the signal's name when a signal ended it. */
   readonly exited: Promise<{ code: number | null; signal: string | null }>;
   /** Throws ExecNotFoundError synchronously when argv[0] cannot be found or executed in the container. */
@@ -168,6 +170,10 @@ export class SandboxContainer implements Container {
 
   get pid(): number {
     return this.#main?.pid ?? 0;
+  }
+
+  get namespacePid(): number {
+    return this.#initPid;
   }
 
   get running(): boolean {

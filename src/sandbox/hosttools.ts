@@ -14,6 +14,9 @@ export const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
  */
 export const UNSHARE_OPTIONS: readonly string[] = ['--mount', '--uts', '--pid', '--kill-child', '--propagation', 'private'];
 
+/** unshare's options for the holder of an ephemeral container that shares its target's other namespaces. */
+export const EPHEMERAL_UNSHARE_OPTIONS: readonly string[] = ['--mount', '--propagation', 'private'];
+
 /** setpriv's options for every process of a container: no capabilities, ever, and no_new_privs. */
 export const DROP_PRIVILEGES: readonly string[] = ['--bounding-set', '-all', '--inh-caps', '-all', '--no-new-privs'];
 

@@ -25,6 +25,8 @@ interface Slot {
   readonly pod: Pod;
   readonly spec: ContainerSpec;
   readonly index: number;
+  /** An ephemeral container: never restarted, its status in ephemeralContainerStatuses. */
+  readonly ephemeral?: boolean;
   container: Container | undefined;
   containerID: string;
   startedAt: string;
@@ -78,6 +80,45 @@ export class Kubelet {
     );
   }
 
+  /**
+   * Starts an ephemeral container just added to the pod's spec: its status says waiting
+   * (ContainerCreating), then running, then terminated when its process ends; it is never restarted.
+   * With a targetContainerName it shares that container's process namespace.
+   */
+  startEphemeral(pod: Pod, name: string): void {
+    const spec = pod.spec.ephemeralContainers?.find((c) => c.name === name);
+    if (!spec || this.#closed) return;
+    const key = this.#key(pod.metadata.namespace!, pod.metadata.name, name);
+    if (this.#slots.has(key)) return;
+    const statuses = ((pod.status ??= {})['ephemeralContainerStatuses'] as Obj[] | undefined) ?? [];
+    const slot: Slot = { pod, spec, index: statuses.length, ephemeral: true, container: undefined, containerID: newContainerID(), startedAt: '', startedMs: 0, failures: 0, timer: undefined };
+    this.#slots.set(key, slot);
+    this.#store.update(pod, () => {
+      const list = ((pod.status ??= {})['ephemeralContainerStatuses'] as Obj[] | undefined) ?? [];
+      list.push({ image: spec.image ?? '', imageID: '', lastState: {}, name, ready: false, restartCount: 0, state: { waiting: { reason: 'ContainerCreating' } } });
+      pod.status['ephemeralContainerStatuses'] = list;
+    });
+    void (async () => {
+      let container: Container;
+      try {
+        const target = spec.targetContainerName ? this.container(pod.metadata.namespace!, pod.metadata.name, spec.targetContainerName) : undefined;
+        container = await this.#start(slot, target);
+      } catch (err) {
+        if (this.#closed || (err instanceof SandboxError && err.code === 'ERR_SANDBOX_CLOSED')) return;
+        this.#setStatus(slot, (s) => Object.assign(s, { state: { waiting: { message: (err as Error).message, reason: 'RunContainerError' } } }));
+        return;
+      }
+      if (this.#closed) {
+        await container.stop(0);
+        return;
+      }
+      slot.startedMs = Date.now();
+      slot.startedAt = timestamp(slot.startedMs);
+      this.#follow(slot, container);
+      this.#setStatus(slot, (s) => Object.assign(s, { containerID: slot.containerID, state: { running: { startedAt: slot.startedAt } } }));
+    })();
+  }
+
   /** The running (or last) container behind `namespace/pod/container`. */
   container(namespace: string, pod: string, name: string): Container | undefined {
     return this.#slots.get(this.#key(namespace, pod, name))?.container;
@@ -93,9 +134,16 @@ export class Kubelet {
     return `${namespace}/${pod}/${name}`;
   }
 
-  #start(slot: Slot): Promise<Container> {
+  #start(slot: Slot, shareProcessesWith?: Container): Promise<Container> {
     const pod = slot.pod;
-    return this.#runtime.startContainer({ namespace: pod.metadata.namespace!, pod: pod.metadata.name, podUid: pod.metadata.uid!, hostname: pod.metadata.name, spec: slot.spec });
+    return this.#runtime.startContainer({
+      namespace: pod.metadata.namespace!,
+      pod: pod.metadata.name,
+      podUid: pod.metadata.uid!,
+      hostname: pod.metadata.name,
+      spec: slot.spec,
+      ...(shareProcessesWith ? { shareProcessesWith } : {}),
+    });
   }
 
   #follow(slot: Slot, container: Container): void {
@@ -117,6 +165,10 @@ export class Kubelet {
   #exited(slot: Slot, exitCode: number): void {
     const finishedMs = Date.now();
     const terminated = { containerID: slot.containerID, exitCode, finishedAt: timestamp(finishedMs), reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: slot.startedAt };
+    if (slot.ephemeral) {
+      this.#setStatus(slot, (s) => Object.assign(s, { state: { terminated } }));
+      return;
+    }
     const policy = this.#restartPolicy(slot.pod);
     const restart = policy === 'Always' || (policy === 'OnFailure' && exitCode !== 0);
     if (!restart) {
@@ -176,6 +228,11 @@ export class Kubelet {
     this.#store.update(slot.pod, () => {
       const pod = slot.pod;
       const status = (pod.status ??= {});
+      if (slot.ephemeral) {
+        const own = ((status['ephemeralContainerStatuses'] as Obj[] | undefined) ?? [])[slot.index];
+        if (own) change(own);
+        return;
+      }
       const statuses = this.#statuses(pod);
       const own = statuses[slot.index];
       if (own) change(own);

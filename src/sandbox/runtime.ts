@@ -14,12 +14,13 @@
 
 import { randomBytes } from 'node:crypto';
 import { spawn as spawnChild, spawnSync, type ChildProcess } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
 import { mkdir, realpath, rm, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { join, posix, resolve } from 'node:path';
 import { containerEnv, KILL_TIMEOUT_MS, SandboxContainer, type Container, type Host } from './container.ts';
 import { SandboxError } from './errors.ts';
-import { findHostTool, HOLDER_SCRIPT, HOST_PATH, probeNamespaces, sanitizeHostname, UNSHARE_OPTIONS, WATCHDOG_SCRIPT, type HostTools } from './hosttools.ts';
+import { EPHEMERAL_UNSHARE_OPTIONS, findHostTool, HOLDER_SCRIPT, HOST_PATH, probeNamespaces, sanitizeHostname, UNSHARE_OPTIONS, WATCHDOG_SCRIPT, type HostTools } from './hosttools.ts';
 import { terminalDescriptors, timeout } from './launch.ts';
 import { inheritableDescriptors, MARKER_VAR, mergeSelectors, killUntilGone, mntNs, mountsUnder } from './procfs.ts';
 import { CONTAINER_PATH, flavorOf, planRoot, prepareSlimBin, SETPRIV_IN_ROOT, SH_IN_ROOT, type Flavor } from './rootfs.ts';
@@ -46,6 +47,20 @@ export interface StartOptions {
   podUid: string;
   hostname: string;
   spec: ContainerSpec;
+  /**
+   * An ephemeral container's target: the new container joins its PID (and UTS and network)
+   * namespaces instead of making its own, and still gets a mount namespace and root of its own.
+   */
+  shareProcessesWith?: Container;
+}
+
+/** The PID namespace of a process (`pid:[4026531836]`), or null when it is gone. */
+function pidNs(pid: number | 'self'): string | null {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/pid`);
+  } catch {
+    return null;
+  }
 }
 
 export class Runtime {
@@ -169,18 +184,31 @@ export class Runtime {
     await writeFile(fstab, plan.fstab);
     if (this.#closed) throw new SandboxError('ERR_SANDBOX_CLOSED', 'runtime is closed');
 
-    const holder = spawnChild(
-      tools.unshare,
-      [...UNSHARE_OPTIONS, '--', tools.sh, '-c', HOLDER_SCRIPT, 'podshell-holder',
-        fstab, plan.root, workingDir, hostname, tools.hostname, plan.pause, tools.mount, tools.unshare, SETPRIV_IN_ROOT, SH_IN_ROOT],
-      { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: { PATH: CONTAINER_PATH } },
-    );
+    const holderArgs = [tools.sh, '-c', HOLDER_SCRIPT, 'podshell-holder',
+      fstab, plan.root, workingDir, hostname, tools.hostname, plan.pause, tools.mount, tools.unshare, SETPRIV_IN_ROOT, SH_IN_ROOT];
+    const target = opts.shareProcessesWith;
+    const targetPidNs = target?.running && target.namespacePid > 0 ? pidNs(target.namespacePid) : null;
+    if (target && (targetPidNs === null || targetPidNs === pidNs('self'))) {
+      throw new SandboxError('ERR_SANDBOX_CONTAINER_START', `cannot start container "${spec.name}": its target container is not running`);
+    }
+    // With a target, nsenter joins its namespaces and forks (a PID namespace takes children
+    // only); the child makes the mount namespace and runs the holder, one more process of the
+    // target's PID namespace rather than its first.
+    const [file, ...args] = target
+      ? [tools.nsenter, '-t', String(target.namespacePid), '-p', '-u', '-n', '--', tools.unshare, ...EPHEMERAL_UNSHARE_OPTIONS, '--', ...holderArgs]
+      : [tools.unshare, ...UNSHARE_OPTIONS, '--', ...holderArgs];
+    const holder = spawnChild(file!, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: { PATH: CONTAINER_PATH } });
     holder.on('error', () => {});
     const env = containerEnv(spec, { PATH: CONTAINER_PATH, HOSTNAME: hostname, HOME: '/root' });
     const c = new SandboxContainer(host, { name: spec.name, flavor, spec, env, cwd: workingDir, lookupRoot: '', holder, ns: null, marker: null });
     this.#containers.add(c);
     try {
       await c.waitHolder(plan.root, this.#hostNs);
+      // The target's pid named its namespaces when nsenter read it: had the target ended and the
+      // pid gone to another process meanwhile, the container would be in that one's.
+      if (target && pidNs(c.namespacePid) !== targetPidNs) {
+        throw new SandboxError('ERR_SANDBOX_CONTAINER_START', `cannot start container "${spec.name}": its target container ended while it started`);
+      }
       c.startMain(argv.length ? argv : [plan.pause, 'infinity']);
     } catch (err) {
       await c.stop(0);

@@ -18,6 +18,7 @@ import { bootstrapPolicy, RbacAuthorizer } from './rbac.ts';
 import { Kubelet, type BackoffOptions } from './kubelet.ts';
 import { Runtime } from './runtime.ts';
 import { Store } from './store.ts';
+import type { Pod } from './types.ts';
 import { createStreamServer } from './streams.ts';
 import { buildWorld, builtinManifest } from './world.ts';
 
@@ -43,6 +44,11 @@ export interface SandboxOptions {
    * (10 s doubling to 300 s by default, as a kubelet's).
    */
   restartBackoff?: BackoffOptions;
+  /**
+   * Serve `pods/ephemeralcontainers` (default true); false acts as a cluster without ephemeral
+   * containers (Kubernetes < 1.23): the subresource is a 404.
+   */
+  ephemeralContainers?: boolean;
   /** Where warnings go (default: stderr). */
   warn?: (message: string) => void;
 }
@@ -126,6 +132,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       authn,
       authz,
       container: (ns, pod, name) => kubelet.container(ns, pod, name),
+      ...(options.ephemeralContainers === false ? {} : { startEphemeral: (pod: Pod, name: string) => kubelet.startEphemeral(pod, name) }),
       get address() {
         const addr = server.address();
         return typeof addr === 'object' && addr ? `127.0.0.1:${addr.port}` : '127.0.0.1';

@@ -45,12 +45,15 @@ export interface ContainerSpec {
   stdin?: boolean;
   stdinOnce?: boolean;
   tty?: boolean;
+  /** Ephemeral containers only: the container whose process namespace this one joins. */
+  targetContainerName?: string;
   [key: string]: unknown;
 }
 
 export interface PodSpec {
   containers: ContainerSpec[];
   initContainers?: ContainerSpec[];
+  ephemeralContainers?: ContainerSpec[];
   nodeName?: string;
   [key: string]: unknown;
 }

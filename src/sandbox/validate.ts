@@ -139,7 +139,7 @@ function validatePodSpec(v: FieldErrors, spec: unknown, path: string, rules: Pod
   v.boolean(`${path}.hostNetwork`, s['hostNetwork']);
 }
 
-function validateContainer(v: FieldErrors, c: unknown, path: string, names: Set<string>): void {
+export function validateContainer(v: FieldErrors, c: unknown, path: string, names: Set<string>): void {
   if (!isObj(c)) {
     v.invalid(path, c, 'must be an object');
     return;
