@@ -40,6 +40,10 @@ const statusOfCode: Record<string, number> = {
   ERR_BAD_RESPONSE: 502,
   ERR_TRANSFER_CORRUPT: 502,
   ERR_TRANSFER_INTEGRITY: 502,
+  // A debug container (POST /api/sessions with `debug`) the cluster cannot give.
+  ERR_EPHEMERAL_DISABLED: 501,
+  ERR_DEBUG_NOT_STARTED: 504,
+  ERR_DEBUG_EXITED: 422,
   ERR_KUBECONFIG: 500,
   ERR_CREDENTIALS: 500,
 };

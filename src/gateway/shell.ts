@@ -46,17 +46,12 @@ export interface DebugSessionOptions {
   size?: { cols: number; rows: number };
 }
 
-/** The library's `cluster.debug()` (src/exec/debug.ts). */
-type DebugMethod = (options: Record<string, unknown>) => Promise<unknown>;
-
 /**
  * Adds an ephemeral container to the pod with the library (`cluster.debug`: the subresource's
  * patch, then a watch until it runs) and returns the session attached to it, with its name.
  */
 export async function startDebugSession(cluster: Cluster, options: DebugSessionOptions): Promise<{ exec: ExecSession; container: string }> {
-  const debug = (cluster as unknown as { debug?: DebugMethod }).debug;
-  if (typeof debug !== 'function') throw new GatewayError('ERR_GATEWAY_INTERNAL', 501, 'this build of the library cannot start debug containers');
-  const started = (await debug.call(cluster, {
+  const { session, container } = await cluster.debug({
     target: options.pod,
     namespace: options.namespace,
     image: options.image,
@@ -65,8 +60,6 @@ export async function startDebugSession(cluster: Cluster, options: DebugSessionO
     tty: options.tty,
     stdin: true,
     ...(options.size ? { size: options.size } : {}),
-  })) as { session?: ExecSession; exec?: ExecSession; container?: string; name?: string };
-  const exec = started.session ?? started.exec ?? (started as unknown as ExecSession);
-  const container = started.container ?? started.name ?? '';
-  return { exec, container };
+  });
+  return { exec: session, container };
 }
