@@ -1,6 +1,6 @@
 // The library's front door: one object per cluster connection, with exec, run and attach.
 
-import { KubeClient, type InClusterOptions, type KubeconfigOptions } from '../kube/index.ts';
+import { KubeClient, streamLogs, type InClusterOptions, type KubeconfigOptions, type LogStream, type LogsOptions } from '../kube/index.ts';
 import { attach, exec, run, type ExecOptions, type ExecSession, type RunOptions, type RunResult, type SessionOptions } from '../exec/index.ts';
 import { copyFromPod, copyToPod, type CopyOptions, type CopyResult, type RemoteSpec } from '../transfer/index.ts';
 
@@ -57,6 +57,17 @@ export class Cluster {
   /** Connect to a container's main process (its output from now on, and its stdin). */
   attach(options: SessionOptions): ExecSession {
     return attach(this.client, options);
+  }
+
+  /**
+   * Logs of a pod (`target`) or of every pod a label selector matches, as an object stream of
+   * `{ namespace, pod, container, line }` (docs/api.md, "cluster.logs"). A slow reader pauses
+   * the HTTP responses; following a selector picks up pods that appear.
+   * @example
+   * for await (const l of cluster.logs({ selector: 'app=web', follow: true, since: '5m' })) console.log(l.pod, l.line);
+   */
+  logs(options: LogsOptions): LogStream {
+    return streamLogs(this.client, options);
   }
 
   /**

@@ -115,6 +115,7 @@ export function serveLogs(ctx: ApiContext, req: IncomingMessage, res: ServerResp
   if (!container) throw badRequest(`container "${containerName}" in pod "${podName}" is waiting to start: ContainerCreating`);
   const log = container.logs;
   res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache, private', 'Transfer-Encoding': 'chunked' });
+  res.flushHeaders(); // a follower of a quiet log learns at once that the log is there
 
   let seq = opts.tailLines !== undefined ? tailStart(log, opts.tailLines) : log.firstSeq;
   const endSeq = opts.follow ? Infinity : log.nextSeq;
