@@ -8,6 +8,7 @@ import { attachCommand } from './attach.ts';
 import { cpCommand } from './cp.ts';
 import { execCommand } from './exec.ts';
 import { addKubeFlags, kubeFlagsWithValue } from './kubeflags.ts';
+import { logsCommand } from './logs.ts';
 import { commandName } from './name.ts';
 import { sanitizeLines } from './sanitize.ts';
 import { sandboxCommand } from './sandbox.ts';
@@ -44,6 +45,7 @@ export function buildProgram(command: string[] | null, only?: string): Command {
     exec: () => execCommand(() => command),
     attach: attachCommand,
     cp: cpCommand,
+    logs: logsCommand,
     sandbox: sandboxCommand,
     web: webCommand,
   };
