@@ -33,6 +33,8 @@ export interface LogBuffer {
 }
 
 export const DEFAULT_LOG_LIMIT = 10 * 1024 * 1024;
+/** An unfinished line becomes a record of its own at this length (a container runtime's line buffer). */
+export const PARTIAL_LINE_BYTES = 16 * 1024;
 
 // Wall-clock nanoseconds: the epoch in milliseconds once, then the monotonic clock's nanoseconds.
 const EPOCH_BASE = BigInt(Date.now()) * 1_000_000n - process.hrtime.bigint();
@@ -48,6 +50,8 @@ export class BoundedLogBuffer implements LogBuffer {
   #head = 0; // index of the first live record in #records
   #size = 0;
   #dropped = 0; // records dropped from the head so far
+  #pending: Buffer[] = []; // the line being written, not yet a record
+  #pendingSize = 0;
   #followers = new Set<(record: LogRecord) => void>();
   #chunkFollowers = new Set<(chunk: Buffer) => void>();
   #endWaiters: (() => void)[] = [];
@@ -77,18 +81,32 @@ export class BoundedLogBuffer implements LogBuffer {
     if (this.#ended || chunk.length === 0) return;
     let kept = chunk;
     if (kept.length > this.limit) kept = kept.subarray(kept.length - this.limit);
+    // As a container runtime does: a line becomes a record when its newline comes (a line split
+    // across writes is one record), or, unfinished, once it is PARTIAL_LINE_BYTES long.
     const added: LogRecord[] = [];
+    const threshold = Math.min(PARTIAL_LINE_BYTES, this.limit);
     for (let start = 0; start < kept.length; ) {
       const nl = kept.indexOf(0x0a, start);
       const end = nl < 0 ? kept.length : nl + 1;
-      added.push({ time, data: kept.subarray(start, end) });
+      this.#pending.push(kept.subarray(start, end));
+      this.#pendingSize += end - start;
       start = end;
+      if (nl >= 0 || this.#pendingSize >= threshold) added.push(this.#takePending(time));
     }
-    for (const record of added) this.#records.push(record);
-    this.#size += kept.length;
+    for (const record of added) {
+      this.#records.push(record);
+      this.#size += record.data.length;
+    }
     this.#trim();
     for (const f of [...this.#chunkFollowers]) f(chunk);
     for (const record of added) for (const f of [...this.#followers]) f(record);
+  }
+
+  #takePending(time: bigint): LogRecord {
+    const data = this.#pending.length === 1 ? this.#pending[0]! : Buffer.concat(this.#pending, this.#pendingSize);
+    this.#pending = [];
+    this.#pendingSize = 0;
+    return { time, data };
   }
 
   #trim(): void {
@@ -124,11 +142,9 @@ export class BoundedLogBuffer implements LogBuffer {
     return this.#records[this.#head + seq - this.#dropped];
   }
 
+  /** The bytes held, the line still being written included. */
   snapshot(): Buffer {
-    return Buffer.concat(
-      this.records().map((r) => r.data),
-      this.#size,
-    );
+    return Buffer.concat([...this.records().map((r) => r.data), ...this.#pending], this.#size + this.#pendingSize);
   }
 
   records(): LogRecord[] {
@@ -159,6 +175,14 @@ export class BoundedLogBuffer implements LogBuffer {
 
   end(): void {
     if (this.#ended) return;
+    if (this.#pendingSize > 0) {
+      // The process ended in the middle of a line: that part is the log's last record.
+      const record = this.#takePending(nowNanos());
+      this.#records.push(record);
+      this.#size += record.data.length;
+      this.#trim();
+      for (const f of [...this.#followers]) f(record);
+    }
     this.#ended = true;
     this.#followers.clear();
     this.#chunkFollowers.clear();
