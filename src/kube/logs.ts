@@ -245,6 +245,7 @@ export class LogStream extends Readable {
       query: { labelSelector: this.#opts.selector },
       signal,
     });
+    // By name (kubectl's order is a Go map's, which is to say none).
     const items = (list?.items ?? []).sort((a, b) => (a.metadata.name < b.metadata.name ? -1 : a.metadata.name > b.metadata.name ? 1 : 0));
     if (items.length === 0 && !this.#opts.follow) this.emit('notice', `No resources found in ${this.#namespace} namespace.`);
     return { items, resourceVersion: list?.metadata?.resourceVersion ?? '' };
