@@ -117,7 +117,11 @@ export async function runLogs(opts: LogsOptions, flags: LogsFlags, stdio: Stdio)
     failures++;
     stdio.stderr.write(`podshell: pod/${sanitize(source.pod)}/${sanitize(source.container)}: ${sanitize(error.message)}\n`);
   });
-  const stop = () => stream.destroy();
+  let stopped = false;
+  const stop = () => {
+    stopped = true;
+    stream.destroy();
+  };
   process.once('SIGINT', stop);
   process.once('SIGTERM', stop);
   try {
@@ -127,7 +131,7 @@ export async function runLogs(opts: LogsOptions, flags: LogsFlags, stdio: Stdio)
     }
   } catch (err) {
     // Stopped by a signal while following: the end the user asked for.
-    if (!(err instanceof Error && (err as NodeJS.ErrnoException).code === 'ERR_STREAM_PREMATURE_CLOSE')) throw err;
+    if (!stopped) throw err;
   } finally {
     process.off('SIGINT', stop);
     process.off('SIGTERM', stop);
