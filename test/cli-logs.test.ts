@@ -188,3 +188,21 @@ describe('bad command lines are usage errors', () => {
     for (const flag of ['--container', '--all-containers', '--selector', '--follow', '--since', '--since-time', '--tail', '--timestamps', '--previous', '--prefix', '--limit-bytes', '--max-log-requests']) assert.ok(help.includes(flag), flag);
   });
 });
+
+test('logs -l app=web -f: a container that starts again is followed again (its fresh log arrives)', async () => {
+  const pod = webPods[2]!;
+  const serving = `[pod/${pod}/app] web: ${pod} serving\n`;
+  const count = (text: string) => text.split(serving).length - 1;
+  const follow = start(bin, ['logs', '-l', 'app=web', '-f']);
+  try {
+    assert.ok(await pollUntil(() => count(follow.out()) === 1, 60_000, 100), follow.out());
+    // End app's main process (the lowest pid after 1 that leads its own session): the sandbox
+    // starts the container again, with a fresh log that says "serving" once more.
+    const r = await kube(['exec', pod, '-c', 'app', '--', 'sh', '-c', 'kill -TERM $(ps -e -o pid=,sid= | awk \'$1 == $2 && $1 > 1 { print $1; exit }\')']);
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok(await pollUntil(() => count(follow.out()) === 2, 60_000, 100), `stdout: ${follow.out()} stderr: ${follow.err()}`);
+    assert.equal(follow.child.exitCode, null, 'still following');
+  } finally {
+    await stop(follow.child);
+  }
+});

@@ -13,7 +13,7 @@ import { watchPods } from './listing.ts';
 import { http as httpModule } from './node-http.ts';
 import { chooseContainer, mostActivePod, parseTarget, podsOf } from './targets.ts';
 import { tlsOptions } from './transport.ts';
-import type { Pod } from './types.ts';
+import type { ContainerStatus, Pod } from './types.ts';
 
 export interface LogsOptions {
   /** `POD` or `TYPE/NAME` (one pod: the workload's most active, as kubectl picks it). */
@@ -130,6 +130,14 @@ function containersOf(pod: Pod): string[] {
 
 const key = (s: LogSource) => `${s.namespace}/${s.pod}/${s.container}`;
 
+/** A container's restartCount, and whether it runs now, from the pod's status. */
+function containerState(pod: Pod, container: string): { restarts: number; running: boolean } {
+  const statuses = [...(pod.status?.containerStatuses ?? []), ...(pod.status?.initContainerStatuses ?? []), ...((pod.status?.['ephemeralContainerStatuses'] as ContainerStatus[] | undefined) ?? [])];
+  const status = statuses.find((s) => s.name === container);
+  const state = status?.['state'] as { running?: unknown } | undefined;
+  return { restarts: status?.restartCount ?? 0, running: state ? state.running !== undefined : pod.status?.phase === 'Running' };
+}
+
 interface Running {
   source: LogSource;
   request?: http.ClientRequest;
@@ -149,7 +157,9 @@ export class LogStream extends Readable {
   readonly #opts: LogsOptions;
   readonly #control = new AbortController();
   readonly #running = new Map<string, Running>();
-  readonly #seen = new Set<string>();
+  /** Logs asked for: the container's restartCount when they were. */
+  readonly #seen = new Map<string, number>();
+  readonly #noticed = new Set<string>();
   #paused = false;
   #starting = 0;
   #watching = false;
@@ -184,7 +194,10 @@ export class LogStream extends Readable {
     const namespace = pod.metadata.namespace ?? this.#namespace;
     if (this.#opts.allContainers) return containersOf(pod).map((container) => ({ namespace, pod: pod.metadata.name, container }));
     const { container, defaultedNotice } = chooseContainer(pod, this.#opts.container);
-    if (defaultedNotice) this.emit('notice', defaultedNotice);
+    if (defaultedNotice && !this.#noticed.has(`${namespace}/${pod.metadata.name}`)) {
+      this.#noticed.add(`${namespace}/${pod.metadata.name}`);
+      this.emit('notice', defaultedNotice);
+    }
     return [{ namespace, pod: pod.metadata.name, container }];
   }
 
@@ -207,7 +220,7 @@ export class LogStream extends Readable {
       return this.#maybeEnd();
     }
     const { items, resourceVersion } = await this.#list(signal);
-    const sources = items.filter((p) => p.status?.phase !== 'Pending' || !this.#opts.follow).flatMap((p) => this.#sourcesOf(p));
+    const sources = items.filter((p) => p.status?.phase !== 'Pending' || !this.#opts.follow).flatMap((p) => this.#sourcesOf(p).map((s) => ({ ...s, restarts: containerState(p, s.container).restarts })));
     this.#checkConcurrency(sources.length);
     if (this.#opts.follow) {
       this.#watching = true;
@@ -228,14 +241,15 @@ export class LogStream extends Readable {
   }
 
   /** Following: all at once; otherwise one after another, in order (as kubectl reads them). */
-  async #all(sources: LogSource[], fatal: boolean): Promise<void> {
+  async #all(sources: (LogSource & { restarts?: number })[], fatal: boolean): Promise<void> {
+    const read = ({ restarts, ...source }: LogSource & { restarts?: number }) => this.#read(source, fatal, restarts ?? 0);
     if (this.#opts.follow) {
-      await Promise.all(sources.map((s) => this.#read(s, fatal)));
+      await Promise.all(sources.map(read));
       return;
     }
     for (const s of sources) {
       if (this.destroyed) return;
-      await this.#read(s, fatal);
+      await read(s);
     }
   }
 
@@ -262,8 +276,12 @@ export class LogStream extends Readable {
           if (event.type === 'BOOKMARK' || event.type === 'DELETED') continue;
           const pod = event.pod;
           if (pod.status?.phase !== 'Running') continue;
-          const fresh = this.#sourcesOfQuiet(pod).filter((s) => !this.#seen.has(key(s)));
-          for (const s of fresh) void this.#read(s, false);
+          // A pod that is new, or a container that started again (a fresh log), is followed.
+          for (const s of this.#sourcesOfQuiet(pod)) {
+            const { restarts, running } = containerState(pod, s.container);
+            const seen = this.#seen.get(key(s));
+            if (running && !this.#running.has(key(s)) && (seen === undefined || restarts > seen)) void this.#read(s, false, restarts);
+          }
         }
       } catch (err) {
         if (signal.aborted) return;
@@ -283,10 +301,10 @@ export class LogStream extends Readable {
   }
 
   /** Read one log to its end; errors go to `podError` (or fail the stream when `fatal`). */
-  async #read(source: LogSource, fatal: boolean): Promise<void> {
+  async #read(source: LogSource, fatal: boolean, restarts: number): Promise<void> {
     const k = key(source);
-    if (this.#seen.has(k)) return;
-    this.#seen.add(k);
+    if (this.#running.has(k)) return;
+    this.#seen.set(k, restarts);
     this.#starting++;
     const running: Running = { source };
     this.#running.set(k, running);
