@@ -206,3 +206,22 @@ test('logs -l app=web -f: a container that starts again is followed again (its f
     await stop(follow.child);
   }
 });
+
+test('the sandbox refuses bad pods/log parameters with a cluster\'s 400 texts', async () => {
+  const raw = (query: string) => kube(['get', '--raw', `/api/v1/namespaces/default/pods/demo/log?${query}`]);
+  const cases: [string, string][] = [
+    ['sinceSeconds=60&sinceTime=2026-01-02T15:04:05Z', 'PodLogOptions "" is invalid: : Forbidden: at most one of `sinceTime` or `sinceSeconds` may be specified'],
+    ['sinceSeconds=0', 'PodLogOptions "" is invalid: sinceSeconds: Invalid value: 0: must be greater than 0'],
+    ['tailLines=-1', 'PodLogOptions "" is invalid: tailLines: Invalid value: -1: must be greater than or equal to 0'],
+    ['limitBytes=0&tailLines=-1', 'PodLogOptions "" is invalid: [tailLines: Invalid value: -1: must be greater than or equal to 0, limitBytes: Invalid value: 0: must be greater than 0]'],
+    ['previous=true', 'previous terminated container "main" in pod "demo" not found'],
+  ];
+  for (const [query, message] of cases) {
+    const r = await raw(query);
+    assert.equal(r.code, 1, query);
+    assert.equal(r.stderr, `Error from server (BadRequest): ${message}\n`, query);
+  }
+  // Good values: the last line, with its time.
+  const r = await raw('tailLines=1&timestamps=true&limitBytes=1000');
+  assert.match(r.stdout.toString(), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z \S.*\n$/);
+});
