@@ -10,7 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { startSandbox, type Sandbox } from '../src/sandbox/server.ts';
-import { pollUntil, run, websocketKubectls } from './helpers.ts';
+import { execFileSync } from 'node:child_process';
+import { pollUntil, run, TmuxSession, websocketKubectls } from './helpers.ts';
 
 const bin = new URL('../bin/podshell', import.meta.url).pathname;
 const kubectl = websocketKubectls().find((k) => k.version === '1.33')!.path;
@@ -224,4 +225,20 @@ test('the sandbox refuses bad pods/log parameters with a cluster\'s 400 texts', 
   // Good values: the last line, with its time.
   const r = await raw('tailLines=1&timestamps=true&limitBytes=1000');
   assert.match(r.stdout.toString(), /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z \S.*\n$/);
+});
+
+test('on a terminal, each pod\'s prefix has its own colour; piped, none', async () => {
+  const name = 'podshell-logs-colour';
+  const tmux = new TmuxSession(name, ['sh', '-c', `KUBECONFIG='${sandbox.kubeconfigPath}' env -u NO_COLOR '${bin}' logs -l app=web --tail=1; sleep 60`], { cols: 160, rows: 20 });
+  try {
+    const sorted = [...webPods].sort();
+    await tmux.waitFor(new RegExp(`${sorted[2]}/app\\] web: ${sorted[2]} serving`));
+    // The screen with its colours: SGR 36, 33, 35 for the first three pods (the multi-pod exec's).
+    const screen = execFileSync('tmux', ['-L', `${name}-${process.pid}`, 'capture-pane', '-e', '-p', '-t', `${name}-${process.pid}`], { encoding: 'utf8' });
+    sorted.forEach((pod, i) => assert.ok(screen.includes(`\x1b[${[36, 33, 35][i]}m[pod/${pod}/app] `), `${pod} in colour ${[36, 33, 35][i]}: ${JSON.stringify(screen)}`));
+  } finally {
+    tmux.kill();
+  }
+  const piped = await run(bin, ['logs', '-l', 'app=web', '--tail=1'], { env: { ...process.env, KUBECONFIG: sandbox.kubeconfigPath } });
+  assert.doesNotMatch(piped.stdout.toString(), /\x1b/);
 });
