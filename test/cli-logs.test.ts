@@ -58,7 +58,9 @@ before(async () => {
   const r = await kube(['get', 'pods', '-l', 'app=web', '-o', 'name']);
   webPods = r.stdout.toString().trim().split('\n').map((l) => l.replace('pod/', ''));
   assert.equal(webPods.length, 3);
-  // demo gets a second and a third line, written a moment after its first.
+  // demo gets a second and a third line, written at least 2 s after its first.
+  const first = Date.parse(`${(await kube(['logs', 'demo', '--timestamps'])).stdout.toString().slice(0, 23)}Z`);
+  await pollUntil(() => Date.now() - first >= 2500, 10_000, 100);
   await writeLine('demo', 'main', 'second line');
   await writeLine('demo', 'main', 'third line');
 });
@@ -95,27 +97,22 @@ describe('podshell logs prints what kubectl logs prints', () => {
     });
   }
 
-  test('--since narrower than the log\'s age leaves out the older lines', async () => {
-    // The lines of demo were written over a span; a --since that starts after the first of them
-    // must print fewer lines than the whole log, and the same as kubectl.
+  test('--since and --since-time narrower than the log leave out the older lines', async () => {
     const all = (await podshell(['logs', 'demo', '--timestamps'])).stdout.toString().trim().split('\n');
     assert.equal(all.length, 3);
-    const first = Date.parse(all[0]!.slice(0, 23) + 'Z');
-    const third = Date.parse(all[2]!.slice(0, 23) + 'Z');
-    // Wait until at least one whole second has passed since the last line, so --since=Ns can cut.
-    const ages = () => Math.floor((Date.now() - first) / 1000);
-    await pollUntil(() => Date.now() - third >= 1000, 10_000, 100);
-    const since = `${Math.max(1, ages())}s`;
-    const [ours, theirs] = await Promise.all([podshell(['logs', 'demo', `--since=${since}`]), kube(['logs', 'demo', `--since=${since}`])]);
-    assert.equal(ours.stdout.toString(), theirs.stdout.toString());
-    // --since-time after the first line and before the last.
-    const cut = new Date(Math.ceil(first / 1000) * 1000 + 1000);
-    if (cut.getTime() <= third) {
-      const t = cut.toISOString().replace(/\.\d+Z$/, 'Z');
-      const [o, k] = await Promise.all([podshell(['logs', 'demo', `--since-time=${t}`]), kube(['logs', 'demo', `--since-time=${t}`])]);
-      assert.equal(o.stdout.toString(), k.stdout.toString());
-      assert.ok(!o.stdout.toString().includes('pod demo is running'), o.stdout.toString());
-    }
+    const [first, second, third] = all.map((l) => Date.parse(`${l.slice(0, 23)}Z`)) as [number, number, number];
+    assert.ok(second - first >= 2000, 'before() wrote the second line 2 s after the first');
+    // A whole second after the first line's second, and not after the second line.
+    const cut = new Date(Math.floor(first / 1000) * 1000 + 2000).toISOString().replace(/\.\d+Z$/, 'Z');
+    const [o, k] = await Promise.all([podshell(['logs', 'demo', `--since-time=${cut}`]), kube(['logs', 'demo', `--since-time=${cut}`])]);
+    assert.equal(k.stdout.toString(), 'second line\nthird line\n');
+    assert.equal(o.stdout.toString(), k.stdout.toString());
+    // --since=1s, once the last line is 2 s old: nothing, from both.
+    await pollUntil(() => Date.now() - third >= 2000, 10_000, 100);
+    const [o2, k2] = await Promise.all([podshell(['logs', 'demo', '--since=1s']), kube(['logs', 'demo', '--since=1s'])]);
+    assert.equal(k2.stdout.toString(), '');
+    assert.equal(o2.stdout.toString(), '');
+    assert.equal(o2.code, 0);
   });
 
   test('-p: the server\'s error, as kubectl shows it', async () => {
