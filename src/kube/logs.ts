@@ -274,20 +274,27 @@ export class LogStream extends Readable {
         for await (const event of watchPods(this.#client, this.#namespace, { resourceVersion: rv, labelSelector: this.#opts.selector!, signal })) {
           rv = event.resourceVersion || rv;
           if (event.type === 'BOOKMARK' || event.type === 'DELETED') continue;
-          const pod = event.pod;
-          if (pod.status?.phase !== 'Running') continue;
-          // A pod that is new, or a container that started again (a fresh log), is followed.
-          for (const s of this.#sourcesOfQuiet(pod)) {
-            const { restarts, running } = containerState(pod, s.container);
-            const seen = this.#seen.get(key(s));
-            if (running && !this.#running.has(key(s)) && (seen === undefined || restarts > seen)) void this.#read(s, false, restarts);
-          }
+          this.#consider(event.pod);
         }
       } catch (err) {
         if (signal.aborted) return;
-        if ((err as { statusCode?: number }).statusCode === 410 || /too old/i.test((err as Error).message)) rv = (await this.#list(signal)).resourceVersion;
-        else throw err;
+        if ((err as { statusCode?: number }).statusCode !== 410 && !/too old/i.test((err as Error).message)) throw err;
+        // Too far behind: list again, and take up any pod the missed changes started.
+        const list = await this.#list(signal);
+        rv = list.resourceVersion;
+        for (const pod of list.items) this.#consider(pod);
       }
+    }
+  }
+
+  /** A pod of the selector, seen by the watch: follow what is new and running. */
+  #consider(pod: Pod): void {
+    if (pod.status?.phase !== 'Running') return;
+    // A pod that is new, or a container that started again (a fresh log), is followed.
+    for (const s of this.#sourcesOfQuiet(pod)) {
+      const { restarts, running } = containerState(pod, s.container);
+      const seen = this.#seen.get(key(s));
+      if (running && !this.#running.has(key(s)) && (seen === undefined || restarts > seen)) void this.#read(s, false, restarts);
     }
   }
 
