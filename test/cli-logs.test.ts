@@ -239,3 +239,16 @@ test('on a terminal, each pod\'s prefix has its own colour; piped, none', async 
   const piped = await run(bin, ['logs', '-l', 'app=web', '--tail=1'], { env: { ...process.env, KUBECONFIG: sandbox.kubeconfigPath } });
   assert.doesNotMatch(piped.stdout.toString(), /\x1b/);
 });
+
+test('-l: a log that cannot be read is reported per pod, the others go on, exit 1', async () => {
+  const r = await podshell(['logs', '-l', 'app=web', '-p']);
+  assert.equal(r.code, 1);
+  const expected = [...webPods].sort().map((p) => `podshell: pod/${p}/app: previous terminated container "app" in pod "${p}" not found\n`).join('');
+  assert.equal(r.stderr, expected);
+  // No pod matches: kubectl's notice, and nothing to print.
+  const [ours, theirs] = await Promise.all([podshell(['logs', '-l', 'app=nothing']), kube(['logs', '-l', 'app=nothing'])]);
+  assert.equal(theirs.stderr, 'No resources found in default namespace.\n');
+  assert.equal(ours.stderr, theirs.stderr);
+  assert.equal(ours.code, 0);
+  assert.equal(ours.stdout.length, 0);
+});
