@@ -196,9 +196,9 @@ test('logs -l app=web -f: a container that starts again is followed again (its f
     assert.ok(await pollUntil(() => count(follow.out()) === 1, 60_000, 100), follow.out());
     // End app's main process (the lowest pid after 1 that leads its own session): the sandbox
     // starts the container again, with a fresh log that says "serving" once more.
+    // (The exec's own exit status is not checked: the container's end may end it first.)
     const r = await kube(['exec', pod, '-c', 'app', '--', 'sh', '-c', 'kill -TERM $(ps -e -o pid=,sid= | awk \'$1 == $2 && $1 > 1 { print $1; exit }\')']);
-    assert.equal(r.code, 0, r.stderr);
-    assert.ok(await pollUntil(() => count(follow.out()) === 2, 60_000, 100), `stdout: ${follow.out()} stderr: ${follow.err()}`);
+    assert.ok(await pollUntil(() => count(follow.out()) === 2, 60_000, 100), `stdout: ${follow.out()} stderr: ${follow.err()} exec: ${r.code} ${r.stderr}`);
     assert.equal(follow.child.exitCode, null, 'still following');
   } finally {
     await stop(follow.child);

@@ -211,7 +211,7 @@ export class LogStream extends Readable {
     for (const s of this.#sourcesOfQuiet(pod)) {
       const { restarts, running } = containerState(pod, s.container);
       const seen = this.#seen.get(key(s));
-      if (running && !this.#running.has(key(s)) && (seen === undefined || restarts > seen)) void this.#read(s, false, restarts);
+      if (running && (seen === undefined || restarts > seen)) void this.#read(s, false, restarts);
     }
   }
 
@@ -227,11 +227,14 @@ export class LogStream extends Readable {
   /** Read one log to its end; errors go to `podError` (or fail the stream when `fatal`). */
   async #read(source: LogSource, fatal: boolean, restarts: number): Promise<void> {
     const k = key(source);
-    if (this.#running.has(k)) return;
+    const seen = this.#seen.get(k);
+    if (seen !== undefined && seen >= restarts) return;
     this.#seen.set(k, restarts);
+    // By instance: the log of a container that started again may open before the old one's ends.
+    const rk = `${k}#${restarts}`;
     this.#starting++;
     const running: Running = { source };
-    this.#running.set(k, running);
+    this.#running.set(rk, running);
     try {
       const response = await this.#open(running);
       this.emit('podStart', source);
@@ -240,12 +243,12 @@ export class LogStream extends Readable {
     } catch (err) {
       if (this.#control.signal.aborted) return;
       // A pod of the watch that is not running yet may be read once it is.
-      if (!fatal && /is waiting to start/.test((err as Error).message)) this.#seen.delete(k);
+      if (!fatal && /is waiting to start/.test((err as Error).message) && this.#seen.get(k) === restarts) this.#seen.set(k, restarts - 1);
       if (fatal) this.destroy(err as Error);
       else this.emit('podError', { source, error: err });
     } finally {
       this.#starting--;
-      this.#running.delete(k);
+      this.#running.delete(rk);
       this.#maybeEnd();
     }
   }
