@@ -10,6 +10,7 @@ import { debugCommand } from './debug.ts';
 import { execCommand } from './exec.ts';
 import { portForwardCommand } from './portforward.ts';
 import { addKubeFlags, kubeFlagsWithValue } from './kubeflags.ts';
+import { logsCommand } from './logs.ts';
 import { commandName } from './name.ts';
 import { sanitizeLines } from './sanitize.ts';
 import { sandboxCommand } from './sandbox.ts';
@@ -48,6 +49,7 @@ export function buildProgram(command: string[] | null, only?: string): Command {
     cp: cpCommand,
     'port-forward': portForwardCommand,
     debug: () => debugCommand(() => command),
+    logs: logsCommand,
     sandbox: sandboxCommand,
     web: webCommand,
   };

@@ -26,3 +26,5 @@ export type { ResolvedTarget, ResolveOptions, ResourceKind, Target, TargetSource
 export type { Container, LabelSelector, ObjectMeta, Pod } from './types.ts';
 export { MAX_WATCH_LINE_BYTES, listNamespaceNames, listPodsAt, watchPods } from './listing.ts';
 export type { PodListing, PodWatchEvent, WatchPodsOptions } from './listing.ts';
+export { DEFAULT_MAX_LOG_REQUESTS, LogStream, MAX_LOG_LINE_BYTES, parseDuration, streamLogs } from './logs.ts';
+export type { LogLine, LogSource, LogsOptions } from './logs.ts';

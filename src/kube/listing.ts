@@ -87,6 +87,8 @@ export interface WatchPodsOptions {
   resourceVersion?: string;
   /** Only pods that match, e.g. `metadata.name=demo`. */
   fieldSelector?: string;
+  /** Only the pods this label selector matches. */
+  labelSelector?: string;
   /** Ends the watch: the request to the API server is destroyed and the iteration throws `signal.reason`. */
   signal?: AbortSignal;
   /** The longest line accepted. [default MAX_WATCH_LINE_BYTES, 16 MiB] */
@@ -106,7 +108,7 @@ export interface WatchPodsOptions {
  */
 export async function* watchPods(client: KubeClient, namespace: string, opts: WatchPodsOptions = {}): AsyncGenerator<PodWatchEvent, void, undefined> {
   const path = `/api/v1/namespaces/${enc(namespace)}/pods`;
-  const url = client.url(path, { watch: 'true', allowWatchBookmarks: 'true', resourceVersion: opts.resourceVersion || undefined, fieldSelector: opts.fieldSelector || undefined });
+  const url = client.url(path, { watch: 'true', allowWatchBookmarks: 'true', resourceVersion: opts.resourceVersion || undefined, fieldSelector: opts.fieldSelector || undefined, labelSelector: opts.labelSelector || undefined });
   const what = `GET ${url.pathname}${url.search}`;
   const maxLine = opts.maxLineBytes ?? MAX_WATCH_LINE_BYTES;
   const control = new AbortController();

@@ -351,7 +351,7 @@ function resolveAll(pods: Pod[], namespace: string, podOpts: PodOptions, describ
 }
 
 /** The pods of a workload or service, by its selector. */
-async function podsOf(source: TargetSource, kind: ResourceKind, name: string, namespace: string, signal: AbortSignal | undefined): Promise<{ pods: Pod[]; describe: string }> {
+export async function podsOf(source: TargetSource, kind: ResourceKind, name: string, namespace: string, signal: AbortSignal | undefined): Promise<{ pods: Pod[]; describe: string }> {
   const raw = await source.getSelector(kind, name, namespace, signal);
   let selector: string;
   if (kind.selector === 'map') {

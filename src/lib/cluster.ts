@@ -1,6 +1,6 @@
-// The library's front door: one object per cluster connection, with exec, run, attach, copies and port-forward.
+// The library's front door: one object per cluster connection, with exec, run, attach, copies, logs, debug containers and port-forward.
 
-import { KubeClient, type InClusterOptions, type KubeconfigOptions } from '../kube/index.ts';
+import { KubeClient, streamLogs, type InClusterOptions, type KubeconfigOptions, type LogStream, type LogsOptions } from '../kube/index.ts';
 import { attach, debug, exec, portForward, run, type DebugOptions, type DebugSession, type ExecOptions, type ExecSession, type PortForward, type PortForwardOptions, type RunOptions, type RunResult, type SessionOptions } from '../exec/index.ts';
 import { copyFromPod, copyToPod, type CopyOptions, type CopyResult, type RemoteSpec } from '../transfer/index.ts';
 
@@ -82,6 +82,17 @@ export class Cluster {
    */
   debug(options: DebugOptions): Promise<DebugSession> {
     return debug(this.client, options);
+  }
+
+  /**
+   * Logs of a pod (`target`) or of every pod a label selector matches, as an object stream of
+   * `{ namespace, pod, container, line }` (docs/api.md, "cluster.logs"). A slow reader pauses
+   * the HTTP responses; following a selector picks up pods that appear.
+   * @example
+   * for await (const l of cluster.logs({ selector: 'app=web', follow: true, since: '5m' })) console.log(l.pod, l.line);
+   */
+  logs(options: LogsOptions): LogStream {
+    return streamLogs(this.client, options);
   }
 
   /**

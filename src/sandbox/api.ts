@@ -9,6 +9,7 @@ import type { Container } from './runtime.ts';
 import { ApiError, badRequest, notFound } from './errors.ts';
 import { parsePodFieldSelector } from './fields.ts';
 import { parseLabelSelector } from './labels.ts';
+import { serveLogs } from './podlog.ts';
 import { forbidden, type NonResourceAttributes, type RbacAuthorizer, type ResourceAttributes } from './rbac.ts';
 import { findResource, servedResources, type ResourceInfo, type Store, type StoreEvent } from './store.ts';
 import { toTable, wantsTable } from './table.ts';
@@ -292,60 +293,6 @@ export function resolveContainer(pod: Pod, requested: string | undefined): strin
   }
   if (!all.includes(requested)) throw badRequest(`container ${requested} is not valid for pod ${pod.metadata.name}`);
   return requested;
-}
-
-function parseNonNegative(params: URLSearchParams, key: string): number | undefined {
-  const raw = params.get(key);
-  if (raw === null || raw === '') return undefined;
-  const n = Number(raw);
-  if (!/^[+-]?\d+$/.test(raw) || !Number.isSafeInteger(n)) throw badRequest(`PodLogOptions "" is invalid: ${key}: Invalid value: "${raw}": strconv.ParseInt: parsing "${raw}": invalid syntax`);
-  if (n < 0) throw badRequest(`PodLogOptions "" is invalid: ${key}: Invalid value: ${raw}: must be greater than or equal to 0`);
-  return n;
-}
-
-function lastLines(buffer: Buffer, lines: number): Buffer {
-  if (lines === 0) return Buffer.alloc(0);
-  let end = buffer.length;
-  if (end > 0 && buffer[end - 1] === 0x0a) end--;
-  let pos = end;
-  for (let seen = 0; pos > 0; ) {
-    pos = buffer.lastIndexOf(0x0a, pos - 1);
-    if (pos < 0) return buffer;
-    if (++seen === lines) return buffer.subarray(pos + 1);
-  }
-  return buffer;
-}
-
-function serveLogs(ctx: ApiContext, req: IncomingMessage, res: ServerResponse, pod: Pod, params: URLSearchParams): void {
-  const containerName = resolveContainer(pod, params.get('container') ?? undefined);
-  const container = ctx.container(pod.metadata.namespace!, pod.metadata.name, containerName);
-  if (!container) throw badRequest(`container "${containerName}" in pod "${pod.metadata.name}" is waiting to start: ContainerCreating`);
-  const tail = parseNonNegative(params, 'tailLines');
-  const limit = parseNonNegative(params, 'limitBytes');
-  const follow = (params.get('follow') ?? 'false').toLowerCase() === 'true';
-  res.writeHead(200, { 'Content-Type': 'text/plain', 'Cache-Control': 'no-cache, private', ...(follow ? { 'Transfer-Encoding': 'chunked' } : {}) });
-  let sent = 0;
-  const write = (chunk: Buffer): boolean => {
-    const part = limit === undefined ? chunk : chunk.subarray(0, Math.max(0, limit - sent));
-    sent += part.length;
-    if (part.length) res.write(part);
-    return limit === undefined || sent < limit;
-  };
-  let snapshot = container.logs.snapshot();
-  if (tail !== undefined) snapshot = lastLines(snapshot, tail);
-  if (!write(snapshot) || !follow || container.logs.ended) {
-    res.end();
-    return;
-  }
-  const stop = container.logs.follow((chunk) => {
-    if (!write(chunk)) finish();
-  });
-  const finish = () => {
-    stop();
-    res.end();
-  };
-  container.logs.onEnd(finish);
-  req.on('close', stop);
 }
 
 /** The request's labelSelector and fieldSelector as one test; throws a 400 ApiError when either does not parse. */
