@@ -50,6 +50,17 @@ spec:
     - name: main
       image: podshell.dev/full:latest
       command: [sh, -c, 'while :; do head -c 65535 /dev/zero | tr "\\\\0" x; echo; sleep 0.05; done']
+---
+# A log with UTF-8 text that ends in the middle of a line (the container ends there).
+apiVersion: v1
+kind: Pod
+metadata: { name: unfinished, namespace: default }
+spec:
+  restartPolicy: Never
+  containers:
+    - name: main
+      image: podshell.dev/full:latest
+      command: [sh, -c, 'printf "grüße, 世界\\nno newline at the end"']
 `;
 
 let sandbox: Sandbox;
@@ -121,6 +132,11 @@ describe('the log of a container', () => {
       assert.ok(got.length > 0, `${query}: some log`);
       assert.equal(got.toString('utf8'), want.stdout.toString('utf8'), `${query} vs kubectl ${args.join(' ')}`);
     }
+    // UTF-8, and a last line without its newline: the same bytes too.
+    assert.ok(await pollUntil(async () => (await kubectl(['logs', 'unfinished'])).stdout.toString().endsWith('at the end'), 30_000));
+    const unfinished = Buffer.from(await (await gw.fetch(logsPath('unfinished'))).arrayBuffer());
+    assert.equal(unfinished.toString(), 'grüße, 世界\nno newline at the end');
+    assert.ok(unfinished.equals((await kubectl(['logs', 'unfinished'])).stdout));
     const stamped = await (await gw.fetch(logsPath('demo', 'timestamps=true'))).text();
     assert.match(stamped, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z podshell sandbox: pod demo is running$/m);
   });

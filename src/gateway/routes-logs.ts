@@ -6,7 +6,7 @@
 import { create as contentDisposition } from 'content-disposition';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { Readable } from 'node:stream';
-import type { Cluster } from '../lib/index.ts';
+import type { Cluster, LogLine } from '../lib/index.ts';
 import { auditRecord, type AuditActor, type AuditLog } from './audit.ts';
 import type { GatewayContext } from './context.ts';
 import { GatewayError, errorAnswer } from './errors.ts';
@@ -94,50 +94,69 @@ export function logFileName(request: Pick<LogRequest, 'pod' | 'container'>): str
   return `${request.pod}${request.container ? `_${request.container}` : ''}.log`;
 }
 
-/** A chunk of the library's log stream as bytes: a Buffer or string as it is, a line record with its newline. */
-function bytesOf(chunk: unknown): Buffer {
-  if (Buffer.isBuffer(chunk)) return chunk;
-  if (chunk instanceof Uint8Array) return Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-  if (typeof chunk === 'string') return Buffer.from(chunk);
-  // A line record: its newline was taken off, unless none followed (`partial`: the log ended in the middle of a line, or a long line came in pieces).
-  const record = chunk as { line?: unknown; partial?: unknown } | null;
-  const line = record?.line;
-  if (typeof line === 'string') return Buffer.from(record?.partial === true ? line : `${line}\n`);
-  throw new GatewayError('ERR_GATEWAY_INTERNAL', 500, 'the log stream gave a chunk that is neither bytes nor a line');
+/** A line of the library's log stream as bytes: with its newline, unless none followed (`partial`: the log ended in the middle of a line, or a long line came in pieces). */
+function bytesOf(record: LogLine): Buffer {
+  return Buffer.from(record.partial ? record.line : `${record.line}\n`);
 }
 
+/** Resolves once the stream has records to read or has ended; rejects with its error. */
+function readable(stream: Readable): Promise<void> {
+  if (stream.errored) return Promise.reject(stream.errored);
+  if (stream.readableEnded || stream.readableLength > 0) return Promise.resolve();
+  return new Promise<void>((resolve, reject) => {
+    const settle = (err?: unknown) => {
+      stream.off('readable', onReady).off('end', onReady).off('error', settle).off('close', onClose);
+      if (err) reject(err);
+      else resolve();
+    };
+    const onReady = () => settle();
+    const onClose = () => settle(stream.errored ?? new Error('the log stream closed'));
+    stream.on('readable', onReady).on('end', onReady).on('error', settle).on('close', onClose);
+  });
+}
+
+/** Bytes the answer takes from the log per chunk at most: the lines already read, joined. */
+const CHUNK_BYTES = 64 * 1024;
+
 /**
- * The log's bytes, pulled from the library's stream only when the answer wants more (Readable.from
- * asks for the next chunk once the previous one was taken). `stop` aborted (the time limit) ends the
- * answer cleanly; any other failure after the first byte cuts the connection, so a client never
- * takes a broken log for a complete one.
+ * The log's bytes, read from the library's stream only when the answer wants more (Readable.from
+ * asks for the next chunk once the previous one was taken): the lines it already holds, joined into
+ * chunks of at most CHUNK_BYTES. `stop` aborted (the time limit) ends the answer cleanly; any other
+ * failure after the first byte cuts the connection, so a client never takes a broken log for a
+ * complete one.
  */
-async function* answerBytes(first: Promise<IteratorResult<unknown>>, rest: AsyncIterator<unknown>, stop: AbortSignal, counted: (n: number) => void): AsyncGenerator<Buffer> {
+async function* answerBytes(stream: Readable, first: Promise<void>, stop: AbortSignal, counted: (n: number) => void): AsyncGenerator<Buffer> {
   try {
-    let next = await first;
-    while (!next.done) {
-      const bytes = bytesOf(next.value);
-      counted(bytes.length);
-      if (bytes.length > 0) yield bytes;
-      if (stop.aborted) return;
-      next = await rest.next();
+    await first;
+    for (;;) {
+      const parts: Buffer[] = [];
+      let size = 0;
+      for (let record: LogLine | null; size < CHUNK_BYTES && (record = stream.read() as LogLine | null) !== null; ) {
+        const bytes = bytesOf(record);
+        parts.push(bytes);
+        size += bytes.length;
+      }
+      if (size > 0) {
+        counted(size);
+        yield parts.length === 1 ? parts[0]! : Buffer.concat(parts, size);
+        if (stop.aborted) return;
+      } else if (stream.readableEnded) {
+        return;
+      } else {
+        await readable(stream);
+      }
     }
   } catch (err) {
     if (stop.aborted) return;
     throw err;
   } finally {
-    await rest.return?.().catch(() => undefined);
+    stream.destroy();
   }
 }
 
-/** The library's `cluster.logs()` (src/kube/logs.ts): a stream of the log's bytes or lines. */
-type LogsMethod = (options: Record<string, unknown>) => AsyncIterable<unknown> | Promise<AsyncIterable<unknown>>;
-
-/** The library's log stream for one container (cluster.logs, src/kube/logs.ts), as an iterator. */
-async function openLog(cluster: Cluster, request: LogRequest, signal: AbortSignal): Promise<AsyncIterator<unknown>> {
-  const logs = (cluster as unknown as { logs?: LogsMethod }).logs;
-  if (typeof logs !== 'function') throw new GatewayError('ERR_GATEWAY_INTERNAL', 501, 'this build of the library cannot read logs');
-  const stream = await logs.call(cluster, {
+/** The library's log stream of one container (`cluster.logs`, src/kube/logs.ts): an object stream of lines. */
+function openLog(cluster: Cluster, request: LogRequest, signal: AbortSignal): Readable {
+  return cluster.logs({
     target: request.pod,
     namespace: request.namespace,
     ...(request.container ? { container: request.container } : {}),
@@ -147,7 +166,6 @@ async function openLog(cluster: Cluster, request: LogRequest, signal: AbortSigna
     ...(request.sinceSeconds !== undefined ? { since: request.sinceSeconds } : {}),
     signal,
   });
-  return stream[Symbol.asyncIterator]();
 }
 
 /**
@@ -187,26 +205,30 @@ export function registerLogRoutes(app: FastifyInstance, ctx: GatewayContext, opt
         done();
       });
       open.add(stop);
-      let first: Promise<IteratorResult<unknown>>;
-      let rest: AsyncIterator<unknown>;
+      let first: Promise<void>;
+      let stream: Readable | undefined;
       try {
         const entry = identities.entry(asked.cluster, principal);
         const cluster = identities.cluster(entry, principal);
-        rest = await openLog(cluster, asked, stop.signal);
-        // Headers once the log's first bytes came, or it ended, or (a followed log with nothing
+        stream = openLog(cluster, asked, stop.signal);
+        // Its failure is read from `stream.errored` where it matters (readable()); never an unhandled 'error'.
+        stream.on('error', () => undefined);
+        // Headers once the log's first lines came, or it ended, or (a followed log with nothing
         // new) after headersWaitMs: a refusal of the cluster comes first and is an error answer.
-        first = rest.next();
+        first = readable(stream);
+        first.catch(() => undefined); // handled where awaited
         let waited: NodeJS.Timeout | undefined;
         await Promise.race([first, new Promise((resolve) => (waited = setTimeout(resolve, headersWaitMs)))]).finally(() => clearTimeout(waited));
       } catch (err) {
         done();
+        stream?.destroy();
         audit?.write(auditRecord('logs.denied', actor, where, { sessionId: null, started, reason: errorAnswer(err).body.error, logs }));
         throw err;
       }
       if (asked.follow) timer = setTimeout(() => stop.abort(new Error(`a followed log ends after ${maxFollowMs} ms`)), maxFollowMs);
       audit?.write(auditRecord('logs.start', actor, where, { sessionId: null, started, logs }));
       let bytesOut = 0;
-      const body = Readable.from(answerBytes(first, rest, stop.signal, (n) => (bytesOut += n)), { objectMode: false, highWaterMark: 64 * 1024 });
+      const body = Readable.from(answerBytes(stream!, first, stop.signal, (n) => (bytesOut += n)), { objectMode: false, highWaterMark: 64 * 1024 });
       const ended = () => {
         done();
         audit?.write(auditRecord('logs.end', actor, where, { sessionId: null, started, ended: new Date().toISOString(), bytesOut, logs }));
