@@ -132,3 +132,29 @@ test('a flood of lines: the tab keeps the newest 10,000 and says how many left t
   assert.ok(dropped >= count - 10_000, `dropped ${dropped}`);
   assert.match((await page.locator('.panel.logs:not([hidden]) .log-lines').getAttribute('title')) ?? '', /older lines left the page \(it keeps 10000\); Download has the whole log/);
 });
+
+test('a reload brings the logs tab back, with its toggles, and reads the log again', async () => {
+  // A page of its own: no tabs of the tests before to restore.
+  page = await world.page();
+  await page.goto(`${world.base}/`);
+  await waitInPage(page, 'the page', () => window.__podshell !== undefined);
+  // A line of this test's own (the tab shows the last 10,000 lines, and the flood above may have pushed the first ones out).
+  const line = `reload-${Date.now()}`;
+  await writeToDemo(line);
+  await page.evaluate(() => window.__podshell.app.openLogs({ cluster: 'podshell-sandbox', namespace: 'default', pod: 'demo', container: 'main' }));
+  await logMatches(new RegExp(`^${line}$`, 'm'));
+  await page.locator('.panel.logs:not([hidden]) .log-bar input[type=checkbox] >> nth=1').check();
+  const stamped = new RegExp(`^\\d{4}-\\d\\d-\\d\\dT\\d\\d:\\d\\d:\\d\\d(\\.\\d+)?Z ${line}$`, 'm');
+  await logMatches(stamped);
+  await page.locator('.panel.logs:not([hidden]) .log-bar input[type=checkbox] >> nth=0').uncheck();
+  await page.reload();
+  await waitInPage(page, 'the page', () => window.__podshell !== undefined);
+  const tabs = await page.evaluate(() => window.__podshell.tabs());
+  assert.equal(tabs.length, 1);
+  assert.equal(tabs[0]!['kind'], 'logs');
+  assert.equal(tabs[0]!['label'], 'demo/main log');
+  assert.equal(tabs[0]!['follow'], false);
+  assert.equal(tabs[0]!['timestamps'], true);
+  await logMatches(stamped);
+  await waitInPage(page, 'the end of the log', () => window.__podshell.tabs()[0]?.['banner'] === 'end of log');
+});

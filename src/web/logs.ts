@@ -60,10 +60,12 @@ export class LogTab {
   private _current = -1;
   private _disposed = false;
 
-  constructor(host: LogHost, target: Target, panel: HTMLElement) {
+  constructor(host: LogHost, target: Target, panel: HTMLElement, options: { follow?: boolean; timestamps?: boolean } = {}) {
     this._host = host;
     this.target = target;
     this.panel = panel;
+    this.follow = options.follow ?? true;
+    this.timestamps = options.timestamps ?? false;
     panel.classList.add('logs');
     const bar = document.createElement('div');
     bar.className = 'log-bar';

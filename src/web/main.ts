@@ -14,6 +14,8 @@ const $ = <T extends HTMLElement>(id: string) => document.getElementById(id) as 
 
 /** A tab of the strip: a terminal, or a container's log (logs.ts). */
 type Tab = TerminalTab | LogTab;
+/** What sessionStorage keeps of a tab: a terminal's session, or a logs tab's container and toggles. */
+type Saved = SavedTab | { logs: Target; follow: boolean; timestamps: boolean };
 
 class App implements TerminalHost, LogHost {
   readonly tabs: Tab[] = [];
@@ -91,8 +93,8 @@ class App implements TerminalHost, LogHost {
   }
 
   /** A logs tab for a container (the tree's "logs" button, or L on a container). */
-  openLogs(target: Target): LogTab {
-    return this._addTab((panel) => new LogTab(this, { cluster: target.cluster, namespace: target.namespace, pod: target.pod, ...(target.container ? { container: target.container } : {}) }, panel));
+  openLogs(target: Target, options: { follow?: boolean; timestamps?: boolean } = {}): LogTab {
+    return this._addTab((panel) => new LogTab(this, { cluster: target.cluster, namespace: target.namespace, pod: target.pod, ...(target.container ? { container: target.container } : {}) }, panel, options));
   }
 
   private _addTab<T extends Tab>(make: (panel: HTMLElement) => T): T {
@@ -242,15 +244,17 @@ class App implements TerminalHost, LogHost {
   // ---- saved tabs ----
 
   private _save(): void {
-    const saved: SavedTab[] = this.tabs
-      .filter((t): t is TerminalTab => t instanceof TerminalTab && t.sessionId !== undefined && t.state !== 'ended' && t.state !== 'failed')
-      .map((t) => ({ target: t.target, sessionId: t.sessionId! }));
+    const saved: Saved[] = [];
+    for (const t of this.tabs) {
+      if (t instanceof LogTab) saved.push({ logs: t.target, follow: t.follow, timestamps: t.timestamps });
+      else if (t.sessionId !== undefined && t.state !== 'ended' && t.state !== 'failed') saved.push({ target: t.target, sessionId: t.sessionId });
+    }
     const active = this.active instanceof TerminalTab ? this.active.sessionId : undefined;
     sessionStorage.setItem(STORE, JSON.stringify({ tabs: saved, active }));
   }
 
   restore(): void {
-    let stored: { tabs: SavedTab[]; active?: string } | undefined;
+    let stored: { tabs: Saved[]; active?: string } | undefined;
     try {
       stored = JSON.parse(sessionStorage.getItem(STORE) ?? 'null') ?? undefined;
     } catch {
@@ -259,8 +263,12 @@ class App implements TerminalHost, LogHost {
     if (!stored) return;
     let active: TerminalTab | undefined;
     for (const saved of stored.tabs) {
-      const tab = this.open(saved.target, saved);
-      if (saved.sessionId === stored.active) active = tab;
+      // A logs tab reads its log again; a terminal tab rejoins its session.
+      if ('logs' in saved) this.openLogs(saved.logs, { follow: saved.follow, timestamps: saved.timestamps });
+      else {
+        const tab = this.open(saved.target, saved);
+        if (saved.sessionId === stored.active) active = tab;
+      }
     }
     if (active) this.activate(active);
   }
