@@ -61,9 +61,8 @@ async function create(client: { fetch(path: string, init?: RequestInit): Promise
 const distroless = { cluster: 'podshell-sandbox', namespace: 'default', pod: 'distroless', container: 'app', cols: 100, rows: 30 };
 
 describe('the body', () => {
-  test('debug needs the container, an object without unknown keys, an image reference', async () => {
+  test('debug is an object without unknown keys, its image an image reference', async () => {
     for (const [body, message] of [
-      [{ ...distroless, container: undefined, debug: {} }, /must have property container when property debug is present/],
       [{ ...distroless, debug: { image: 'busybox latest' } }, /must match pattern/],
       [{ ...distroless, debug: { image: '' } }, /must NOT have fewer than 1 characters/],
       [{ ...distroless, debug: { privileged: true } }, /must NOT have additional properties/],
@@ -101,6 +100,12 @@ describe('a shell in a debug container', () => {
 
     client.type('exit\r');
     await until('the exit', () => client.exitInfo !== null);
+    // Without a container: the pod's default one is the target.
+    const byDefault = await create(gw, { ...distroless, container: undefined, debug: {} });
+    assert.equal(byDefault.status, 201, JSON.stringify(byDefault.body));
+    await gw.fetch(`/api/sessions/${byDefault.body['id']}`, { method: 'DELETE' });
+    const defaulted = auditLines().find((l) => l['event'] === 'debug.start' && l['sessionId'] === byDefault.body['id'])!;
+    assert.equal(defaulted['debug'].targetContainer, 'app');
     const lines = auditLines().filter((l) => l['sessionId'] === body['id']);
     assert.deepEqual(lines.map((l) => l['event']), ['debug.start', 'session.start', 'session.end']);
     for (const l of lines) {

@@ -24,7 +24,8 @@ after(async () => {
 });
 
 test('distroless/app: the refusal offers a debug container, whose shell runs and which the tree shows', async () => {
-  await page.goto(`${world.base}/?cluster=podshell-sandbox&namespace=default&pod=distroless&container=app`);
+  // The pod, not a container: the shell (and the debug container's target) is its default container.
+  await page.goto(`${world.base}/?cluster=podshell-sandbox&namespace=default&pod=distroless`);
   const banner = await waitInPage(page, 'the refusal', () => {
     const tab = window.__podshell?.tabs()[0];
     return tab?.['state'] === 'failed' ? (tab['banner'] as string) : '';

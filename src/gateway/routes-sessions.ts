@@ -32,14 +32,13 @@ const createBody = {
     tty: { type: 'boolean' },
     cols: dimension,
     rows: dimension,
-    // A debug (ephemeral) container targeting `container`, which must be given: docs/web.md, "Debug containers".
+    // A debug (ephemeral) container targeting `container` (default: the pod's default container): docs/web.md, "Debug containers".
     debug: {
       type: 'object',
       additionalProperties: false,
       properties: { image: { type: 'string', minLength: 1, maxLength: 512, pattern: '^[A-Za-z0-9][A-Za-z0-9._/:@+-]*$' } },
     },
   },
-  dependencies: { debug: ['container'] },
 } as const;
 
 const resizeBody = { type: 'object', additionalProperties: false, required: ['cols', 'rows'], properties: { cols: dimension, rows: dimension } } as const;

@@ -11,6 +11,7 @@ import type { Recording, Recordings } from './recording.ts';
 import { configuredPrefix, identitiesOf, type Identities } from './identity.ts';
 import { GatewaySession, newSessionId, type SessionLimits, type SessionSpec } from './session.ts';
 import { DEFAULT_DEBUG_IMAGE } from './config.ts';
+import { podSummary } from './pods.ts';
 import { startDebugSession, noShellError, sessionCommand } from './shell.ts';
 import type { AuditedDebug } from './audit.ts';
 
@@ -44,7 +45,7 @@ export interface CreateSessionRequest {
   rows?: number;
   /**
    * Run the session in a new ephemeral (debug) container of the pod that shares the processes of
-   * `container` (which must then be given), made from `image` (default: the config's debugImage).
+   * `container` (default: the pod's default container), made from `image` (default: the config's debugImage).
    */
   debug?: { image?: string };
 }
@@ -144,6 +145,8 @@ export class SessionManager implements SessionRegistry {
         // A new ephemeral container sharing the target's processes, and the shell attached to it.
         debug = this._debugOf(request);
         await this._identities.checkExec(cluster.client, principal, { namespace: spec.namespace, pod: spec.pod, subresource: 'attach' });
+        // No container named: the one a shell would have opened in (the pod's default container).
+        if (!debug.targetContainer) debug.targetContainer = podSummary(await cluster.client.getPod(spec.namespace, spec.pod)).defaultContainer;
         const started = await startDebugSession(cluster, {
           pod: spec.pod,
           namespace: spec.namespace,
