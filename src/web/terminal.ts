@@ -205,7 +205,8 @@ export class TerminalTab {
    * processes, and their files under /proc/PID/root), made from the gateway's debug image.
    */
   async startDebug(): Promise<void> {
-    if (this.sessionId !== undefined || this._disposed) return;
+    // Once: a second click while the first is starting would add a second container.
+    if (this.sessionId !== undefined || this._disposed || this.debug) return;
     this.debug = true;
     this.state = 'starting';
     this._showBanner('Starting a debug container… (the image may take a while to pull)', 'info');
