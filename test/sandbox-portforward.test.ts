@@ -154,6 +154,18 @@ test('a 50 MiB download comes through byte for byte', async () => {
   assert.equal(createHash('sha256').update(r.body).digest('hex'), want);
 });
 
+test('a 20 MiB upload reaches the pod byte for byte (the client sends faster than the pod reads)', async () => {
+  const size = 20 * 1024 * 1024;
+  const body = Buffer.alloc(size);
+  for (let i = 0; i < size; i += 4) body.writeUInt32LE((i * 2654435761) >>> 0, i);
+  const o = opened(await connect('?ports=9090'));
+  send(o, 0, `POST /upload HTTP/1.0\r\nContent-Length: ${size}\r\n\r\n`);
+  for (let off = 0; off < size; off += 256 * 1024) o.ws.send(Buffer.concat([Buffer.of(0), body.subarray(off, off + 256 * 1024)]));
+  assert.equal(await o.closed, 1000);
+  const answer = channel(o, 0).subarray(2).toString();
+  assert.ok(answer.endsWith(`\r\n\r\necho-http 9090: POST /upload ${size} bytes sha256 ${createHash('sha256').update(body).digest('hex')}\n`), answer);
+});
+
 test("a port nobody listens on: the kubelet's and container runtime's error text on its error channel, then the close", async () => {
   const o = opened(await connect('?ports=8081'));
   assert.equal(await o.closed, 1000);

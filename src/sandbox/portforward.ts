@@ -128,7 +128,12 @@ export function createPortForwardServer(ctx: ApiContext, options: PortForwardOpt
 
   return {
     handles(req) {
-      const p = parseResourcePath(requestUrl(req).pathname);
+      let p;
+      try {
+        p = parseResourcePath(requestUrl(req).pathname);
+      } catch {
+        return false; // a malformed path: the exec server answers it with its Status
+      }
       return !!p && p.group === '' && p.version === 'v1' && p.resource === 'pods' && !!p.name && p.namespace !== undefined && p.subresource === 'portforward';
     },
     handleUpgrade(req, socket, head) {
