@@ -276,3 +276,32 @@ test("kubectl port-forward (SPDY, or SPDY tunnelled in a WebSocket) fails at onc
   assert.notEqual(r.code, 0);
   assert.match(r.stderr, /error upgrading connection: .*the podshell sandbox serves port-forward over WebSocket only \(v4\.channel\.k8s\.io, v4\.base64\.channel\.k8s\.io\); SPDY\/3\.1 is not supported/);
 });
+
+test("with isolation none a pod's processes are the host's: port-forward reaches the host's loopback, and names no namespace", async (t) => {
+  const plain = await startSandbox({ isolation: 'none', manifestTexts: [{ source: 'test', text: 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\nspec:\n  containers:\n    - name: main\n      image: podshell.dev/full:latest\n---\napiVersion: sandbox.podshell.dev/v1\nkind: SandboxUser\nmetadata:\n  name: admin\nspec:\n  groups: [system:masters]\n' }] });
+  t.after(() => plain.close());
+  // Stands for a process of the pod: with no isolation, one listening on 127.0.0.1 of the host.
+  const { createServer } = await import('node:net');
+  const server = createServer((s) => s.end('plain pod\n'));
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.after(() => server.close());
+  const port = (server.address() as { port: number }).port;
+  const saved = sandbox;
+  sandbox = plain;
+  try {
+    const o = opened(await connect(`?ports=${port}`, { path: '/api/v1/namespaces/default/pods/p/portforward' }));
+    assert.equal(await o.closed, 1000);
+    assert.equal(channel(o, 0).subarray(2).toString(), 'plain pod\n');
+    const free = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    const refused = opened(await connect(`?ports=${free}`, { path: '/api/v1/namespaces/default/pods/p/portforward' }));
+    assert.equal(await refused.closed, 1000);
+    assert.match(channel(refused, 1).subarray(2).toString(), new RegExp(`^error forwarding port ${free} to pod [0-9a-f]{64}, uid : failed to execute portforward in network namespace "host": failed to connect to localhost:${free} inside namespace "[0-9a-f]{64}", IPv4: dial tcp4 127\\.0\\.0\\.1:${free}: connect: connection refused IPv6 dial tcp6 \\[::1\\]:${free}: connect: `));
+  } finally {
+    sandbox = saved;
+  }
+});
