@@ -31,7 +31,7 @@ interface SandboxFlags {
 export function sandboxCommand(): Command {
   return new Command('sandbox')
     .description(
-      'Start a local Kubernetes API server for pods, exec and attach, backed by real local processes.\n' +
+      'Start a local Kubernetes API server for pods, exec, attach, logs, debug containers and port-forward, backed by real local processes.\n' +
         'kubectl, client libraries and podshell itself use it like a cluster through the kubeconfig it writes.',
     )
     .option('--kubeconfig <file>', 'where to write the kubeconfig (contexts podshell-sandbox, podshell-sandbox-dev, podshell-sandbox-viewer)', defaultSandboxKubeconfig())
