@@ -2,8 +2,7 @@
 // pod and container a copy runs in, the commands' error reports, and the checksum comparison that
 // follows every copy (unless `verify: false`).
 
-import { PassThrough } from 'node:stream';
-import { RemoteError, UsageError, run, type RunResult } from '../exec/index.ts';
+import { RemoteError, UsageError, exec, run, type RunResult } from '../exec/index.ts';
 import { resolveSessionTarget, type KubeClient, type ResolvedTarget } from '../kube/index.ts';
 import * as cmd from './commands.ts';
 import { IntegrityError, TransferError } from './errors.ts';
@@ -136,32 +135,80 @@ async function diagnoseNoTar(ctx: Ctx, upload: boolean): Promise<TransferError> 
   return noTar(ctx, upload);
 }
 
-/**
- * A command started now that runs only once `go()` is called: its connection, upgrade and process
- * start overlap the work before (a copy's transfer), and `go()` costs only the command itself.
- * `go()` gives null when the command did not run — no shell, or the waiting session was lost (a
- * kubelet's streaming-connection-idle-timeout ends an idle session): then run it afresh.
- * `cancel()` lets it end without running.
- */
-function gated(ctx: Ctx, command: string[]): { go(): Promise<RunResult<string> | null>; cancel(): void } {
-  const gate = new PassThrough();
-  // The session's failure (it is in `result`) may destroy the gate before it is opened or closed.
-  gate.on('error', noop);
-  const script = 'read -r go && [ "$go" = go ] && echo started && exec "$@"';
-  const result = run(ctx.client, { ...sessionOptions(ctx), command: ['sh', '-c', script, 'sh', ...command], stdin: gate });
-  result.catch(noop);
+/** A stepped session (commands.statThenVerify, commands.uploadSteps): several commands for one session's cost. */
+interface Stepped {
+  /**
+   * The next step's output and exit status (stderr: what came since the step before, as far as it
+   * arrived). Null when the script ended before it; rejects with the session's failure (no shell,
+   * a lost connection).
+   */
+  next(): Promise<RunResult<string> | null>;
+  /** A line for the script to read (a session opened with `stdin`). */
+  send(line: string): void;
+  /** End it: stdin ends (the script reads no more lines), or, without stdin, the session is aborted. */
+  stop(): void;
+}
+
+/** Runs `command` (a script whose steps end with commands.stepMark lines) and reads its steps as they come. */
+function stepped(ctx: Ctx, command: string[], options: { stdin: boolean; signal?: AbortSignal | undefined }): Stepped {
+  const session = exec(ctx.client, { ...sessionOptions(ctx, options.signal ?? ctx.signal), command, stdin: options.stdin, stdout: true, stderr: true });
+  const steps: RunResult<string>[] = [];
+  const waiting: Array<{ resolve: (r: RunResult<string> | null) => void; reject: (err: unknown) => void }> = [];
+  let out = '';
+  let errText = '';
+  let ended: { failure: unknown } | null = null;
+  const settle = () => {
+    while (waiting.length > 0 && (steps.length > 0 || ended)) {
+      const w = waiting.shift()!;
+      if (steps.length > 0) w.resolve(steps.shift()!);
+      else if (ended!.failure) w.reject(ended!.failure);
+      else w.resolve(null);
+    }
+  };
+  session.stdin?.on('error', noop);
+  session.stderr!.setEncoding('utf8');
+  session.stderr!.on('data', (text: string) => {
+    if (errText.length < 65536) errText += text;
+  });
+  session.stderr!.on('error', noop);
+  session.stdout!.setEncoding('utf8');
+  session.stdout!.on('data', (text: string) => {
+    out += text;
+    for (let at = out.indexOf(cmd.stepMark); at >= 0; at = out.indexOf(cmd.stepMark)) {
+      const eol = out.indexOf('\n', at + cmd.stepMark.length);
+      if (eol < 0) break;
+      steps.push({ stdout: out.slice(0, at), stderr: errText, exitCode: Number(out.slice(at + cmd.stepMark.length, eol)) });
+      errText = '';
+      out = out.slice(eol + 1);
+    }
+    settle();
+  });
+  session.stdout!.on('error', noop);
+  // Every step that was printed is read before the end is told.
+  const stdoutDone = new Promise<void>((resolve) => {
+    session.stdout!.once('end', resolve);
+    session.stdout!.once('close', resolve);
+  });
+  session.exit.then(
+    () => null,
+    (err: unknown) => err,
+  ).then(async (failure) => {
+    if (!failure) await stdoutDone;
+    ended = { failure };
+    settle();
+  });
   return {
-    go: async () => {
-      gate.end('go\n');
-      try {
-        const r = await result;
-        return r.stdout.startsWith('started\n') ? { ...r, stdout: r.stdout.slice('started\n'.length) } : null;
-      } catch {
-        return null;
-      }
+    next: () => new Promise((resolve, reject) => {
+      waiting.push({ resolve, reject });
+      settle();
+    }),
+    send: (line) => {
+      if (!ended) session.stdin?.write(`${line}\n`);
     },
-    cancel: () => {
-      gate.end();
+    stop: () => {
+      if (ended) return;
+      if (session.stdin) session.stdin.end('stop\n');
+      else session.abort(new Error('the copy stopped'));
     },
   };
 }
@@ -262,14 +309,15 @@ export {
   context,
   diagnoseNoTar,
   forwardStderr,
-  gated,
   noop,
   noShell,
   notFound,
   remoteFailure,
   runIn,
   sessionOptions,
+  stepped,
   validateCopy,
   verifyRemote,
   type Ctx,
+  type Stepped,
 };

@@ -9,7 +9,7 @@ import path, { posix } from 'node:path';
 import { exec, type ExecSession, type RunResult } from '../exec/index.ts';
 import type { KubeClient } from '../kube/index.ts';
 import * as cmd from './commands.ts';
-import { collectText, context, diagnoseNoTar, forwardStderr, isMissingExecutable, noop, noShell, notFound, remoteFailure, runIn, sessionOptions, validateCopy, verifyRemote, type CopyOptions, type CopyResult, type Ctx } from './copy.ts';
+import { collectText, context, diagnoseNoTar, forwardStderr, isMissingExecutable, noop, noShell, notFound, remoteFailure, runIn, sessionOptions, stepped, validateCopy, verifyRemote, type CopyOptions, type CopyResult, type Ctx, type Stepped } from './copy.ts';
 import { IntegrityError, TransferError } from './errors.ts';
 import { canonicalDestination, extractTar } from './extract.ts';
 import { cleanRemote, tarPrefix, type RemoteSpec } from './filespec.ts';
@@ -68,6 +68,29 @@ async function* remoteBytes(ctx: Ctx, what: string, commandAt: (offset: number) 
   }
 }
 
+/**
+ * statPath's answer: the first step of `steps` when there are steps (statThenVerify), else a
+ * session of its own (also when the steps' shell is missing). Null when the container has no stat.
+ */
+async function statRemote(ctx: Ctx, remotePath: string, steps: Stepped | null): Promise<RunResult<string> | null> {
+  if (steps) {
+    try {
+      const r = await steps.next();
+      // 127: the shell found no stat.
+      if (r && r.exitCode === 127) return null;
+      if (r) return r.exitCode === 0 ? r : { stdout: '', stderr: r.stdout, exitCode: r.exitCode };
+    } catch (err) {
+      if (!isMissingExecutable(err)) throw err;
+    }
+  }
+  try {
+    return await runIn(ctx, cmd.statPath(remotePath));
+  } catch (err) {
+    if (isMissingExecutable(err)) return null;
+    throw err;
+  }
+}
+
 /** Without stat: a shell tells what the path is. Null when there is no shell. */
 async function kindWithShell(ctx: Ctx, remotePath: string): Promise<'file' | 'directory' | 'missing' | 'other' | null> {
   const script = 'if [ -d "$1" ]; then echo directory; elif [ -f "$1" ]; then echo file; elif [ -e "$1" ]; then echo other; else echo missing; fi';
@@ -110,11 +133,11 @@ export async function copyFromPod(client: KubeClient, remote: RemoteSpec, localP
   // but a symbolic link its command is already the right one, and its bytes wait, with
   // backpressure, until stat said what they are.
   let started: ExecSession | undefined = exec(ctx.client, { ...sessionOptions(streamCtx), command: cmd.tarCreate(remotePath), stdout: true, stderr: true });
-  // So does a single file's checksum in the container, computed while its bytes travel (for a
-  // directory it fails harmlessly and is dropped once stat said so): no round trip waits on stat.
+  // Stat runs in the session that then, for a single file, computes its checksum in the container
+  // while its bytes travel: one session less, and no round trip waits on stat.
   const unchecked = new AbortController();
-  let early: Promise<RunResult<string>> | undefined = verify ? runIn(ctx, cmd.verifyFiles([remotePath]), ctx.signal ? AbortSignal.any([ctx.signal, unchecked.signal]) : unchecked.signal) : undefined;
-  early?.catch(noop);
+  const steps = verify ? stepped(ctx, cmd.statThenVerify(remotePath), { stdin: false, signal: ctx.signal ? AbortSignal.any([ctx.signal, unchecked.signal]) : unchecked.signal }) : null;
+  let early: Promise<RunResult<string>> | undefined;
   const unstarted = () => {
     started?.abort(new Error('the copy stopped'));
     started = undefined;
@@ -126,12 +149,12 @@ export async function copyFromPod(client: KubeClient, remote: RemoteSpec, localP
   let dereference = false;
   let dest: string;
   try {
-    try {
-      const r = await runIn(ctx, cmd.statPath(remotePath));
-      if (r.exitCode === 0) info = cmd.parseStat(r.stdout);
-      else if (/no such file|not a directory/i.test(r.stderr)) throw notFound(ctx, remotePath);
-    } catch (err) {
-      if (!isMissingExecutable(err)) throw err;
+    const r = await statRemote(ctx, remotePath, steps);
+    if (r?.exitCode === 0) info = cmd.parseStat(r.stdout);
+    else if (r && /no such file|not a directory/i.test(r.stderr)) throw notFound(ctx, remotePath);
+    if (steps && r?.exitCode === 0) {
+      early = steps.next().then((checked) => checked ?? runIn(ctx, cmd.verifyFiles([remotePath])));
+      early.catch(noop);
     }
     // A symlink named by the user is followed (tar alone would archive the link, which is then
     // skipped): `h` for a file, `PATH/.` for a directory. Links inside a directory stay skipped.
