@@ -70,6 +70,10 @@ async function context(client: KubeClient, remote: RemoteSpec, options: CopyOpti
     ...(options.container ? { container: options.container } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
+  return contextOf(client, target, options);
+}
+
+function contextOf(client: KubeClient, target: ResolvedTarget, options: CopyOptions): Ctx {
   return {
     client,
     target,
@@ -77,6 +81,22 @@ async function context(client: KubeClient, remote: RemoteSpec, options: CopyOpti
     warn: options.onWarning ?? noop,
     where: `container "${target.container}" of pod ${target.namespace}/${target.pod}`,
   };
+}
+
+/**
+ * The context a copy's sessions may start with while context() still looks the target up, when
+ * the lookup cannot change it: a plain pod name and a named container make the exec URL the
+ * lookup would confirm (or its error stands, and the sessions are dropped). Null otherwise.
+ */
+function guessedContext(client: KubeClient, remote: RemoteSpec, options: CopyOptions): Ctx | null {
+  if (!options.container || !remote.path || remote.pod.includes('/')) return null;
+  const namespace = remote.namespace ?? options.namespace;
+  return contextOf(client, { namespace: namespace || client.namespace, pod: remote.pod, container: options.container }, options);
+}
+
+/** Whether context()'s answer is the guessed one (it always is: resolvePod keeps a named pod, namespace and container). */
+function confirms(ctx: Ctx, guessed: Ctx): boolean {
+  return ctx.target.namespace === guessed.target.namespace && ctx.target.pod === guessed.target.pod && ctx.target.container === guessed.target.container;
 }
 
 function sessionOptions(ctx: Ctx, signal: AbortSignal | undefined = ctx.signal) {
@@ -306,9 +326,11 @@ async function verifyRemote(ctx: Ctx, items: readonly VerifyItem[], progress: Pr
 
 export {
   collectText,
+  confirms,
   context,
   diagnoseNoTar,
   forwardStderr,
+  guessedContext,
   noop,
   noShell,
   notFound,

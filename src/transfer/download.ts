@@ -9,7 +9,7 @@ import path, { posix } from 'node:path';
 import { exec, type ExecSession, type RunResult } from '../exec/index.ts';
 import type { KubeClient } from '../kube/index.ts';
 import * as cmd from './commands.ts';
-import { collectText, context, diagnoseNoTar, forwardStderr, isMissingExecutable, noop, noShell, notFound, remoteFailure, runIn, sessionOptions, stepped, validateCopy, verifyRemote, type CopyOptions, type CopyResult, type Ctx, type Stepped } from './copy.ts';
+import { collectText, confirms, context, diagnoseNoTar, forwardStderr, guessedContext, isMissingExecutable, noop, noShell, notFound, remoteFailure, runIn, sessionOptions, stepped, validateCopy, verifyRemote, type CopyOptions, type CopyResult, type Ctx, type Stepped } from './copy.ts';
 import { IntegrityError, TransferError } from './errors.ts';
 import { canonicalDestination, extractTar } from './extract.ts';
 import { cleanRemote, tarPrefix, type RemoteSpec } from './filespec.ts';
@@ -122,7 +122,11 @@ export async function copyFromPod(client: KubeClient, remote: RemoteSpec, localP
   const preserve = options.preserve ?? true;
   const verify = options.verify ?? true;
   const retries = options.retries ?? 0;
-  const ctx = await context(client, remote, options);
+  // The target lookup and the sessions overlap where the lookup cannot change the target.
+  const guessed = guessedContext(client, remote, options);
+  const lookup = context(client, remote, options);
+  if (guessed) lookup.catch(noop);
+  const ctx = guessed ?? (await lookup);
   const remotePath = cleanRemote(remote.path);
   const progress = new ProgressReporter(options.onProgress, 'download');
 
@@ -149,6 +153,7 @@ export async function copyFromPod(client: KubeClient, remote: RemoteSpec, localP
   let dereference = false;
   let dest: string;
   try {
+    if (guessed && !confirms(await lookup, guessed)) throw new TransferError('ERR_TRANSFER_REMOTE', `the copy's target changed while it was looked up: ${(await lookup).where}, not ${guessed.where}`);
     const r = await statRemote(ctx, remotePath, steps);
     if (r?.exitCode === 0) info = cmd.parseStat(r.stdout);
     else if (r && /no such file|not a directory/i.test(r.stderr)) throw notFound(ctx, remotePath);

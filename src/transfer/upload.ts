@@ -11,7 +11,7 @@ import { pipeline } from 'node:stream/promises';
 import { exec, type ExecSession, type RunResult } from '../exec/index.ts';
 import type { KubeClient } from '../kube/index.ts';
 import * as cmd from './commands.ts';
-import { collectText, context, diagnoseNoTar, forwardStderr, isMissingExecutable, noop, noShell, remoteFailure, runIn, sessionOptions, stepped, validateCopy, verifyRemote, type CopyOptions, type CopyResult, type Ctx, type Stepped } from './copy.ts';
+import { collectText, confirms, context, diagnoseNoTar, forwardStderr, guessedContext, isMissingExecutable, noop, noShell, remoteFailure, runIn, sessionOptions, stepped, validateCopy, verifyRemote, type CopyOptions, type CopyResult, type Ctx, type Stepped } from './copy.ts';
 import { TransferError } from './errors.ts';
 import { cleanRemote, uploadTarget, type RemoteSpec } from './filespec.ts';
 import { packEntries, walk, type PackEntry } from './pack.ts';
@@ -175,7 +175,11 @@ export async function copyToPod(client: KubeClient, localPath: string, remote: R
   } catch {
     throw new TransferError('ERR_TRANSFER_LOCAL_NOT_FOUND', `${localPath} doesn't exist in local filesystem`);
   }
-  const ctx = await context(client, remote, options);
+  // A single file's sessions and the target lookup overlap where the lookup cannot change the target.
+  const guessed = source.isFile() ? guessedContext(client, remote, options) : null;
+  const lookup = context(client, remote, options);
+  if (guessed) lookup.catch(noop);
+  const ctx = guessed ?? (await lookup);
   const remotePath = cleanRemote(remote.path);
   const localName = (p: string) => path.basename(path.resolve(p));
   // A single file's sessions start with the directory test, for the destination it names when it
@@ -183,6 +187,7 @@ export async function copyToPod(client: KubeClient, localPath: string, remote: R
   const guess = source.isFile() ? speculate(ctx, remotePath, uploadTarget(localPath, remotePath, false, localName), preserve) : null;
   let destIsDir: boolean;
   try {
+    if (guessed && !confirms(await lookup, guessed)) throw new TransferError('ERR_TRANSFER_REMOTE', `the copy's target changed while it was looked up: ${(await lookup).where}, not ${guessed.where}`);
     destIsDir = await isRemoteDirectory(ctx, remotePath, guess?.steps);
   } catch (err) {
     guess?.drop();
