@@ -108,40 +108,50 @@ const verifyScript =
   'echo none';
 
 /**
- * What ends each step of a stepped script's output (see statThenVerify): a line of its own with the
- * step's exit status, `\n@podshell-step STATUS\n`. The step's output is what comes before it.
+ * What ends each step of a stepped script's output (see statThenVerify): a line of its own,
+ * `\n@podshell-step TOKEN STATUS\n`, with the step's exit status. TOKEN is the script's `$0`, a
+ * random name (stepToken) that no output of a step can know, so that none can end a step early.
+ * The step's output is what comes before it.
  */
-export const stepMark = '\n@podshell-step ';
+export function stepMark(token: string): string {
+  return `\n@podshell-step ${token} `;
+}
 
-const endStep = `printf '${stepMark.replace('\n', '\\n')}%s\\n' "$?"`;
+/** A random `$0` for a stepped script. */
+export function stepToken(random: string): string {
+  return `podshell-${random}`;
+}
+
+const endStep = `printf '\\n@podshell-step %s %s\\n' "$0" "$?"`;
 
 /**
  * A download's first session, in two steps: statPath's line (or stat's error: its stderr goes with
  * it, exit status 127 when there is no stat), then, for a file or a symbolic link, verifyFiles'
  * output for PATH: the container's checksum, computed while the archive travels in another session.
+ * `token`: see stepMark.
  */
-export function statThenVerify(path: string): string[] {
+export function statThenVerify(path: string, token: string): string[] {
   const script =
     `s=$(stat -c '%F|%s|%a' -- "$1" 2>&1); c=$?; printf '%s' "$s"; (exit "$c"); ${endStep}; ` +
     `[ "$c" -eq 0 ] || exit 0; case $s in 'regular file|'*|'regular empty file|'*|'symbolic link|'*) ;; *) exit 0;; esac; ` +
     `(${verifyScript}); ${endStep}`;
-  return ['sh', '-c', script, 'sh', path];
+  return ['sh', '-c', script, token, path];
 }
 
 /**
  * What ends a single file's upload, as steps of one session: whether TEST is a directory (its exit
  * status; skipped when TEST is empty), then, each when a line on stdin asks for it, `check`
  * (verifyFiles' output for TMP) and `rename` (renameInto TMP FINAL; its errors are its output).
- * Any other line, or the end of stdin, ends it.
+ * Any other line, or the end of stdin, ends it. `token`: see stepMark.
  */
-export function uploadSteps(test: string, tmpPath: string, finalPath: string): string[] {
+export function uploadSteps(test: string, tmpPath: string, finalPath: string, token: string): string[] {
   const script =
     `if [ -n "$1" ]; then [ -d "$1" ]; ${endStep}; fi; ` +
     'read -r go || exit 0; ' +
     `if [ "$go" = check ]; then (set -- "$2"; ${verifyScript}); ${endStep}; read -r go || exit 0; fi; ` +
     '[ "$go" = rename ] || exit 0; ' +
     `(set -- "$2" "$3"; ${renameScript}) 2>&1; ${endStep}`;
-  return ['sh', '-c', script, 'sh', test, tmpPath, finalPath];
+  return ['sh', '-c', script, token, test, tmpPath, finalPath];
 }
 
 /** Splits paths into batches whose total length stays under `maxBytes` (the exec URL carries each one). */

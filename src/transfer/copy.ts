@@ -2,6 +2,7 @@
 // pod and container a copy runs in, the commands' error reports, and the checksum comparison that
 // follows every copy (unless `verify: false`).
 
+import { randomBytes } from 'node:crypto';
 import { RemoteError, UsageError, exec, run, type RunResult } from '../exec/index.ts';
 import { resolveSessionTarget, type KubeClient, type ResolvedTarget } from '../kube/index.ts';
 import * as cmd from './commands.ts';
@@ -169,9 +170,11 @@ interface Stepped {
   stop(): void;
 }
 
-/** Runs `command` (a script whose steps end with commands.stepMark lines) and reads its steps as they come. */
-function stepped(ctx: Ctx, command: string[], options: { stdin: boolean; signal?: AbortSignal | undefined }): Stepped {
-  const session = exec(ctx.client, { ...sessionOptions(ctx, options.signal ?? ctx.signal), command, stdin: options.stdin, stdout: true, stderr: true });
+/** Runs the script `command(token)` makes (its steps end with commands.stepMark(token) lines) and reads its steps as they come. */
+function stepped(ctx: Ctx, command: (token: string) => string[], options: { stdin: boolean; signal?: AbortSignal | undefined }): Stepped {
+  const token = cmd.stepToken(randomBytes(8).toString('hex'));
+  const mark = cmd.stepMark(token);
+  const session = exec(ctx.client, { ...sessionOptions(ctx, options.signal ?? ctx.signal), command: command(token), stdin: options.stdin, stdout: true, stderr: true });
   const steps: RunResult<string>[] = [];
   const waiting: Array<{ resolve: (r: RunResult<string> | null) => void; reject: (err: unknown) => void }> = [];
   let out = '';
@@ -194,10 +197,10 @@ function stepped(ctx: Ctx, command: string[], options: { stdin: boolean; signal?
   session.stdout!.setEncoding('utf8');
   session.stdout!.on('data', (text: string) => {
     out += text;
-    for (let at = out.indexOf(cmd.stepMark); at >= 0; at = out.indexOf(cmd.stepMark)) {
-      const eol = out.indexOf('\n', at + cmd.stepMark.length);
+    for (let at = out.indexOf(mark); at >= 0; at = out.indexOf(mark)) {
+      const eol = out.indexOf('\n', at + mark.length);
       if (eol < 0) break;
-      steps.push({ stdout: out.slice(0, at), stderr: errText, exitCode: Number(out.slice(at + cmd.stepMark.length, eol)) });
+      steps.push({ stdout: out.slice(0, at), stderr: errText, exitCode: Number(out.slice(at + mark.length, eol)) });
       errText = '';
       out = out.slice(eol + 1);
     }

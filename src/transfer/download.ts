@@ -140,7 +140,7 @@ export async function copyFromPod(client: KubeClient, remote: RemoteSpec, localP
   // Stat runs in the session that then, for a single file, computes its checksum in the container
   // while its bytes travel: one session less, and no round trip waits on stat.
   const unchecked = new AbortController();
-  const steps = verify ? stepped(ctx, cmd.statThenVerify(remotePath), { stdin: false, signal: ctx.signal ? AbortSignal.any([ctx.signal, unchecked.signal]) : unchecked.signal }) : null;
+  const steps = verify ? stepped(ctx, (token) => cmd.statThenVerify(remotePath, token), { stdin: false, signal: ctx.signal ? AbortSignal.any([ctx.signal, unchecked.signal]) : unchecked.signal }) : null;
   let early: Promise<RunResult<string>> | undefined;
   const unstarted = () => {
     started?.abort(new Error('the copy stopped'));

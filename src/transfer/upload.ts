@@ -88,7 +88,7 @@ async function catUpload(ctx: Ctx, entry: PackEntry, tmp: string, progress: Prog
  * while the copy runs, and each step then costs only its command.
  */
 function finishSteps(ctx: Ctx, test: string, tmp: string, finalPath: string): Stepped {
-  return stepped(ctx, cmd.uploadSteps(test, tmp, finalPath), { stdin: true });
+  return stepped(ctx, (token) => cmd.uploadSteps(test, tmp, finalPath, token), { stdin: true });
 }
 
 /**
