@@ -164,6 +164,32 @@ describe('the scripts, run by this machine’s sh with hostile names', () => {
     assert.equal(existsSync(join(dir, 'PWNED')), false);
   });
 
+  test('statTarVerify: stat as a step on stdout before the archive; tar\'s messages and the checksum as steps on stderr; tar\'s exit status', async () => {
+    const data = randomBytes(3000);
+    const name = 'one $(touch PWNED) file';
+    writeFileSync(join(dir, name), data);
+    const file = await run(cmd.statTarVerify(name, token));
+    assert.equal(file.code, 0);
+    const mark = Buffer.from(cmd.stepMark(token));
+    const eol = file.stdout.indexOf(10, file.stdout.indexOf(mark) + mark.length);
+    assert.deepEqual(stepsOf(file.stdout.subarray(0, eol + 1)).map(([out, status]) => [cmd.parseStat(out), status]), [[{ type: 'file', size: 3000, mode: statSync(join(dir, name)).mode & 0o777 }, 0]]);
+    assert.deepEqual(file.stdout.subarray(eol + 1), (await run(cmd.tarCreate(name))).stdout);
+    const [[tarText, tarStatus], [verified, verifyStatus], ...rest] = stepsOf(Buffer.from(file.stderr));
+    assert.deepEqual([tarText, tarStatus, verifyStatus, rest], ['', 0, 0, []]);
+    assert.deepEqual(cmd.parseVerifyOutput(verified!, 1), { method: 'sha256', values: [createHash('sha256').update(data).digest('hex')] });
+    // A directory: its archive and tar's step, no checksum.
+    mkdirSync(join(dir, 'tdir'));
+    const tree = await run(cmd.statTarVerify('tdir', token));
+    assert.deepEqual(stepsOf(Buffer.from(tree.stderr)), [['', 0]]);
+    // Missing: stat's error as the only step; no tar: nothing at all.
+    const missing = await run(cmd.statTarVerify('missing', token));
+    assert.equal(missing.stderr, '');
+    assert.match(stepsOf(missing.stdout)[0]![0], /no such file/i);
+    const noTar = await run(['/bin/sh', ...cmd.statTarVerify(name, token).slice(1)], undefined, { PATH: mkdtempSync(join(dir, 'empty-')) });
+    assert.deepEqual([noTar.code, noTar.stdout.length, noTar.stderr], [0, 0, '']);
+    assert.equal(existsSync(join(dir, 'PWNED')), false);
+  });
+
   test('uploadSteps: the directory test, then check and rename each when asked; a directory of the final name is refused; any other line stops it', async () => {
     const data = randomBytes(3000);
     const tmp = join(dir, cmd.tempName('00000002'));

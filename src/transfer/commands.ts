@@ -139,6 +139,25 @@ export function statThenVerify(path: string, token: string): string[] {
 }
 
 /**
+ * A download in one session: `tar` in the container, then stat's answer for PATH as a step on
+ * stdout (see statThenVerify), then, for a file or a directory, the archive on stdout, then on
+ * stderr tar's own messages as a step with tar's exit status and, for a file, verifyFiles' output
+ * as a step: computed alongside tar (a pipe holds it until tar ends). Exits with tar's status.
+ * Without tar it prints nothing; for anything but a file or a directory, nothing after stat's
+ * step. `token`: see stepMark.
+ */
+export function statTarVerify(path: string, token: string): string[] {
+  const script =
+    'command -v tar >/dev/null 2>&1 || exit 0; ' +
+    `s=$(stat -c '%F|%s|%a' -- "$1" 2>&1); c=$?; printf '%s' "$s"; (exit "$c"); ${endStep}; ` +
+    `[ "$c" -eq 0 ] || exit 0; case $s in 'regular file|'*|'regular empty file|'*) ;; 'directory|'*) tar cf - -- "$1"; t=$?; (exit "$t"); ${endStep} >&2; exit "$t";; *) exit 0;; esac; ` +
+    'exec 3>&1; ' +
+    `{ (${verifyScript}) 2>/dev/null; ${endStep}; } 3>&- | ` +
+    `{ tar cf - -- "$1" >&3 3>&-; t=$?; (exit "$t"); ${endStep} >&2; [ "$t" -eq 0 ] || exit "$t"; cat >&2; }`;
+  return ['sh', '-c', script, token, path];
+}
+
+/**
  * What ends a single file's upload, as steps of one session: whether TEST is a directory (its exit
  * status; skipped when TEST is empty), then, each when a line on stdin asks for it, `check`
  * (verifyFiles' output for TMP) and `rename` (renameInto TMP FINAL; its errors are its output).

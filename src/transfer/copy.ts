@@ -3,7 +3,7 @@
 // follows every copy (unless `verify: false`).
 
 import { randomBytes } from 'node:crypto';
-import { RemoteError, UsageError, exec, run, type RunResult } from '../exec/index.ts';
+import { RemoteError, UsageError, exec, run, type ExecSession, type RunResult } from '../exec/index.ts';
 import { resolveSessionTarget, type KubeClient, type ResolvedTarget } from '../kube/index.ts';
 import * as cmd from './commands.ts';
 import { IntegrityError, TransferError } from './errors.ts';
@@ -156,12 +156,16 @@ async function diagnoseNoTar(ctx: Ctx, upload: boolean): Promise<TransferError> 
   return noTar(ctx, upload);
 }
 
-/** A stepped session (commands.statThenVerify, commands.uploadSteps): several commands for one session's cost. */
+/** A stepped session (commands.statThenVerify, statTarVerify, uploadSteps): several commands for one session's cost. */
 interface Stepped {
+  /** Its session: with steps on stderr, the caller reads stdout. */
+  readonly session: ExecSession;
+  /** The mark that ends each step (commands.stepMark). */
+  readonly mark: string;
   /**
-   * The next step's output and exit status (stderr: what came since the step before, as far as it
-   * arrived). Null when the script ended before it; rejects with the session's failure (no shell,
-   * a lost connection).
+   * The next step's output and exit status (stderr: what came on stderr since the step before, as
+   * far as it arrived, for steps on stdout). Null when the script ended before it; rejects with
+   * the session's failure (no shell, a lost connection).
    */
   next(): Promise<RunResult<string> | null>;
   /** A line for the script to read (a session opened with `stdin`). */
@@ -170,11 +174,16 @@ interface Stepped {
   stop(): void;
 }
 
-/** Runs the script `command(token)` makes (its steps end with commands.stepMark(token) lines) and reads its steps as they come. */
-function stepped(ctx: Ctx, command: (token: string) => string[], options: { stdin: boolean; signal?: AbortSignal | undefined }): Stepped {
+/**
+ * Runs the script `command(token)` makes (its steps end with commands.stepMark(token) lines, on
+ * stdout, or on stderr with `stepsOn: 'stderr'`) and reads its steps as they come.
+ */
+function stepped(ctx: Ctx, command: (token: string) => string[], options: { stdin: boolean; stepsOn?: 'stdout' | 'stderr'; signal?: AbortSignal | undefined }): Stepped {
   const token = cmd.stepToken(randomBytes(8).toString('hex'));
   const mark = cmd.stepMark(token);
   const session = exec(ctx.client, { ...sessionOptions(ctx, options.signal ?? ctx.signal), command: command(token), stdin: options.stdin, stdout: true, stderr: true });
+  const onStderr = options.stepsOn === 'stderr';
+  const stepStream = onStderr ? session.stderr! : session.stdout!;
   const steps: RunResult<string>[] = [];
   const waiting: Array<{ resolve: (r: RunResult<string> | null) => void; reject: (err: unknown) => void }> = [];
   let out = '';
@@ -189,13 +198,15 @@ function stepped(ctx: Ctx, command: (token: string) => string[], options: { stdi
     }
   };
   session.stdin?.on('error', noop);
-  session.stderr!.setEncoding('utf8');
-  session.stderr!.on('data', (text: string) => {
-    if (errText.length < 65536) errText += text;
-  });
-  session.stderr!.on('error', noop);
-  session.stdout!.setEncoding('utf8');
-  session.stdout!.on('data', (text: string) => {
+  if (!onStderr) {
+    session.stderr!.setEncoding('utf8');
+    session.stderr!.on('data', (text: string) => {
+      if (errText.length < 65536) errText += text;
+    });
+    session.stderr!.on('error', noop);
+  }
+  stepStream.setEncoding('utf8');
+  stepStream.on('data', (text: string) => {
     out += text;
     for (let at = out.indexOf(mark); at >= 0; at = out.indexOf(mark)) {
       const eol = out.indexOf('\n', at + mark.length);
@@ -204,23 +215,27 @@ function stepped(ctx: Ctx, command: (token: string) => string[], options: { stdi
       errText = '';
       out = out.slice(eol + 1);
     }
+    // Text that holds no mark for long is no step's (a step's output is a few lines).
+    if (out.length > 1024 * 1024) out = out.slice(-mark.length - 16);
     settle();
   });
-  session.stdout!.on('error', noop);
+  stepStream.on('error', noop);
   // Every step that was printed is read before the end is told.
-  const stdoutDone = new Promise<void>((resolve) => {
-    session.stdout!.once('end', resolve);
-    session.stdout!.once('close', resolve);
+  const stepsDone = new Promise<void>((resolve) => {
+    stepStream.once('end', resolve);
+    stepStream.once('close', resolve);
   });
   session.exit.then(
     () => null,
     (err: unknown) => err,
   ).then(async (failure) => {
-    if (!failure) await stdoutDone;
+    if (!failure) await stepsDone;
     ended = { failure };
     settle();
   });
   return {
+    session,
+    mark,
     next: () => new Promise((resolve, reject) => {
       waiting.push({ resolve, reject });
       settle();

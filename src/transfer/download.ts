@@ -24,13 +24,14 @@ const retryableCodes = new Set(['ERR_CONNECTION_LOST', 'ERR_TIMEOUT']);
 /**
  * The bytes of a command's stdout, resumed after a broken connection with `commandAt(offset)`
  * up to `retries` times (negative: no limit). Fails with the command's exit code and stderr.
- * `first`: the session of `commandAt(0)`, already started.
+ * `first`: the session of `commandAt(0)`, already started, and its command's stderr when the
+ * session's own stderr carries more (statTarVerify's steps).
  */
-async function* remoteBytes(ctx: Ctx, what: string, commandAt: (offset: number) => string[], retries: number, first?: ExecSession): AsyncGenerator<Buffer> {
+async function* remoteBytes(ctx: Ctx, what: string, commandAt: (offset: number) => string[], retries: number, first?: { session: ExecSession; stderr?: Promise<string> }): AsyncGenerator<Buffer> {
   let offset = 0;
   for (let attempt = 0; ; attempt++) {
-    const session = attempt === 0 && first ? first : exec(ctx.client, { ...sessionOptions(ctx), command: commandAt(offset), stdout: true, stderr: true });
-    const stderr = collectText(session.stderr);
+    const session = attempt === 0 && first ? first.session : exec(ctx.client, { ...sessionOptions(ctx), command: commandAt(offset), stdout: true, stderr: true });
+    const stderr = (attempt === 0 && first?.stderr) || collectText(session.stderr);
     let finished = false;
     try {
       try {
@@ -66,6 +67,50 @@ async function* remoteBytes(ctx: Ctx, what: string, commandAt: (offset: number) 
       if (!finished) session.abort(new Error('the copy stopped'));
     }
   }
+}
+
+/**
+ * statTarVerify's first step, which its stdout carries before the archive: read up to its mark,
+ * and the bytes after it put back for the archive's reader. Null when the session ended without
+ * it (no tar) or could not start (no shell).
+ */
+async function headStep(one: Stepped): Promise<RunResult<string> | null> {
+  const stream = one.session.stdout!;
+  stream.on('error', noop);
+  let head: Buffer = Buffer.alloc(0);
+  for (;;) {
+    const chunk = stream.read() as Buffer | null;
+    if (chunk !== null) {
+      head = head.length > 0 ? Buffer.concat([head, chunk]) : chunk;
+      const at = head.indexOf(one.mark);
+      const eol = at >= 0 ? head.indexOf(10, at + one.mark.length) : -1;
+      if (eol >= 0) {
+        if (eol + 1 < head.length) stream.unshift(head.subarray(eol + 1));
+        return { stdout: head.subarray(0, at).toString(), stderr: '', exitCode: Number(head.subarray(at + one.mark.length, eol).toString()) };
+      }
+      // stat's answer is one line: this is something else.
+      if (head.length > 65536) return null;
+      continue;
+    }
+    if (stream.readableEnded || stream.destroyed) break;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        stream.off('readable', done);
+        stream.off('end', done);
+        stream.off('close', done);
+        resolve();
+      };
+      stream.on('readable', done);
+      stream.on('end', done);
+      stream.on('close', done);
+    });
+  }
+  try {
+    await one.session.exit;
+  } catch (err) {
+    if (!isMissingExecutable(err)) throw err;
+  }
+  return null;
 }
 
 /**
@@ -133,19 +178,16 @@ export async function copyFromPod(client: KubeClient, remote: RemoteSpec, localP
   // Ends the remote command when the untar fails first (an unsafe member, a cap).
   const stop = new AbortController();
   const streamCtx = { ...ctx, signal: ctx.signal ? AbortSignal.any([ctx.signal, stop.signal]) : stop.signal };
-  // The archive's session starts while stat runs (one round trip instead of two): for anything
-  // but a symbolic link its command is already the right one, and its bytes wait, with
-  // backpressure, until stat said what they are.
-  let started: ExecSession | undefined = exec(ctx.client, { ...sessionOptions(streamCtx), command: cmd.tarCreate(remotePath), stdout: true, stderr: true });
-  // Stat runs in the session that then, for a single file, computes its checksum in the container
-  // while its bytes travel: one session less, and no round trip waits on stat.
+  let started: { session: ExecSession; stderr?: Promise<string> } | undefined;
   const unchecked = new AbortController();
-  const steps = verify ? stepped(ctx, (token) => cmd.statThenVerify(remotePath, token), { stdin: false, signal: ctx.signal ? AbortSignal.any([ctx.signal, unchecked.signal]) : unchecked.signal }) : null;
   let early: Promise<RunResult<string>> | undefined;
   const unstarted = () => {
-    started?.abort(new Error('the copy stopped'));
+    started?.session.abort(new Error('the copy stopped'));
     started = undefined;
   };
+  // One session where it can: stat, the archive and a single file's checksum, all from
+  // statTarVerify. Else (no tar, a symbolic link, no shell) the sessions below.
+  const one = verify ? stepped(streamCtx, (token) => cmd.statTarVerify(remotePath, token), { stdin: false, stepsOn: 'stderr' }) : null;
 
   // What the path is (and its size, for progress): cheap, and a clear "no such file".
   let info: cmd.StatInfo | null = null;
@@ -154,12 +196,42 @@ export async function copyFromPod(client: KubeClient, remote: RemoteSpec, localP
   let dest: string;
   try {
     if (guessed && !confirms(await lookup, guessed)) throw new TransferError('ERR_TRANSFER_REMOTE', `the copy's target changed while it was looked up: ${(await lookup).where}, not ${guessed.where}`);
-    const r = await statRemote(ctx, remotePath, steps);
-    if (r?.exitCode === 0) info = cmd.parseStat(r.stdout);
-    else if (r && /no such file|not a directory/i.test(r.stderr)) throw notFound(ctx, remotePath);
-    if (steps && r?.exitCode === 0) {
-      early = steps.next().then((checked) => checked ?? runIn(ctx, cmd.verifyFiles([remotePath])));
-      early.catch(noop);
+    const head = one ? await headStep(one) : null;
+    const known = head?.exitCode === 0 ? cmd.parseStat(head.stdout) : null;
+    if (one && known && (known.type === 'file' || known.type === 'directory')) {
+      info = known;
+      // tar's own messages, then (for a file) the container's checksum, after the archive.
+      started = { session: one.session, stderr: one.next().then((r) => r?.stdout ?? '', () => '') };
+      if (known.type === 'file') {
+        early = one.next().then(
+          (checked) => checked ?? runIn(ctx, cmd.verifyFiles([remotePath])),
+          () => runIn(ctx, cmd.verifyFiles([remotePath])),
+        );
+        early.catch(noop);
+      }
+    } else {
+      one?.stop();
+      if (head && head.exitCode !== 0 && head.exitCode !== 127 && /no such file|not a directory/i.test(head.stdout)) throw notFound(ctx, remotePath);
+      let r: RunResult<string> | null;
+      if (known) {
+        // A symbolic link or a special file: stat answered already.
+        r = head;
+      } else {
+        // The archive's session starts while stat runs (one round trip instead of two): for
+        // anything but a symbolic link its command is already the right one, and its bytes wait,
+        // with backpressure, until stat said what they are.
+        started = { session: exec(ctx.client, { ...sessionOptions(streamCtx), command: cmd.tarCreate(remotePath), stdout: true, stderr: true }) };
+        // Stat runs in the session that then, for a single file, computes its checksum in the
+        // container while its bytes travel: no round trip waits on stat.
+        const steps = verify ? stepped(ctx, (token) => cmd.statThenVerify(remotePath, token), { stdin: false, signal: ctx.signal ? AbortSignal.any([ctx.signal, unchecked.signal]) : unchecked.signal }) : null;
+        r = await statRemote(ctx, remotePath, steps);
+        if (steps && r?.exitCode === 0) {
+          early = steps.next().then((checked) => checked ?? runIn(ctx, cmd.verifyFiles([remotePath])));
+          early.catch(noop);
+        }
+      }
+      if (r?.exitCode === 0) info = cmd.parseStat(r.stdout);
+      else if (r && /no such file|not a directory/i.test(r.stderr)) throw notFound(ctx, remotePath);
     }
     // A symlink named by the user is followed (tar alone would archive the link, which is then
     // skipped): `h` for a file, `PATH/.` for a directory. Links inside a directory stay skipped.
@@ -176,6 +248,7 @@ export async function copyFromPod(client: KubeClient, remote: RemoteSpec, localP
     dest = await canonicalDestination(localPath);
   } catch (err) {
     unstarted();
+    one?.stop();
     unchecked.abort(new Error('the copy stopped'));
     throw err;
   }
