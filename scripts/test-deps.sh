@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite drives as real peers, when they are missing:
 # python3-kubernetes (a real WebSocket v4 client of the sandbox), tmux (a real terminal) and
-# chromium (a real browser for the web shell's page) and asciinema (reads the gateway's recordings).
+# chromium (a real browser for the web shell's page), asciinema (reads the gateway's recordings)
+# and iproute2 (ip: the sandbox brings up each pod's loopback with it).
 set -euo pipefail
-packages=(python3-kubernetes tmux chromium asciinema)
+packages=(python3-kubernetes tmux chromium asciinema iproute2)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' || missing+=("$pkg")

@@ -38,7 +38,7 @@ function conventions(command: Command): Command {
  */
 export function buildProgram(command: string[] | null, only?: string): Command {
   const program = conventions(new Command(commandName()))
-    .description('Run commands, interactive shells and file copies in Kubernetes pods.')
+    .description('Run commands, interactive shells, file copies, logs, debug containers and port-forwards in Kubernetes pods.')
     .usage('[kube flags] COMMAND [options]')
     .version(packageVersion(), '--version')
     .enablePositionalOptions();
@@ -47,9 +47,9 @@ export function buildProgram(command: string[] | null, only?: string): Command {
     exec: () => execCommand(() => command),
     attach: attachCommand,
     cp: cpCommand,
-    'port-forward': portForwardCommand,
-    debug: () => debugCommand(() => command),
     logs: logsCommand,
+    debug: () => debugCommand(() => command),
+    'port-forward': portForwardCommand,
     sandbox: sandboxCommand,
     web: webCommand,
   };

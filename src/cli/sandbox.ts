@@ -31,14 +31,14 @@ interface SandboxFlags {
 export function sandboxCommand(): Command {
   return new Command('sandbox')
     .description(
-      'Start a local Kubernetes API server for pods, exec and attach, backed by real local processes.\n' +
+      'Start a local Kubernetes API server for pods, exec, attach, logs, debug containers and port-forward, backed by real local processes.\n' +
         'kubectl, client libraries and podshell itself use it like a cluster through the kubeconfig it writes.',
     )
     .option('--kubeconfig <file>', 'where to write the kubeconfig (contexts podshell-sandbox, podshell-sandbox-dev, podshell-sandbox-viewer)', defaultSandboxKubeconfig())
     .option('--port <n>', 'TCP port on 127.0.0.1 (0 picks a free one)', parsePort, 0)
     .option('--manifest <file>', 'multi-document YAML of Namespaces, Pods, Deployments, ReplicaSets, StatefulSets, DaemonSets, Jobs, RBAC objects and SandboxUsers (repeatable; default: the built-in world)', collect)
     .option('--protocols <list>', 'comma-separated exec/attach subprotocols to accept, e.g. v4.channel.k8s.io to act like Kubernetes < 1.30 (default: all)')
-    .addOption(new Option('--isolation <mode>', 'container isolation: namespaces (own root filesystem and hostname), none (plain processes), auto').choices(['auto', 'namespaces', 'none']).default('auto'))
+    .addOption(new Option('--isolation <mode>', 'container isolation: namespaces (own root filesystem and hostname, a network per pod), none (plain processes), auto').choices(['auto', 'namespaces', 'none']).default('auto'))
     .addHelpText(
       'after',
       '\nExamples:\n' +

@@ -200,6 +200,7 @@ function resourceList(ctx: ApiContext, group: string, version: string): unknown 
         ...(ctx.startEphemeral ? [{ ...EPHEMERAL_SUBRESOURCE, verbs: [...EPHEMERAL_SUBRESOURCE.verbs] }] : []),
         { name: 'pods/exec', singularName: '', namespaced: true, kind: 'PodExecOptions', verbs: ['create', 'get'] },
         { name: 'pods/log', singularName: '', namespaced: true, kind: 'Pod', verbs: ['get'] },
+        { name: 'pods/portforward', singularName: '', namespaced: true, kind: 'PodPortForwardOptions', verbs: ['create', 'get'] },
       );
     }
   }
@@ -438,7 +439,7 @@ async function handleResource(ctx: ApiContext, req: IncomingMessage, res: Server
   authorize(ctx, user, attrs);
 
   if (p.subresource) {
-    if (info.kind === 'Pod' && (p.subresource === 'exec' || p.subresource === 'attach')) throw badRequest('Upgrade request required');
+    if (info.kind === 'Pod' && (p.subresource === 'exec' || p.subresource === 'attach' || p.subresource === 'portforward')) throw badRequest('Upgrade request required');
     if (info.kind === 'Pod' && p.subresource === 'log' && method === 'GET') {
       const pod = ctx.store.pod(p.namespace ?? '', p.name!);
       if (!pod) throw notFound('pods', p.name!);

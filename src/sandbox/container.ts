@@ -90,6 +90,15 @@ export interface Host {
   strayDescriptors(): readonly number[];
 }
 
+/**
+ * The command line that runs `argv` in a pod's network namespace: the one its network holder
+ * (pid `netPid`, see Runtime) keeps. A container's holder starts this way, and every process of
+ * the container then joins that namespace with the rest of pid 1's.
+ */
+export function joinPodNetwork(tools: HostTools, netPid: number, argv: readonly string[]): string[] {
+  return [tools.nsenter, `--net=/proc/${netPid}/ns/net`, '--', ...argv];
+}
+
 export function containerEnv(spec: ContainerSpec, base: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = { ...base };
   for (const e of spec.env ?? []) env[e.name] = e.value ?? '';
@@ -237,8 +246,8 @@ export class SandboxContainer implements Container {
   }
 
   /**
-   * How a process enters the container. nsenter joins pid 1's namespaces, root and working
-   * directory, and forks (a PID namespace takes children only); the child starts a session of its
+   * How a process enters the container. nsenter joins pid 1's namespaces (the pod's network
+   * namespace among them), root and working directory, and forks (a PID namespace takes children only); the child starts a session of its
    * own (with a tty, it takes the terminal over), so signals and terminal keys reach it and not
    * nsenter, which waits and exits as the child does; setpriv then drops every capability for
    * good. Descriptors the runtime's process leaves open to children (other sessions' terminals)
@@ -247,7 +256,7 @@ export class SandboxContainer implements Container {
    */
   #entering(argv: string[], tty: boolean): { file: string; args: string[]; cwd: string; enters: true } {
     const tools = this.#host.tools!;
-    const nsenter = [tools.nsenter, '-t', String(this.#initPid), '-m', '-u', '-p', '-r', '-w', '--',
+    const nsenter = [tools.nsenter, '-t', String(this.#initPid), '-m', '-u', '-n', '-p', '-r', '-w', '--',
       SETSID_IN_ROOT, ...(tty ? ['--ctty'] : []), SETPRIV_IN_ROOT, ...DROP_PRIVILEGES, '--', ...argv];
     const stray = this.#host.strayDescriptors();
     if (stray.length === 0 || !tools.bash) return { file: nsenter[0]!, args: nsenter.slice(1), cwd: '/', enters: true };

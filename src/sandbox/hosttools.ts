@@ -10,7 +10,8 @@ export const HOST_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbi
 
 /**
  * unshare's options for a container's holder: its own mount, UTS and PID namespaces (the holder's
- * shell is the namespace's first process; it dies with unshare).
+ * shell is the namespace's first process; it dies with unshare). The network namespace is the
+ * pod's, shared by its containers: the holder is started inside it (see joinPodNetwork()).
  */
 export const UNSHARE_OPTIONS: readonly string[] = ['--mount', '--uts', '--pid', '--kill-child', '--propagation', 'private'];
 
@@ -45,6 +46,16 @@ export const HOLDER_SCRIPT = `set -e
 if [ -n "$5" ]; then "$5" "$4"; else printf '%s\\n' "$4" > /proc/sys/kernel/hostname; fi
 "$7" -a -T "$1"
 exec "$8" --root="$2" --wd="$3" -- "$9" ${DROP_PRIVILEGES.join(' ')} -- "\${10}" -c '${PAUSE_SCRIPT}' "$6"`;
+
+/**
+ * Runs as the only process of a pod's new network namespace (unshare --net, without a fork):
+ * brings its loopback up with `ip` ($1), says so, and keeps the namespace until its stdin, a
+ * pipe from the runtime, ends — also when the runtime's process dies. The pod's containers join
+ * the namespace by this process's /proc/<pid>/ns/net.
+ */
+export const NETNS_SCRIPT = `"$1" link set lo up || exit 1
+echo ready
+read -r _ || :`;
 
 const PROBE_SCRIPT = `set -e
 "$2" -t tmpfs podshell-probe "$1"
@@ -108,6 +119,8 @@ export interface HostTools {
   readonly bash: string;
   /** Empty when there is no hostname binary: the holder writes /proc/sys/kernel/hostname. */
   readonly hostname: string;
+  /** iproute2's ip: brings the loopback of each pod's network namespace up. */
+  readonly ip: string;
 }
 
 function runQuiet(file: string, args: string[], timeoutMs: number): Promise<{ code: number | null; stderr: string }> {
@@ -131,10 +144,10 @@ export async function probeNamespaces(stateDir: string): Promise<{ tools: HostTo
   if (process.platform !== 'linux') return { problem: 'namespaces need Linux' };
   if (process.getuid?.() !== 0) return { problem: 'the sandbox is not running as root' };
   const found: Record<string, string | null> = {};
-  const needed = ['sh', 'unshare', 'nsenter', 'mount', 'sleep', 'setsid', 'setpriv'];
+  const needed = ['sh', 'unshare', 'nsenter', 'mount', 'sleep', 'setsid', 'setpriv', 'ip'];
   for (const name of [...needed, 'hostname', 'bash']) found[name] = findHostTool(name);
   const missing = needed.filter((n) => !found[n]);
-  if (missing.length) return { problem: `${missing.join(', ')} not found` };
+  if (missing.length) return { problem: `${missing.join(', ')} not found${missing.includes('ip') ? ' (ip, from iproute2, gives each pod a network of its own)' : ''}` };
   const tools: HostTools = {
     sh: await realpath(found.sh!),
     unshare: found.unshare!,
@@ -145,6 +158,7 @@ export async function probeNamespaces(stateDir: string): Promise<{ tools: HostTo
     setpriv: await realpath(found.setpriv!),
     hostname: found.hostname ?? '',
     bash: found.bash ?? '',
+    ip: found.ip!,
   };
   const dir = join(stateDir, 'probe');
   await mkdir(dir, { recursive: true });
@@ -155,6 +169,8 @@ export async function probeNamespaces(stateDir: string): Promise<{ tools: HostTo
   );
   await rm(dir, { recursive: true, force: true });
   if (r.code !== 0) return { problem: `unshare --mount --uts --pid failed (${r.stderr || `exit ${r.code}`})` };
+  const net = await runQuiet(tools.unshare, ['--net', '--', tools.ip, 'link', 'set', 'lo', 'up'], 10_000);
+  if (net.code !== 0) return { problem: `unshare --net failed (${net.stderr || `exit ${net.code}`})` };
   return { tools };
 }
 

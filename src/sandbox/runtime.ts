@@ -6,6 +6,8 @@
 // exec — joins them with nsenter, on a pty (node-pty) or on pipes, in a session of its own and
 // without any capability (setpriv). The runtime sees them by their host pids.
 //
+// Each pod gets a network namespace of its own, shared by its containers (netrelay.ts).
+//
 // With "none" isolation containers are plain host processes in a per-container directory.
 //
 // This file holds the Runtime (start-up, containers' roots, close and the watchdog); container.ts
@@ -18,7 +20,8 @@ import { readlinkSync } from 'node:fs';
 import { mkdir, realpath, rm, writeFile } from 'node:fs/promises';
 import type { Socket } from 'node:net';
 import { join, posix, resolve } from 'node:path';
-import { containerEnv, KILL_TIMEOUT_MS, SandboxContainer, type Container, type Host } from './container.ts';
+import { containerEnv, joinPodNetwork, KILL_TIMEOUT_MS, SandboxContainer, type Container, type Host } from './container.ts';
+import { dialHostLoopback, PodNetwork } from './netrelay.ts';
 import { SandboxError } from './errors.ts';
 import { EPHEMERAL_UNSHARE_OPTIONS, findHostTool, HOLDER_SCRIPT, HOST_PATH, probeNamespaces, sanitizeHostname, UNSHARE_OPTIONS, WATCHDOG_SCRIPT, type HostTools } from './hosttools.ts';
 import { terminalDescriptors, timeout } from './launch.ts';
@@ -77,6 +80,8 @@ export class Runtime {
   #inherited: readonly number[] = inheritableDescriptors();
   #token = randomBytes(6).toString('hex');
   #watchdog: ChildProcess | null = null;
+  /** Each pod's network namespace, by the pod's uid. */
+  #networks = new Map<string, Promise<PodNetwork>>();
 
   private constructor(stateDir: string, isolation: 'namespaces' | 'none', tools: HostTools | null) {
     this.stateDir = stateDir;
@@ -107,7 +112,7 @@ export class Runtime {
 
   static async #finish(stateDir: string, isolation: 'namespaces' | 'none', tools: HostTools | null): Promise<Runtime> {
     // Leftovers of an earlier runtime that did not close.
-    await Promise.all(['c', 'slim-bin', 'empty', 'probe'].map((d) => rm(join(stateDir, d), { recursive: true, force: true })));
+    await Promise.all(['c', 'net', 'slim-bin', 'empty', 'probe'].map((d) => rm(join(stateDir, d), { recursive: true, force: true })));
     await mkdir(join(stateDir, 'c'), { recursive: true, mode: 0o700 });
     if (isolation === 'namespaces') await mkdir(join(stateDir, 'empty'), { recursive: true, mode: 0o755 });
     return new Runtime(stateDir, isolation, tools);
@@ -135,6 +140,33 @@ export class Runtime {
       await prepareSlimBin(dir);
       return dir;
     })());
+  }
+
+  /** The pod's network namespace, set up with its first container. */
+  #podNetwork(podUid: string): Promise<PodNetwork> {
+    let net = this.#networks.get(podUid);
+    if (!net) {
+      const n = this.#networks.size + 1;
+      net = PodNetwork.start(this.#tools!, join(this.stateDir, 'net', String(n)));
+      this.#networks.set(podUid, net);
+      net.catch(() => {
+        if (this.#networks.get(podUid) === net) this.#networks.delete(podUid);
+      });
+    }
+    return net;
+  }
+
+  /**
+   * A TCP connection to `port` on the pod's own loopback (127.0.0.1, else ::1), made inside the
+   * pod's network namespace; with "none" isolation, the host's loopback, which is the pod's
+   * processes' own. Rejects with DialError (netrelay.ts) when nothing accepts it.
+   */
+  async dialPod(podUid: string, port: number): Promise<Socket> {
+    if (this.#closed) throw new SandboxError('ERR_SANDBOX_CLOSED', 'runtime is closed');
+    if (this.isolation === 'none') return dialHostLoopback(port);
+    const net = this.#networks.get(podUid);
+    if (!net) throw new SandboxError('ERR_SANDBOX_NETWORK', 'the pod has no network namespace');
+    return (await net).dial(port);
   }
 
   async startContainer(opts: StartOptions): Promise<Container> {
@@ -182,6 +214,7 @@ export class Runtime {
     await writeFile(join(dir, 'hostname'), `${hostname}\n`);
     const fstab = join(dir, 'fstab');
     await writeFile(fstab, plan.fstab);
+    const network = await this.#podNetwork(opts.podUid);
     if (this.#closed) throw new SandboxError('ERR_SANDBOX_CLOSED', 'runtime is closed');
 
     const holderArgs = [tools.sh, '-c', HOLDER_SCRIPT, 'podshell-holder',
@@ -193,10 +226,10 @@ export class Runtime {
     }
     // With a target, nsenter joins its namespaces and forks (a PID namespace takes children
     // only); the child makes the mount namespace and runs the holder, one more process of the
-    // target's PID namespace rather than its first.
+    // target's PID namespace rather than its first. The target's network namespace is the pod's.
     const [file, ...args] = target
       ? [tools.nsenter, '-t', String(target.namespacePid), '-p', '-u', '-n', '--', tools.unshare, ...EPHEMERAL_UNSHARE_OPTIONS, '--', ...holderArgs]
-      : [tools.unshare, ...UNSHARE_OPTIONS, '--', ...holderArgs];
+      : joinPodNetwork(tools, network.pid, [tools.unshare, ...UNSHARE_OPTIONS, '--', ...holderArgs]);
     const holder = spawnChild(file!, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true, env: { PATH: CONTAINER_PATH } });
     holder.on('error', () => {});
     const env = containerEnv(spec, { PATH: CONTAINER_PATH, HOSTNAME: hostname, HOME: '/root' });
@@ -230,6 +263,7 @@ export class Runtime {
     await killUntilGone(mergeSelectors(containers.map((c) => c.selector())), KILL_TIMEOUT_MS);
     await killUntilGone(mergeSelectors(containers.map((c) => c.wrappers())), KILL_TIMEOUT_MS);
     await Promise.race([Promise.allSettled(containers.map((c) => c.settled())), timeout(KILL_TIMEOUT_MS)]);
+    for (const net of this.#networks.values()) void net.then((n) => n.close(), () => {});
     // Every mount lives in a container's namespace, gone with its last process. Should one be
     // visible here after all, detach it rather than remove files through it.
     try {

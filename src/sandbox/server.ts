@@ -16,6 +16,7 @@ import { parseManifests } from './manifest.ts';
 import { createPki, type CertPair } from './pki.ts';
 import { bootstrapPolicy, RbacAuthorizer } from './rbac.ts';
 import { Kubelet, type BackoffOptions } from './kubelet.ts';
+import { createPortForwardServer } from './portforward.ts';
 import { Runtime } from './runtime.ts';
 import { Store } from './store.ts';
 import type { Pod } from './types.ts';
@@ -145,7 +146,8 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       socket.on('close', () => sockets.delete(socket));
     });
     server.on('request', (req, res) => void handleRequest(ctx, req, res));
-    server.on('upgrade', (req, socket, head) => streams.handleUpgrade(req, socket, head));
+    const portForward = createPortForwardServer(ctx, { dial: (pod, port) => runtime.dialPod(pod.metadata.uid!, port), network: runtime.isolation === 'none' ? 'host' : 'pod' });
+    server.on('upgrade', (req, socket, head) => (portForward.handles(req) ? portForward : streams).handleUpgrade(req, socket, head));
     server.on('tlsClientError', () => {});
     await new Promise<void>((resolve, reject) => {
       server.once('error', (err: NodeJS.ErrnoException) =>
@@ -157,6 +159,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       () =>
         new Promise<void>((resolve) => {
           streams.close();
+          portForward.close();
           server.close(() => resolve());
           for (const socket of sockets) socket.destroy();
         }),

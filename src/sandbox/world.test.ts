@@ -42,7 +42,7 @@ describe('the built-in world', () => {
     const names = w.pods.map((p) => `${p.metadata.namespace}/${p.metadata.name}`);
     assert.deepEqual(
       names.filter((n) => !n.startsWith('default/web-')),
-      ['default/demo', 'default/slim', 'default/distroless', 'restricted/vault'],
+      ['default/demo', 'default/slim', 'default/distroless', 'restricted/vault', 'default/echo-http'],
     );
     const web = w.pods.filter((p) => p.metadata.name.startsWith('web-'));
     assert.equal(web.length, 3);

@@ -136,4 +136,83 @@ describe('the scripts, run by this machine’s sh with hostile names', () => {
     const r = await run(cmd.verifyFiles([join(dir, 'missing')]));
     assert.notEqual(r.code, 0);
   });
+  const token = cmd.stepToken('test');
+  /** A stepped script's output cut at its step marks: [output, status] per step. */
+  const stepsOf = (stdout: Buffer): Array<[string, number]> =>
+    stdout
+      .toString()
+      .split(/\n@podshell-step podshell-test (\d+)\n/)
+      .reduce<Array<[string, number]>>((out, part, i, all) => (i % 2 === 0 && i + 1 < all.length ? [...out, [part, Number(all[i + 1])]] : out), []);
+
+  test('statThenVerify: stat, then a checksum for a file only; a missing path says so in its first step', async () => {
+    const data = randomBytes(3000);
+    const name = join(dir, 'step $(touch PWNED) file');
+    writeFileSync(name, data, { mode: 0o640 });
+    const file = await run(cmd.statThenVerify(name, token));
+    assert.equal(file.code, 0);
+    const [[statLine, statStatus], [verified, verifyStatus], ...rest] = stepsOf(file.stdout);
+    assert.deepEqual([statStatus, cmd.parseStat(statLine!)], [0, { type: 'file', size: 3000, mode: 0o640 }]);
+    assert.equal(verifyStatus, 0);
+    assert.deepEqual(cmd.parseVerifyOutput(verified!, 1), { method: 'sha256', values: [createHash('sha256').update(data).digest('hex')] });
+    assert.deepEqual(rest, []);
+    const directory = await run(cmd.statThenVerify(dir, token));
+    assert.deepEqual(stepsOf(directory.stdout).map(([out, status]) => [cmd.parseStat(out)?.type, status]), [['directory', 0]]);
+    const missing = stepsOf((await run(cmd.statThenVerify(join(dir, 'missing'), token))).stdout);
+    assert.equal(missing.length, 1);
+    assert.notEqual(missing[0]![1], 0);
+    assert.match(missing[0]![0], /no such file/i);
+    assert.equal(existsSync(join(dir, 'PWNED')), false);
+  });
+
+  test('statTarVerify: stat as a step on stdout before the archive; tar\'s messages and the checksum as steps on stderr; tar\'s exit status', async () => {
+    const data = randomBytes(3000);
+    const name = 'one $(touch PWNED) file';
+    writeFileSync(join(dir, name), data);
+    const file = await run(cmd.statTarVerify(name, token));
+    assert.equal(file.code, 0);
+    const mark = Buffer.from(cmd.stepMark(token));
+    const eol = file.stdout.indexOf(10, file.stdout.indexOf(mark) + mark.length);
+    assert.deepEqual(stepsOf(file.stdout.subarray(0, eol + 1)).map(([out, status]) => [cmd.parseStat(out), status]), [[{ type: 'file', size: 3000, mode: statSync(join(dir, name)).mode & 0o777 }, 0]]);
+    assert.deepEqual(file.stdout.subarray(eol + 1), (await run(cmd.tarCreate(name))).stdout);
+    const [[tarText, tarStatus], [verified, verifyStatus], ...rest] = stepsOf(Buffer.from(file.stderr));
+    assert.deepEqual([tarText, tarStatus, verifyStatus, rest], ['', 0, 0, []]);
+    assert.deepEqual(cmd.parseVerifyOutput(verified!, 1), { method: 'sha256', values: [createHash('sha256').update(data).digest('hex')] });
+    // A directory: its archive and tar's step, no checksum.
+    mkdirSync(join(dir, 'tdir'));
+    const tree = await run(cmd.statTarVerify('tdir', token));
+    assert.deepEqual(stepsOf(Buffer.from(tree.stderr)), [['', 0]]);
+    // Missing: stat's error as the only step; no tar: nothing at all.
+    const missing = await run(cmd.statTarVerify('missing', token));
+    assert.equal(missing.stderr, '');
+    assert.match(stepsOf(missing.stdout)[0]![0], /no such file/i);
+    const noTar = await run(['/bin/sh', ...cmd.statTarVerify(name, token).slice(1)], undefined, { PATH: mkdtempSync(join(dir, 'empty-')) });
+    assert.deepEqual([noTar.code, noTar.stdout.length, noTar.stderr], [0, 0, '']);
+    assert.equal(existsSync(join(dir, 'PWNED')), false);
+  });
+
+  test('uploadSteps: the directory test, then check and rename each when asked; a directory of the final name is refused; any other line stops it', async () => {
+    const data = randomBytes(3000);
+    const tmp = join(dir, cmd.tempName('00000002'));
+    writeFileSync(tmp, data);
+    const final = join(dir, 'up $(touch PWNED)');
+    const full = await run(cmd.uploadSteps(dir, tmp, final, token), Buffer.from('check\nrename\n'));
+    assert.equal(full.code, 0);
+    const [[, isDir], [verified], [renamed, renameStatus], ...rest] = stepsOf(full.stdout);
+    assert.equal(isDir, 0);
+    assert.deepEqual(cmd.parseVerifyOutput(verified!, 1), { method: 'sha256', values: [createHash('sha256').update(data).digest('hex')] });
+    assert.deepEqual([renamed, renameStatus, rest], ['', 0, []]);
+    assert.deepEqual(readFileSync(final), data);
+    assert.equal(existsSync(tmp), false);
+    // No test, no check: the rename alone; onto a directory it fails, with its message as output.
+    writeFileSync(tmp, data);
+    mkdirSync(join(dir, 'bdir'));
+    const refused = await run(cmd.uploadSteps('', tmp, join(dir, 'bdir'), token), Buffer.from('rename\n'));
+    assert.deepEqual(stepsOf(refused.stdout).map(([out, status]) => [status, /cannot overwrite directory/.test(out)]), [[21, true]]);
+    assert.equal(existsSync(join(dir, 'bdir', cmd.tempName('00000002'))), false);
+    // Stopped after the test: nothing runs.
+    const stopped = await run(cmd.uploadSteps(final, tmp, final, token), Buffer.from('stop\nrename\n'));
+    assert.deepEqual(stepsOf(stopped.stdout), [['', 1]]);
+    assert.equal(existsSync(tmp), true);
+    assert.equal(existsSync(join(dir, 'PWNED')), false);
+  });
 });

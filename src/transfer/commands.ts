@@ -62,9 +62,10 @@ export function chmod(path: string, mode: number): string[] {
  * move it inside, and a half-copy under the real name is what the temp file exists to prevent.
  */
 export function renameInto(tmpPath: string, finalPath: string): string[] {
-  const script = 'if [ -d "$2" ] && [ ! -L "$2" ]; then echo "cannot overwrite directory \'$2\' with a file" >&2; exit 21; fi; exec mv -f -- "$1" "$2"';
-  return ['sh', '-c', script, 'sh', tmpPath, finalPath];
+  return ['sh', '-c', renameScript, 'sh', tmpPath, finalPath];
 }
+
+const renameScript = 'if [ -d "$2" ] && [ ! -L "$2" ]; then echo "cannot overwrite directory \'$2\' with a file" >&2; exit 21; fi; exec mv -f -- "$1" "$2"';
 
 /** Best-effort removal of a temp file. */
 export function removeFile(path: string): string[] {
@@ -97,12 +98,79 @@ const opensslWorks = 'command -v openssl >/dev/null 2>&1 && [ "$(openssl dgst -s
  * from stat) or `none`.
  */
 export function verifyFiles(paths: readonly string[]): string[] {
+  return ['sh', '-c', verifyScript, 'sh', ...paths];
+}
+
+const verifyScript =
+  `if [ $# -eq 1 ] && ${opensslWorks} && h=$(openssl dgst -sha256 -r < "$1"); then echo sha256; echo "$h"; exit 0; fi; ` +
+  'if command -v sha256sum >/dev/null 2>&1; then echo sha256; exec sha256sum -- "$@"; fi; ' +
+  'if command -v stat >/dev/null 2>&1; then echo size; exec stat -c %s -- "$@"; fi; ' +
+  'echo none';
+
+/**
+ * What ends each step of a stepped script's output (see statThenVerify): a line of its own,
+ * `\n@podshell-step TOKEN STATUS\n`, with the step's exit status. TOKEN is the script's `$0`, a
+ * random name (stepToken) that no output of a step can know, so that none can end a step early.
+ * The step's output is what comes before it.
+ */
+export function stepMark(token: string): string {
+  return `\n@podshell-step ${token} `;
+}
+
+/** A random `$0` for a stepped script. */
+export function stepToken(random: string): string {
+  return `podshell-${random}`;
+}
+
+const endStep = `printf '\\n@podshell-step %s %s\\n' "$0" "$?"`;
+
+/**
+ * A download's first session, in two steps: statPath's line (or stat's error: its stderr goes with
+ * it, exit status 127 when there is no stat), then, for a file or a symbolic link, verifyFiles'
+ * output for PATH: the container's checksum, computed while the archive travels in another session.
+ * `token`: see stepMark.
+ */
+export function statThenVerify(path: string, token: string): string[] {
   const script =
-    `if [ $# -eq 1 ] && ${opensslWorks} && h=$(openssl dgst -sha256 -r < "$1"); then echo sha256; echo "$h"; exit 0; fi; ` +
-    'if command -v sha256sum >/dev/null 2>&1; then echo sha256; exec sha256sum -- "$@"; fi; ' +
-    'if command -v stat >/dev/null 2>&1; then echo size; exec stat -c %s -- "$@"; fi; ' +
-    'echo none';
-  return ['sh', '-c', script, 'sh', ...paths];
+    `s=$(stat -c '%F|%s|%a' -- "$1" 2>&1); c=$?; printf '%s' "$s"; (exit "$c"); ${endStep}; ` +
+    `[ "$c" -eq 0 ] || exit 0; case $s in 'regular file|'*|'regular empty file|'*|'symbolic link|'*) ;; *) exit 0;; esac; ` +
+    `(${verifyScript}); ${endStep}`;
+  return ['sh', '-c', script, token, path];
+}
+
+/**
+ * A download in one session: `tar` in the container, then stat's answer for PATH as a step on
+ * stdout (see statThenVerify), then, for a file or a directory, the archive on stdout, then on
+ * stderr tar's own messages as a step with tar's exit status and, for a file, verifyFiles' output
+ * as a step: computed alongside tar (a pipe holds it until tar ends). Exits with tar's status.
+ * Without tar it prints nothing; for anything but a file or a directory, nothing after stat's
+ * step. `token`: see stepMark.
+ */
+export function statTarVerify(path: string, token: string): string[] {
+  const script =
+    'command -v tar >/dev/null 2>&1 || exit 0; ' +
+    `s=$(stat -c '%F|%s|%a' -- "$1" 2>&1); c=$?; printf '%s' "$s"; (exit "$c"); ${endStep}; ` +
+    `[ "$c" -eq 0 ] || exit 0; case $s in 'regular file|'*|'regular empty file|'*) ;; 'directory|'*) tar cf - -- "$1"; t=$?; (exit "$t"); ${endStep} >&2; exit "$t";; *) exit 0;; esac; ` +
+    'exec 3>&1; ' +
+    `{ (${verifyScript}) 2>/dev/null; ${endStep}; } 3>&- | ` +
+    `{ tar cf - -- "$1" >&3 3>&-; t=$?; (exit "$t"); ${endStep} >&2; [ "$t" -eq 0 ] || exit "$t"; cat >&2; }`;
+  return ['sh', '-c', script, token, path];
+}
+
+/**
+ * What ends a single file's upload, as steps of one session: whether TEST is a directory (its exit
+ * status; skipped when TEST is empty), then, each when a line on stdin asks for it, `check`
+ * (verifyFiles' output for TMP) and `rename` (renameInto TMP FINAL; its errors are its output).
+ * Any other line, or the end of stdin, ends it. `token`: see stepMark.
+ */
+export function uploadSteps(test: string, tmpPath: string, finalPath: string, token: string): string[] {
+  const script =
+    `if [ -n "$1" ]; then [ -d "$1" ]; ${endStep}; fi; ` +
+    'read -r go || exit 0; ' +
+    `if [ "$go" = check ]; then (set -- "$2"; ${verifyScript}); ${endStep}; read -r go || exit 0; fi; ` +
+    '[ "$go" = rename ] || exit 0; ' +
+    `(set -- "$2" "$3"; ${renameScript}) 2>&1; ${endStep}`;
+  return ['sh', '-c', script, token, test, tmpPath, finalPath];
 }
 
 /** Splits paths into batches whose total length stays under `maxBytes` (the exec URL carries each one). */

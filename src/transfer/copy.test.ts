@@ -368,6 +368,35 @@ test('TYPE/NAME and a named container: deploy/web, sidecar', async () => {
   await assert.rejects(copyFromPod(client, { pod: 'deploy/web', path: '/tmp/web.txt' }, out, { container: 'app' }), failsWith('ERR_TRANSFER_NOT_FOUND', /^\/tmp\/web\.txt: no such file or directory in container "app" of pod default\/web-/));
 });
 
+test('a plain pod name and a named container: the sessions start during the lookup, whose errors stand; nothing is left behind', async () => {
+  const src = join(work, 'named.txt');
+  writeFileSync(src, 'named container\n');
+  await sh('demo', 'mkdir -p /tmp/named/box');
+  assert.deepEqual(await copyToPod(client, src, { pod: 'demo', path: '/tmp/named/box' }, { container: 'main' }), { files: 1, bytes: 16, verified: 'sha256', method: 'tar' });
+  assert.deepEqual(await copyToPod(client, src, { pod: 'demo', path: '/tmp/named/plain.txt' }, { container: 'main' }), { files: 1, bytes: 16, verified: 'sha256', method: 'tar' });
+  assert.equal(await sh('demo', 'cat /tmp/named/box/named.txt /tmp/named/plain.txt; ls -A /tmp/named /tmp/named/box'), 'named container\nnamed container\n/tmp/named:\nbox\nplain.txt\n\n/tmp/named/box:\nnamed.txt\n');
+  const out = join(work, 'named-back.txt');
+  assert.deepEqual(await copyFromPod(client, { pod: 'demo', path: '/tmp/named/plain.txt' }, out, { container: 'main' }), { files: 1, bytes: 16, verified: 'sha256', method: 'tar' });
+  assert.equal(readFileSync(out, 'utf8'), 'named container\n');
+  // The lookup's errors, both ways, as without the overlap.
+  const missing = join(work, 'named-missing.txt');
+  await assert.rejects(copyFromPod(client, { pod: 'nopod', path: '/tmp/named/plain.txt' }, missing, { container: 'main' }), failsWith('ERR_NOT_FOUND', /^pods "nopod" not found$/));
+  await assert.rejects(copyFromPod(client, { pod: 'demo', path: '/tmp/named/plain.txt' }, missing, { container: 'nope' }), failsWith('ERR_TARGET', /^container nope is not valid for pod demo out of: main$/));
+  await assert.rejects(copyToPod(client, src, { pod: 'nopod', path: '/tmp/named/x.txt' }, { container: 'main' }), failsWith('ERR_NOT_FOUND', /^pods "nopod" not found$/));
+  await assert.rejects(copyToPod(client, src, { pod: 'demo', path: '/tmp/named/x.txt' }, { container: 'nope' }), failsWith('ERR_TARGET', /^container nope is not valid for pod demo out of: main$/));
+  assert.equal(existsSync(missing), false);
+  // The dropped sessions wrote nothing (polled: an aborted session's process may end a moment later).
+  const deadline = Date.now() + 60_000;
+  let listed = '';
+  while (Date.now() < deadline) {
+    listed = await sh('demo', 'ls -A /tmp/named; pgrep -f "[p]odshell-step" || true');
+    if (listed === 'box\nplain.txt\n') break;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  assert.equal(listed, 'box\nplain.txt\n');
+  await sh('demo', 'rm -r /tmp/named');
+});
+
 test('missing sources', async () => {
   await assert.rejects(copyToPod(client, join(work, 'absent'), { pod: 'demo', path: '/tmp' }), failsWith('ERR_TRANSFER_LOCAL_NOT_FOUND', /absent doesn't exist in local filesystem$/));
   await assert.rejects(copyFromPod(client, { pod: 'demo', path: '/no/such' }, join(work, 'x')), failsWith('ERR_TRANSFER_NOT_FOUND', /^\/no\/such: no such file or directory in container "main" of pod default\/demo$/));

@@ -2,8 +2,8 @@
 // pod and container a copy runs in, the commands' error reports, and the checksum comparison that
 // follows every copy (unless `verify: false`).
 
-import { PassThrough } from 'node:stream';
-import { RemoteError, UsageError, run, type RunResult } from '../exec/index.ts';
+import { randomBytes } from 'node:crypto';
+import { RemoteError, UsageError, exec, run, type ExecSession, type RunResult } from '../exec/index.ts';
 import { resolveSessionTarget, type KubeClient, type ResolvedTarget } from '../kube/index.ts';
 import * as cmd from './commands.ts';
 import { IntegrityError, TransferError } from './errors.ts';
@@ -71,6 +71,10 @@ async function context(client: KubeClient, remote: RemoteSpec, options: CopyOpti
     ...(options.container ? { container: options.container } : {}),
     ...(options.signal ? { signal: options.signal } : {}),
   });
+  return contextOf(client, target, options);
+}
+
+function contextOf(client: KubeClient, target: ResolvedTarget, options: CopyOptions): Ctx {
   return {
     client,
     target,
@@ -78,6 +82,22 @@ async function context(client: KubeClient, remote: RemoteSpec, options: CopyOpti
     warn: options.onWarning ?? noop,
     where: `container "${target.container}" of pod ${target.namespace}/${target.pod}`,
   };
+}
+
+/**
+ * The context a copy's sessions may start with while context() still looks the target up, when
+ * the lookup cannot change it: a plain pod name and a named container make the exec URL the
+ * lookup would confirm (or its error stands, and the sessions are dropped). Null otherwise.
+ */
+function guessedContext(client: KubeClient, remote: RemoteSpec, options: CopyOptions): Ctx | null {
+  if (!options.container || !remote.path || remote.pod.includes('/')) return null;
+  const namespace = remote.namespace ?? options.namespace;
+  return contextOf(client, { namespace: namespace || client.namespace, pod: remote.pod, container: options.container }, options);
+}
+
+/** Whether context()'s answer is the guessed one (it always is: resolvePod keeps a named pod, namespace and container). */
+function confirms(ctx: Ctx, guessed: Ctx): boolean {
+  return ctx.target.namespace === guessed.target.namespace && ctx.target.pod === guessed.target.pod && ctx.target.container === guessed.target.container;
 }
 
 function sessionOptions(ctx: Ctx, signal: AbortSignal | undefined = ctx.signal) {
@@ -136,32 +156,97 @@ async function diagnoseNoTar(ctx: Ctx, upload: boolean): Promise<TransferError> 
   return noTar(ctx, upload);
 }
 
+/** A stepped session (commands.statThenVerify, statTarVerify, uploadSteps): several commands for one session's cost. */
+interface Stepped {
+  /** Its session: with steps on stderr, the caller reads stdout. */
+  readonly session: ExecSession;
+  /** The mark that ends each step (commands.stepMark). */
+  readonly mark: string;
+  /**
+   * The next step's output and exit status (stderr: what came on stderr since the step before, as
+   * far as it arrived, for steps on stdout). Null when the script ended before it; rejects with
+   * the session's failure (no shell, a lost connection).
+   */
+  next(): Promise<RunResult<string> | null>;
+  /** A line for the script to read (a session opened with `stdin`). */
+  send(line: string): void;
+  /** End it: stdin ends (the script reads no more lines), or, without stdin, the session is aborted. */
+  stop(): void;
+}
+
 /**
- * A command started now that runs only once `go()` is called: its connection, upgrade and process
- * start overlap the work before (a copy's transfer), and `go()` costs only the command itself.
- * `go()` gives null when the command did not run — no shell, or the waiting session was lost (a
- * kubelet's streaming-connection-idle-timeout ends an idle session): then run it afresh.
- * `cancel()` lets it end without running.
+ * Runs the script `command(token)` makes (its steps end with commands.stepMark(token) lines, on
+ * stdout, or on stderr with `stepsOn: 'stderr'`) and reads its steps as they come.
  */
-function gated(ctx: Ctx, command: string[]): { go(): Promise<RunResult<string> | null>; cancel(): void } {
-  const gate = new PassThrough();
-  // The session's failure (it is in `result`) may destroy the gate before it is opened or closed.
-  gate.on('error', noop);
-  const script = 'read -r go && [ "$go" = go ] && echo started && exec "$@"';
-  const result = run(ctx.client, { ...sessionOptions(ctx), command: ['sh', '-c', script, 'sh', ...command], stdin: gate });
-  result.catch(noop);
+function stepped(ctx: Ctx, command: (token: string) => string[], options: { stdin: boolean; stepsOn?: 'stdout' | 'stderr'; signal?: AbortSignal | undefined }): Stepped {
+  const token = cmd.stepToken(randomBytes(8).toString('hex'));
+  const mark = cmd.stepMark(token);
+  const session = exec(ctx.client, { ...sessionOptions(ctx, options.signal ?? ctx.signal), command: command(token), stdin: options.stdin, stdout: true, stderr: true });
+  const onStderr = options.stepsOn === 'stderr';
+  const stepStream = onStderr ? session.stderr! : session.stdout!;
+  const steps: RunResult<string>[] = [];
+  const waiting: Array<{ resolve: (r: RunResult<string> | null) => void; reject: (err: unknown) => void }> = [];
+  let out = '';
+  let errText = '';
+  let ended: { failure: unknown } | null = null;
+  const settle = () => {
+    while (waiting.length > 0 && (steps.length > 0 || ended)) {
+      const w = waiting.shift()!;
+      if (steps.length > 0) w.resolve(steps.shift()!);
+      else if (ended!.failure) w.reject(ended!.failure);
+      else w.resolve(null);
+    }
+  };
+  session.stdin?.on('error', noop);
+  if (!onStderr) {
+    session.stderr!.setEncoding('utf8');
+    session.stderr!.on('data', (text: string) => {
+      if (errText.length < 65536) errText += text;
+    });
+    session.stderr!.on('error', noop);
+  }
+  stepStream.setEncoding('utf8');
+  stepStream.on('data', (text: string) => {
+    out += text;
+    for (let at = out.indexOf(mark); at >= 0; at = out.indexOf(mark)) {
+      const eol = out.indexOf('\n', at + mark.length);
+      if (eol < 0) break;
+      steps.push({ stdout: out.slice(0, at), stderr: errText, exitCode: Number(out.slice(at + mark.length, eol)) });
+      errText = '';
+      out = out.slice(eol + 1);
+    }
+    // Text that holds no mark for long is no step's (a step's output is a few lines).
+    if (out.length > 1024 * 1024) out = out.slice(-mark.length - 16);
+    settle();
+  });
+  stepStream.on('error', noop);
+  // Every step that was printed is read before the end is told.
+  const stepsDone = new Promise<void>((resolve) => {
+    stepStream.once('end', resolve);
+    stepStream.once('close', resolve);
+  });
+  session.exit.then(
+    () => null,
+    (err: unknown) => err,
+  ).then(async (failure) => {
+    if (!failure) await stepsDone;
+    ended = { failure };
+    settle();
+  });
   return {
-    go: async () => {
-      gate.end('go\n');
-      try {
-        const r = await result;
-        return r.stdout.startsWith('started\n') ? { ...r, stdout: r.stdout.slice('started\n'.length) } : null;
-      } catch {
-        return null;
-      }
+    session,
+    mark,
+    next: () => new Promise((resolve, reject) => {
+      waiting.push({ resolve, reject });
+      settle();
+    }),
+    send: (line) => {
+      if (!ended) session.stdin?.write(`${line}\n`);
     },
-    cancel: () => {
-      gate.end();
+    stop: () => {
+      if (ended) return;
+      if (session.stdin) session.stdin.end('stop\n');
+      else session.abort(new Error('the copy stopped'));
     },
   };
 }
@@ -259,17 +344,20 @@ async function verifyRemote(ctx: Ctx, items: readonly VerifyItem[], progress: Pr
 
 export {
   collectText,
+  confirms,
   context,
   diagnoseNoTar,
   forwardStderr,
-  gated,
+  guessedContext,
   noop,
   noShell,
   notFound,
   remoteFailure,
   runIn,
   sessionOptions,
+  stepped,
   validateCopy,
   verifyRemote,
   type Ctx,
+  type Stepped,
 };

@@ -9,7 +9,7 @@ import path, { posix } from 'node:path';
 import { exec, type ExecSession, type RunResult } from '../exec/index.ts';
 import type { KubeClient } from '../kube/index.ts';
 import * as cmd from './commands.ts';
-import { collectText, context, diagnoseNoTar, forwardStderr, isMissingExecutable, noop, noShell, notFound, remoteFailure, runIn, sessionOptions, validateCopy, verifyRemote, type CopyOptions, type CopyResult, type Ctx } from './copy.ts';
+import { collectText, confirms, context, diagnoseNoTar, forwardStderr, guessedContext, isMissingExecutable, noop, noShell, notFound, remoteFailure, runIn, sessionOptions, stepped, validateCopy, verifyRemote, type CopyOptions, type CopyResult, type Ctx, type Stepped } from './copy.ts';
 import { IntegrityError, TransferError } from './errors.ts';
 import { canonicalDestination, extractTar } from './extract.ts';
 import { cleanRemote, tarPrefix, type RemoteSpec } from './filespec.ts';
@@ -24,13 +24,14 @@ const retryableCodes = new Set(['ERR_CONNECTION_LOST', 'ERR_TIMEOUT']);
 /**
  * The bytes of a command's stdout, resumed after a broken connection with `commandAt(offset)`
  * up to `retries` times (negative: no limit). Fails with the command's exit code and stderr.
- * `first`: the session of `commandAt(0)`, already started.
+ * `first`: the session of `commandAt(0)`, already started, and its command's stderr when the
+ * session's own stderr carries more (statTarVerify's steps).
  */
-async function* remoteBytes(ctx: Ctx, what: string, commandAt: (offset: number) => string[], retries: number, first?: ExecSession): AsyncGenerator<Buffer> {
+async function* remoteBytes(ctx: Ctx, what: string, commandAt: (offset: number) => string[], retries: number, first?: { session: ExecSession; stderr?: Promise<string> }): AsyncGenerator<Buffer> {
   let offset = 0;
   for (let attempt = 0; ; attempt++) {
-    const session = attempt === 0 && first ? first : exec(ctx.client, { ...sessionOptions(ctx), command: commandAt(offset), stdout: true, stderr: true });
-    const stderr = collectText(session.stderr);
+    const session = attempt === 0 && first ? first.session : exec(ctx.client, { ...sessionOptions(ctx), command: commandAt(offset), stdout: true, stderr: true });
+    const stderr = (attempt === 0 && first?.stderr) || collectText(session.stderr);
     let finished = false;
     try {
       try {
@@ -68,6 +69,73 @@ async function* remoteBytes(ctx: Ctx, what: string, commandAt: (offset: number) 
   }
 }
 
+/**
+ * statTarVerify's first step, which its stdout carries before the archive: read up to its mark,
+ * and the bytes after it put back for the archive's reader. Null when the session ended without
+ * it (no tar) or could not start (no shell).
+ */
+async function headStep(one: Stepped): Promise<RunResult<string> | null> {
+  const stream = one.session.stdout!;
+  stream.on('error', noop);
+  let head: Buffer = Buffer.alloc(0);
+  for (;;) {
+    const chunk = stream.read() as Buffer | null;
+    if (chunk !== null) {
+      head = head.length > 0 ? Buffer.concat([head, chunk]) : chunk;
+      const at = head.indexOf(one.mark);
+      const eol = at >= 0 ? head.indexOf(10, at + one.mark.length) : -1;
+      if (eol >= 0) {
+        if (eol + 1 < head.length) stream.unshift(head.subarray(eol + 1));
+        return { stdout: head.subarray(0, at).toString(), stderr: '', exitCode: Number(head.subarray(at + one.mark.length, eol).toString()) };
+      }
+      // stat's answer is one line: this is something else.
+      if (head.length > 65536) return null;
+      continue;
+    }
+    if (stream.readableEnded || stream.destroyed) break;
+    await new Promise<void>((resolve) => {
+      const done = () => {
+        stream.off('readable', done);
+        stream.off('end', done);
+        stream.off('close', done);
+        resolve();
+      };
+      stream.on('readable', done);
+      stream.on('end', done);
+      stream.on('close', done);
+    });
+  }
+  try {
+    await one.session.exit;
+  } catch (err) {
+    if (!isMissingExecutable(err)) throw err;
+  }
+  return null;
+}
+
+/**
+ * statPath's answer: the first step of `steps` when there are steps (statThenVerify), else a
+ * session of its own (also when the steps' shell is missing). Null when the container has no stat.
+ */
+async function statRemote(ctx: Ctx, remotePath: string, steps: Stepped | null): Promise<RunResult<string> | null> {
+  if (steps) {
+    try {
+      const r = await steps.next();
+      // 127: the shell found no stat.
+      if (r && r.exitCode === 127) return null;
+      if (r) return r.exitCode === 0 ? r : { stdout: '', stderr: r.stdout, exitCode: r.exitCode };
+    } catch (err) {
+      if (!isMissingExecutable(err)) throw err;
+    }
+  }
+  try {
+    return await runIn(ctx, cmd.statPath(remotePath));
+  } catch (err) {
+    if (isMissingExecutable(err)) return null;
+    throw err;
+  }
+}
+
 /** Without stat: a shell tells what the path is. Null when there is no shell. */
 async function kindWithShell(ctx: Ctx, remotePath: string): Promise<'file' | 'directory' | 'missing' | 'other' | null> {
   const script = 'if [ -d "$1" ]; then echo directory; elif [ -f "$1" ]; then echo file; elif [ -e "$1" ]; then echo other; else echo missing; fi';
@@ -99,26 +167,27 @@ export async function copyFromPod(client: KubeClient, remote: RemoteSpec, localP
   const preserve = options.preserve ?? true;
   const verify = options.verify ?? true;
   const retries = options.retries ?? 0;
-  const ctx = await context(client, remote, options);
+  // The target lookup and the sessions overlap where the lookup cannot change the target.
+  const guessed = guessedContext(client, remote, options);
+  const lookup = context(client, remote, options);
+  if (guessed) lookup.catch(noop);
+  const ctx = guessed ?? (await lookup);
   const remotePath = cleanRemote(remote.path);
   const progress = new ProgressReporter(options.onProgress, 'download');
 
   // Ends the remote command when the untar fails first (an unsafe member, a cap).
   const stop = new AbortController();
   const streamCtx = { ...ctx, signal: ctx.signal ? AbortSignal.any([ctx.signal, stop.signal]) : stop.signal };
-  // The archive's session starts while stat runs (one round trip instead of two): for anything
-  // but a symbolic link its command is already the right one, and its bytes wait, with
-  // backpressure, until stat said what they are.
-  let started: ExecSession | undefined = exec(ctx.client, { ...sessionOptions(streamCtx), command: cmd.tarCreate(remotePath), stdout: true, stderr: true });
-  // So does a single file's checksum in the container, computed while its bytes travel (for a
-  // directory it fails harmlessly and is dropped once stat said so): no round trip waits on stat.
+  let started: { session: ExecSession; stderr?: Promise<string> } | undefined;
   const unchecked = new AbortController();
-  let early: Promise<RunResult<string>> | undefined = verify ? runIn(ctx, cmd.verifyFiles([remotePath]), ctx.signal ? AbortSignal.any([ctx.signal, unchecked.signal]) : unchecked.signal) : undefined;
-  early?.catch(noop);
+  let early: Promise<RunResult<string>> | undefined;
   const unstarted = () => {
-    started?.abort(new Error('the copy stopped'));
+    started?.session.abort(new Error('the copy stopped'));
     started = undefined;
   };
+  // One session where it can: stat, the archive and a single file's checksum, all from
+  // statTarVerify. Else (no tar, a symbolic link, no shell) the sessions below.
+  const one = verify ? stepped(streamCtx, (token) => cmd.statTarVerify(remotePath, token), { stdin: false, stepsOn: 'stderr' }) : null;
 
   // What the path is (and its size, for progress): cheap, and a clear "no such file".
   let info: cmd.StatInfo | null = null;
@@ -126,12 +195,43 @@ export async function copyFromPod(client: KubeClient, remote: RemoteSpec, localP
   let dereference = false;
   let dest: string;
   try {
-    try {
-      const r = await runIn(ctx, cmd.statPath(remotePath));
-      if (r.exitCode === 0) info = cmd.parseStat(r.stdout);
-      else if (/no such file|not a directory/i.test(r.stderr)) throw notFound(ctx, remotePath);
-    } catch (err) {
-      if (!isMissingExecutable(err)) throw err;
+    if (guessed && !confirms(await lookup, guessed)) throw new TransferError('ERR_TRANSFER_REMOTE', `the copy's target changed while it was looked up: ${(await lookup).where}, not ${guessed.where}`);
+    const head = one ? await headStep(one) : null;
+    const known = head?.exitCode === 0 ? cmd.parseStat(head.stdout) : null;
+    if (one && known && (known.type === 'file' || known.type === 'directory')) {
+      info = known;
+      // tar's own messages, then (for a file) the container's checksum, after the archive.
+      started = { session: one.session, stderr: one.next().then((r) => r?.stdout ?? '', () => '') };
+      if (known.type === 'file') {
+        early = one.next().then(
+          (checked) => checked ?? runIn(ctx, cmd.verifyFiles([remotePath])),
+          () => runIn(ctx, cmd.verifyFiles([remotePath])),
+        );
+        early.catch(noop);
+      }
+    } else {
+      one?.stop();
+      if (head && head.exitCode !== 0 && head.exitCode !== 127 && /no such file|not a directory/i.test(head.stdout)) throw notFound(ctx, remotePath);
+      let r: RunResult<string> | null;
+      if (known) {
+        // A symbolic link or a special file: stat answered already.
+        r = head;
+      } else {
+        // The archive's session starts while stat runs (one round trip instead of two): for
+        // anything but a symbolic link its command is already the right one, and its bytes wait,
+        // with backpressure, until stat said what they are.
+        started = { session: exec(ctx.client, { ...sessionOptions(streamCtx), command: cmd.tarCreate(remotePath), stdout: true, stderr: true }) };
+        // Stat runs in the session that then, for a single file, computes its checksum in the
+        // container while its bytes travel: no round trip waits on stat.
+        const steps = verify ? stepped(ctx, (token) => cmd.statThenVerify(remotePath, token), { stdin: false, signal: ctx.signal ? AbortSignal.any([ctx.signal, unchecked.signal]) : unchecked.signal }) : null;
+        r = await statRemote(ctx, remotePath, steps);
+        if (steps && r?.exitCode === 0) {
+          early = steps.next().then((checked) => checked ?? runIn(ctx, cmd.verifyFiles([remotePath])));
+          early.catch(noop);
+        }
+      }
+      if (r?.exitCode === 0) info = cmd.parseStat(r.stdout);
+      else if (r && /no such file|not a directory/i.test(r.stderr)) throw notFound(ctx, remotePath);
     }
     // A symlink named by the user is followed (tar alone would archive the link, which is then
     // skipped): `h` for a file, `PATH/.` for a directory. Links inside a directory stay skipped.
@@ -148,6 +248,7 @@ export async function copyFromPod(client: KubeClient, remote: RemoteSpec, localP
     dest = await canonicalDestination(localPath);
   } catch (err) {
     unstarted();
+    one?.stop();
     unchecked.abort(new Error('the copy stopped'));
     throw err;
   }

@@ -8,10 +8,10 @@ import { stat } from 'node:fs/promises';
 import path, { posix } from 'node:path';
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { exec, type ExecSession } from '../exec/index.ts';
+import { exec, type ExecSession, type RunResult } from '../exec/index.ts';
 import type { KubeClient } from '../kube/index.ts';
 import * as cmd from './commands.ts';
-import { collectText, context, diagnoseNoTar, forwardStderr, gated, isMissingExecutable, noop, noShell, remoteFailure, runIn, sessionOptions, validateCopy, verifyRemote, type CopyOptions, type CopyResult, type Ctx } from './copy.ts';
+import { collectText, confirms, context, diagnoseNoTar, forwardStderr, guessedContext, isMissingExecutable, noop, noShell, remoteFailure, runIn, sessionOptions, stepped, validateCopy, verifyRemote, type CopyOptions, type CopyResult, type Ctx, type Stepped } from './copy.ts';
 import { TransferError } from './errors.ts';
 import { cleanRemote, uploadTarget, type RemoteSpec } from './filespec.ts';
 import { packEntries, walk, type PackEntry } from './pack.ts';
@@ -82,33 +82,55 @@ async function catUpload(ctx: Ctx, entry: PackEntry, tmp: string, progress: Prog
   return hash.digest('hex');
 }
 
-/** The gated sessions that end a single file's upload: the check of the temp file (with `verify`), then its rename. */
-function finishLater(ctx: Ctx, tmp: string, finalPath: string, verify: boolean) {
-  return { checkLater: verify ? gated(ctx, cmd.verifyFiles([tmp])) : null, renameLater: gated(ctx, cmd.renameInto(tmp, finalPath)) };
+/**
+ * The session that ends a single file's upload (commands.uploadSteps): the directory test of
+ * `test` (when given), then, each when asked, the check of the temp file and its rename. It opens
+ * while the copy runs, and each step then costs only its command.
+ */
+function finishSteps(ctx: Ctx, test: string, tmp: string, finalPath: string): Stepped {
+  return stepped(ctx, (token) => cmd.uploadSteps(test, tmp, finalPath, token), { stdin: true });
 }
 
 /**
  * The sessions of a single file's upload onto `finalPath`, started before it is known for sure
  * (the destination may turn out to be a directory): tar -x into its folder (nothing written to it
- * until used), and the gated check of the temp file and rename. `drop()` ends them unused.
+ * until used), and the steps that test the destination, then check the temp file and rename it.
+ * `drop()` ends them unused.
  */
-function speculate(ctx: Ctx, finalPath: string, preserve: boolean, verify: boolean) {
+function speculate(ctx: Ctx, remotePath: string, finalPath: string, preserve: boolean) {
   const tmp = posix.join(posix.dirname(finalPath), cmd.tempName(randomBytes(4).toString('hex')));
   const tar = tarSession(ctx, posix.dirname(finalPath), preserve);
   tar.exit.catch(noop);
-  const { checkLater, renameLater } = finishLater(ctx, tmp, finalPath, verify);
+  const steps = finishSteps(ctx, remotePath, tmp, finalPath);
   return {
     finalPath,
     tmp,
     tar,
-    checkLater,
-    renameLater,
+    steps,
     drop() {
       tar.abort(new Error('the upload went elsewhere'));
-      checkLater?.cancel();
-      renameLater.cancel();
+      steps.stop();
     },
   };
+}
+
+/** Whether PATH is a directory in the container: the first of `steps` when given, else `test -d`. False when neither runs. */
+async function isRemoteDirectory(ctx: Ctx, remotePath: string, steps: Stepped | undefined): Promise<boolean> {
+  if (steps) {
+    try {
+      const r = await steps.next();
+      if (r) return r.exitCode === 0;
+    } catch (err) {
+      if (!isMissingExecutable(err)) throw err;
+    }
+  }
+  try {
+    return (await runIn(ctx, cmd.testDirectory(remotePath))).exitCode === 0;
+  } catch (err) {
+    // No `test`: the copy itself will say what else is missing.
+    if (!isMissingExecutable(err)) throw err;
+    return false;
+  }
 }
 
 export async function runChecked(ctx: Ctx, command: string[], what: string): Promise<void> {
@@ -153,21 +175,23 @@ export async function copyToPod(client: KubeClient, localPath: string, remote: R
   } catch {
     throw new TransferError('ERR_TRANSFER_LOCAL_NOT_FOUND', `${localPath} doesn't exist in local filesystem`);
   }
-  const ctx = await context(client, remote, options);
+  // A single file's sessions and the target lookup overlap where the lookup cannot change the target.
+  const guessed = source.isFile() ? guessedContext(client, remote, options) : null;
+  const lookup = context(client, remote, options);
+  if (guessed) lookup.catch(noop);
+  const ctx = guessed ?? (await lookup);
   const remotePath = cleanRemote(remote.path);
   const localName = (p: string) => path.basename(path.resolve(p));
   // A single file's sessions start with the directory test, for the destination it names when it
   // is not a directory (no round trip waits on the test); they are dropped, unused, when it is one.
-  const guess = source.isFile() ? speculate(ctx, uploadTarget(localPath, remotePath, false, localName), preserve, verify) : null;
-  let destIsDir = false;
+  const guess = source.isFile() ? speculate(ctx, remotePath, uploadTarget(localPath, remotePath, false, localName), preserve) : null;
+  let destIsDir: boolean;
   try {
-    destIsDir = (await runIn(ctx, cmd.testDirectory(remotePath))).exitCode === 0;
+    if (guessed && !confirms(await lookup, guessed)) throw new TransferError('ERR_TRANSFER_REMOTE', `the copy's target changed while it was looked up: ${(await lookup).where}, not ${guessed.where}`);
+    destIsDir = await isRemoteDirectory(ctx, remotePath, guess?.steps);
   } catch (err) {
-    // No `test`: the copy itself will say what else is missing.
-    if (!isMissingExecutable(err)) {
-      guess?.drop();
-      throw err;
-    }
+    guess?.drop();
+    throw err;
   }
   const finalPath = uploadTarget(localPath, remotePath, destIsDir, localName);
   const dir = posix.dirname(finalPath);
@@ -212,8 +236,8 @@ export async function copyToPod(client: KubeClient, localPath: string, remote: R
   }
   progress.totalBytes = entry.size;
   let method: CopyResult['method'] = 'tar';
-  // The check and the rename start now and wait for the copy: their sessions open meanwhile.
-  const { checkLater, renameLater } = ready ?? finishLater(ctx, tmp, finalPath, verify);
+  // The check and the rename wait for the copy in a session that opens meanwhile.
+  const steps = ready?.steps ?? finishSteps(ctx, '', tmp, finalPath);
   try {
     let sha256: string;
     try {
@@ -232,15 +256,25 @@ export async function copyToPod(client: KubeClient, localPath: string, remote: R
       await runChecked(ctx, cmd.chmod(tmp, mode), `chmod ${mode.toString(8)} ${tmp}`);
     }
     progress.flush();
-    const checked = checkLater?.go().then((r) => r ?? runIn(ctx, cmd.verifyFiles([tmp])));
+    // A step that did not run (no shell, or the waiting session was lost: a kubelet's
+    // streaming-connection-idle-timeout ends an idle session) runs afresh in a session of its own.
+    let checked: Promise<RunResult<string>> | undefined;
+    if (verify) {
+      steps.send('check');
+      checked = steps.next().then(
+        (r) => r ?? runIn(ctx, cmd.verifyFiles([tmp])),
+        () => runIn(ctx, cmd.verifyFiles([tmp])),
+      );
+    }
     const verified = checked ? await verifyRemote(ctx, [{ remote: tmp, label: finalPath, sha256, size: entry.size }], progress, checked) : 'none';
-    const renamed = await renameLater.go();
+    steps.send('rename');
+    const renamed = await steps.next().catch(() => null);
+    // The rename step's errors are its output.
     if (!renamed) await renameRemote(ctx, tmp, finalPath);
-    else if (renamed.exitCode !== 0) throw remoteFailure(ctx, `moving the copy onto ${finalPath}`, renamed.exitCode, renamed.stderr);
+    else if (renamed.exitCode !== 0) throw remoteFailure(ctx, `moving the copy onto ${finalPath}`, renamed.exitCode, renamed.stdout);
     return { files: 1, bytes: entry.size, verified, method };
   } catch (err) {
-    checkLater?.cancel();
-    renameLater.cancel();
+    steps.stop();
     await removeRemote(ctx, tmp);
     throw err;
   }
