@@ -9,7 +9,7 @@
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { createReadStream, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -215,6 +215,39 @@ test("a pod port nobody listens on: curl gets nothing, podshell prints kubectl's
   assert.ok(again.stdout.equals(blob));
   const echo = await curl([`http://127.0.0.1:${main.port(9090)}/after-refused`]);
   assert.equal(echo.stdout.toString(), 'echo-http 9090: GET /after-refused\n');
+});
+
+/**
+ * The message shapes docs/cli.md's port-forward section shows (its backquoted examples that are
+ * output lines), as patterns: a number stands for any number, `…` for any text.
+ */
+const shape = (example: string) =>
+  example
+    .replace(/[.*+?^$()|[\]{}\\]/g, (c) => `\\${c}`)
+    .replace(/\d+/g, '\\d+')
+    .replace(/…/g, '.*');
+
+function documentedShapes(): { example: string; pattern: RegExp }[] {
+  const doc = readFileSync(new URL('../docs/cli.md', import.meta.url), 'utf8');
+  const section = doc.slice(doc.indexOf('\n## port-forward\n'), doc.indexOf('\n## ', doc.indexOf('\n## port-forward\n') + 1));
+  const examples = [...section.matchAll(/`([^`]+)`/g)].map((m) => m[1]!.replace(/\s+/g, ' ')).filter((e) => /^(Forwarding from|Handling connection for|podshell: an error occurred forwarding) /.test(e));
+  return examples.map((example) => ({
+    example,
+    // The kubelet's text may end in a space (it does with containerd); the doc's example cannot show it.
+    pattern: new RegExp(`^${shape(example)} ?$`),
+  }));
+}
+
+test("every line podshell printed has a shape docs/cli.md documents as kubectl's, and every documented shape was printed", () => {
+  const shapes = documentedShapes();
+  assert.deepEqual(
+    shapes.map((s) => s.example.split(' ').slice(0, 3).join(' ')),
+    ['Forwarding from 127.0.0.1:8080', 'Forwarding from [::1]:8080', 'Handling connection for', 'podshell: an error'],
+    'the section shows the four messages',
+  );
+  const lines = [...main.out().split('\n'), ...main.err().split('\n')].filter(Boolean);
+  for (const line of lines) assert.ok(shapes.some((s) => s.pattern.test(line)), `undocumented shape: ${line}`);
+  for (const shape of shapes) assert.ok(lines.some((l) => shape.pattern.test(l)), `never printed: ${shape.example}`);
 });
 
 test('Ctrl-C (SIGINT) ends it with exit 0, nothing on stderr, and every local port free', async () => {
