@@ -4,10 +4,10 @@
 // nobody listens on in one forward: the right answers on both, 20 curls at once, a 50 MiB download
 // and an 8 MiB upload byte for byte, kubectl's error text for the refused port while the others
 // go on, the messages' exact shapes (docs/cli.md), and Ctrl-C (SIGINT) ending it with exit 0 and
-// its ports free, also in the middle of a download. Then the library's cluster.portForward alone.
+// its ports free, also in the middle of a download and on a real terminal. Then the library's cluster.portForward alone.
 
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { Cluster } from '../src/lib/index.ts';
 import { startSandbox, type Sandbox } from '../src/sandbox/server.ts';
-import { pollUntil, run, running } from './helpers.ts';
+import { pollUntil, run, running, TmuxSession } from './helpers.ts';
 
 const bin = new URL('../bin/podshell', import.meta.url).pathname;
 const CURL = '/usr/bin/curl';
@@ -75,6 +75,19 @@ function bindable(host: string, port: number): Promise<boolean> {
     server.once('error', () => resolve(false));
     server.listen(port, host, () => server.close(() => resolve(true)));
   });
+}
+
+/** A port free on 127.0.0.1 just now (and, kubectl's default address being localhost, on ::1 when it can be). */
+async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await new Promise<number>((resolve) => {
+      const s = createServer().listen(0, '127.0.0.1', () => {
+        const p = (s.address() as { port: number }).port;
+        s.close(() => resolve(p));
+      });
+    });
+    if (await bindable('::1', port) || !(await bindable('::1', 0))) return port;
+  }
 }
 
 function fileSha256(path: string): Promise<string> {
@@ -266,15 +279,13 @@ test('Ctrl-C (SIGINT) ends it with exit 0, nothing on stderr, and every local po
 });
 
 test('fixed local ports (LOCAL:REMOTE); Ctrl-C in the middle of a download still exits 0 and frees the port', async () => {
-  const free = await new Promise<number>((resolve) => {
-    const s = createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as { port: number }).port;
-      s.close(() => resolve(p));
-    });
-  });
+  const free = await freePort();
   const fixed = await forward(['pod/echo-http', `${free}:8080`], [8080]);
   assert.equal(fixed.port(8080), free);
   const target = join(work, 'slow.bin');
+  // The 50 MiB file of the download test (made here too when this test runs alone).
+  const made = await podshell(['exec', 'echo-http', '--', 'sh', '-c', 'test -f /tmp/www/big.bin || head -c 50M /dev/urandom > /tmp/www/big.bin']);
+  assert.equal(made.code, 0, made.stderr);
   // A download slowed to 1 MiB/s: 50 MiB would take a minute; it is cut by the Ctrl-C.
   const slow = spawn(CURL, ['-sS', '--noproxy', '*', '--limit-rate', '1M', '-o', target, `http://127.0.0.1:${free}/big.bin`], { stdio: 'ignore' });
   children.add(slow);
@@ -293,6 +304,23 @@ test('fixed local ports (LOCAL:REMOTE); Ctrl-C in the middle of a download still
   assert.deepEqual(await fixed.exited, { code: 0, signal: null });
   assert.equal(fixed.err(), '');
   assert.notEqual(await slowExit, 0, 'the cut download fails');
+  assert.equal(await bindable('127.0.0.1', free), true);
+});
+
+test('a real Ctrl-C on a terminal (tmux): exit 0, and the port is free', async (t) => {
+  const free = await freePort();
+  const name = 'podshell-pf-e2e';
+  // The shell traps SIGINT (a trap is not inherited): it survives the Ctrl-C and says how podshell ended.
+  const session = new TmuxSession(name, ['sh', '-c', `trap 'echo' INT; ${bin} port-forward --kubeconfig ${sandbox.kubeconfigPath} echo-http ${free}:9090; echo "exit=$?"; sleep 600`]);
+  t.after(() => session.kill());
+  await session.waitFor(new RegExp(`^Forwarding from 127\\.0\\.0\\.1:${free} -> 9090$`, 'm'));
+  const echo = await curl([`http://127.0.0.1:${free}/tty`]);
+  assert.equal(echo.stdout.toString(), 'echo-http 9090: GET /tty\n', echo.stderr);
+  await session.waitFor(new RegExp(`^Handling connection for ${free}$`, 'm'));
+  // TmuxSession names its tmux server and session `${name}-${pid}`.
+  execFileSync('tmux', ['-L', `${name}-${process.pid}`, 'send-keys', '-t', `${name}-${process.pid}`, 'C-c']);
+  await session.waitFor(/^exit=0$/m);
+  assert.doesNotMatch(session.screen(), /podshell: /);
   assert.equal(await bindable('127.0.0.1', free), true);
 });
 
