@@ -229,6 +229,29 @@ test('backpressure: a local reader that stops pauses the pod side; buffering sta
   assert.equal(hash.digest('hex'), sha256(firehosePattern(0, FIREHOSE_BYTES)));
 });
 
+test('close() while a local reader has stopped reading cuts that connection at once instead of waiting out the grace period', async (t) => {
+  // A grace period no test waits out: close() must not depend on it when the reader is behind.
+  const { forward, local } = await forwarding(t, [':82'], { closeGraceMs: 600_000, keepalive: { intervalMs: 100, timeoutMs: 500 } });
+  hose.written = 0;
+  hose.blockedSince = 0;
+  const pausesBefore = kubelet.stats.podReadsPaused;
+  const socket = connect({ host: '127.0.0.1', port: local[0]! });
+  socket.on('error', () => {});
+  t.after(() => socket.destroy());
+  socket.pause();
+  // The situation: the local reader is a full window behind, so the forward paused its WebSocket.
+  assert.ok(await pollUntil(() => kubelet.stats.podReadsPaused > pausesBefore && hose.blockedSince > 0, 60_000), `never stalled: written ${hose.written}`);
+  // Waiting for the close instead would end only when a side's own close timeout fired (ws: 30 s,
+  // here the grace period never does), so 20 s tells the two apart with room for a loaded machine.
+  const closed = forward.close().then(() => 'closed');
+  const outcome = await Promise.race([closed, new Promise<string>((resolve) => setTimeout(() => resolve('still waiting after 20 s'), 20_000).unref())]);
+  assert.equal(outcome, 'closed');
+  // What the kernel still holds drains, then the local peer sees the connection end.
+  const ended = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+  socket.resume();
+  await ended;
+});
+
 test('backpressure the other way: a pod that stops reading pauses the local socket; buffering stays bounded; then every byte arrives', async (t) => {
   const { local } = await forwarding(t, [':84'], { keepalive: { intervalMs: 100, timeoutMs: 500 } });
   const pausesBefore = kubelet.stats.socketReadsPaused;

@@ -23,7 +23,7 @@ const sendHighWater = 1024 * 1024; // 1 MiB
 const maxFrame = 256 * 1024;
 /** Most bytes kept from the error channel: the kubelet's message is one line. */
 const maxErrorBytes = 64 * 1024;
-/** How long an ended connection waits for the other side's close before cutting it. */
+/** How long an ended connection waits for the other side's close before cutting it, by default. */
 export const CLOSE_GRACE_MS = 2000;
 
 /** A forwarded connection failed: the server's error-channel text, or the dial's error. */
@@ -45,6 +45,8 @@ export interface ConnectionPlan {
   handshakeTimeoutMs: number;
   /** Ping every `intervalMs`; no pong for `timeoutMs` (while reading) means the connection is lost. */
   keepalive: { intervalMs: number; timeoutMs: number };
+  /** How long an ended connection waits for the other side's close before cutting it. */
+  closeGraceMs: number;
   localPort: number;
   remotePort: number;
 }
@@ -87,10 +89,19 @@ export class ForwardedConnection {
     void this._open();
   }
 
-  /** End the connection from this side: the local socket gets its FIN, the WebSocket a normal close. */
+  /**
+   * End the connection from this side: the local socket gets its FIN, the WebSocket a normal close.
+   * When the local reader is behind (the WebSocket paused for it), the server's close could not
+   * be read and waiting would last until a close timeout: both are cut at once.
+   */
   stop(): void {
     if (this._finished) return;
     this._stopping = true;
+    if (this._wsPaused) {
+      this._socket.destroy();
+      this._ws?.terminate();
+      return;
+    }
     this._socket.end();
     this._closeWs();
     this._armGrace();
@@ -264,7 +275,7 @@ export class ForwardedConnection {
     this._graceTimer = setTimeout(() => {
       this._socket.destroy();
       this._ws?.terminate();
-    }, CLOSE_GRACE_MS);
+    }, this._plan.closeGraceMs);
     this._graceTimer.unref();
   }
 

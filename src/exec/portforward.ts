@@ -8,7 +8,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { buildPortForwardUrl, PodshellError, type PortMapping } from '../protocol/index.ts';
 import { parseTarget, TargetError, type KubeClient, type Pod, type Target } from '../kube/index.ts';
 import { AbortError, UsageError } from './errors.ts';
-import { ForwardedConnection, PortForwardError, type ConnectionPlan } from './portforward-connection.ts';
+import { CLOSE_GRACE_MS, ForwardedConnection, PortForwardError, type ConnectionPlan } from './portforward-connection.ts';
 import { asServicePorts, resolvePortSpecs, validatePortSpec, type ServicePorts } from './portforward-ports.ts';
 
 export { PortForwardError } from './portforward-connection.ts';
@@ -41,6 +41,11 @@ export interface PortForwardOptions {
    * intervalMs 0: no pings]
    */
   keepalive?: { intervalMs?: number; timeoutMs?: number };
+  /**
+   * How long a connection ended from one side waits for the other side's close before it is cut.
+   * A connection whose local reader is behind when `close()` comes is cut at once. [default 2000 ms]
+   */
+  closeGraceMs?: number;
   /** Aborting is `close()`. */
   signal?: AbortSignal;
 }
@@ -181,6 +186,7 @@ export class PortForward extends EventEmitter<{ connection: [ForwardedConnection
           connect,
           handshakeTimeoutMs,
           keepalive: { intervalMs: options.keepalive?.intervalMs ?? 5000, timeoutMs: options.keepalive?.timeoutMs ?? 61_000 },
+          closeGraceMs: options.closeGraceMs ?? CLOSE_GRACE_MS,
           localPort,
           remotePort: mapping.remote,
         });
