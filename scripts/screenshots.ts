@@ -1,6 +1,6 @@
 // The screenshots of docs/web.md, "The page": one command starts a sandbox and the gateway, drives
 // a headless chromium (Debian's /usr/bin/chromium) through the browser UI and writes
-// docs/images/{tree,shell,tabs,upload,broadcast}.png (or into DIR when given; the test suite runs it
+// docs/images/{tree,shell,tabs,upload,broadcast,logs,debug}.png (or into DIR when given; the test suite runs it
 // so into a temporary folder, so the script is known to work in every run).
 //
 //   node scripts/screenshots.ts [DIR]
@@ -8,10 +8,11 @@
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
+import { Cluster } from '../src/lib/cluster.ts';
 import { startWebWorld, waitInPage } from '../test/browser.ts';
 
 const images = process.argv[2] ?? fileURLToPath(new URL('../docs/images/', import.meta.url));
-declare const window: { __podshell: { tabs(): { state: string }[]; bufferText(i?: number): string; lastUpload(): unknown; app: any } };
+declare const window: { __podshell: { tabs(): { state: string; banner: string }[]; bufferText(i?: number): string; logText(i?: number): string; logMatch(i?: number): string; lastUpload(): unknown; app: any } };
 
 async function connected(page: Page, count: number): Promise<void> {
   await waitInPage(page, `${count} connected tabs`, (n) => window.__podshell?.tabs().filter((t) => t.state === 'connected').length === n, 30_000, count);
@@ -85,8 +86,49 @@ try {
   await b.check('#broadcast');
   await typeAndWait(b, 'echo "$(hostname): $(date -u +%H:%M:%S)"\n', new RegExp(`^${web[2]}: `), 1);
   await shot(b, 'broadcast');
+
+  // logs: demo/main's log (a service's lines, written to its main process, which echoes them to
+  // its log), opened from the tree's logs button, with a search match highlighted.
+  const lines = [
+    'level=info msg="listening on :8080"',
+    'level=info msg="GET /api/orders 200" duration=12ms',
+    'level=info msg="GET /api/orders/41 200" duration=9ms',
+    'level=error msg="GET /api/orders/42 500: database timeout after 5s" duration=5003ms',
+    'level=info msg="GET /healthz 200" duration=1ms',
+    'level=info msg="POST /api/orders 201" duration=31ms',
+  ];
+  const l = await world.page();
+  await l.goto(`${base}/`);
+  await l.locator('[role=treeitem][data-pod="demo"]:not([data-container]) > .row .twisty').click();
+  await l.locator('[role=treeitem][data-container="main"][data-pod="demo"] > .row .logs-button').click();
+  await waitInPage(l, 'following', () => window.__podshell?.tabs()[0]?.state === 'connected', 30_000);
+  await writeToDemo(lines.join('\n'), () => waitInPage(l, 'the lines', (last) => window.__podshell.logText().includes(last), 30_000, lines[lines.length - 1]!));
+  await l.locator('.panel.logs:not([hidden]) .log-find').fill('timeout');
+  await waitInPage(l, 'the match', (line) => window.__podshell.logMatch() === line, 10_000, lines[3]!);
+  await shot(l, 'logs');
+
+  // debug: a shell on distroless (no shell in its image) offers a debug container.
+  const d = await world.page();
+  await d.goto(`${base}/?cluster=podshell-sandbox&namespace=default&pod=distroless`);
+  await waitInPage(d, 'the offer', () => window.__podshell?.tabs()[0]?.state === 'failed', 30_000);
+  await d.locator('.panel:not([hidden]) .banner button', { hasText: 'Start a debug container' }).waitFor();
+  await shot(d, 'debug');
 } finally {
   await world.close();
+}
+
+/** Writes `text` to demo's main process (attached as a client), which echoes it to its log; detaches once `arrived` resolves. */
+async function writeToDemo(text: string, arrived: () => Promise<unknown>): Promise<void> {
+  const cluster = Cluster.fromKubeconfig({ path: world.sandbox!.kubeconfigPath, warn: () => {} });
+  const session = cluster.attach({ target: { pod: 'demo' }, namespace: 'default', container: 'main', stdin: true, stdout: false, stderr: false });
+  try {
+    await session.opened;
+    session.stdin!.write(`${text}\n`);
+    await arrived();
+  } finally {
+    session.abort();
+    await session.exit.catch(() => undefined);
+  }
 }
 
 async function cookie(): Promise<string> {

@@ -5,7 +5,7 @@
 
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { PodshellError } from '../lib/index.ts';
-import { parseDuration, parseSize } from '../gateway/config.ts';
+import { checkImageName, parseDuration, parseSize } from '../gateway/config.ts';
 import type { GatewayConfig } from '../gateway/context.ts';
 import { CliUsageError } from './errors.ts';
 import { commandName } from './name.ts';
@@ -52,6 +52,7 @@ interface WebFlags {
   recordings?: string;
   recordInput?: boolean;
   recordingsMaxAge?: number;
+  debugImage?: string;
   config?: string;
 }
 
@@ -82,6 +83,7 @@ export function webCommand(): Command {
     .option('--recordings <dir>', 'record each session as DIR/SESSION-ID.cast (asciicast v2, mode 0600)')
     .option('--record-input', 'record what clients type too (with --recordings; the page shows a banner)')
     .addOption(new Option('--recordings-max-age <duration>', 'remove recordings older than this, at start and hourly such as 30d or 12h (with --recordings)').argParser(flag('--recordings-max-age', parseAge)))
+    .addOption(new Option('--debug-image <image>', "the image of the debug containers the page's \"Start a debug container\" starts, such as nicolaka/netshoot:v0.13 (default: the --config file's debugImage, else busybox:1.36)").argParser(flag('--debug-image', checkImageName)))
     .option('--config <file>', 'team sign-in (OpenID Connect or a trusted proxy), the signing secret shared by replicas, limits and clusters: YAML or JSON (docs/web.md, "Signing in"); without it the printed one-time URL signs one browser in')
     .addOption(new Option('--sandbox', 'also start the local sandbox cluster (podshell sandbox) and serve its contexts'))
     .addOption(new Option('--in-cluster', 'in a pod: serve its own cluster through the pod\'s service account (named in-cluster), instead of a kubeconfig\'s contexts').conflicts(['sandbox', 'kubeconfig']))
@@ -91,6 +93,7 @@ export function webCommand(): Command {
         '\nExamples:\n' +
         `  ${commandName()} web\n` +
         `  ${commandName()} web --sandbox\n` +
+        `  ${commandName()} web --sandbox --debug-image nicolaka/netshoot:v0.13\n` +
         `  ${commandName()} web --kubeconfig ~/.kube/prod --port 8080 --grace 5m\n` +
         `  ${commandName()} web --address 0.0.0.0 --port 8443 --tls-cert cert.pem --tls-key key.pem --allowed-host shell.example.com:8443\n` +
         '\nWhen it prints "web ready <url>" it accepts connections: open that URL once in a browser to sign in\n' +
@@ -119,6 +122,7 @@ export function webCommand(): Command {
         ...(opts.recordings !== undefined ? { recordingsDir: opts.recordings } : {}),
         ...(opts.recordInput ? { recordInput: true } : {}),
         ...(opts.recordingsMaxAge !== undefined ? { recordingsMaxAgeMs: opts.recordingsMaxAge } : {}),
+        ...(opts.debugImage !== undefined ? { debugImage: opts.debugImage } : {}),
       };
       const stop = stopRequested('web');
       // Loaded here: the gateway (fastify) and the sandbox are no cost to other commands.
@@ -132,6 +136,8 @@ export function webCommand(): Command {
       if (opts.config !== undefined) {
         try {
           team = (await import('../gateway/team-config.ts')).loadTeamConfig(opts.config);
+          // The command line wins over the file: the file's debugImage would win over `config`.
+          if (opts.debugImage !== undefined) team = { ...team, debugImage: opts.debugImage };
         } catch (err) {
           throw asUsage(err);
         }

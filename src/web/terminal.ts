@@ -2,16 +2,15 @@
 // (docs/web.md, "The stream"). Output is written to xterm as it arrives and acknowledged from
 // xterm's write callbacks, so the gateway never sends more than the page has rendered plus its
 // high-water mark; a dropped socket is rejoined with `resume` from the last offset written, with a
-// "reconnecting… (Ns)" banner meanwhile.
+// "reconnecting… (Ns)" banner meanwhile. The xterm.js terminal itself (theme, addons, keys, drops)
+// is set up by terminal-widget.ts.
 
-import { FitAddon } from '@xterm/addon-fit';
-import { SearchAddon } from '@xterm/addon-search';
-import { Unicode11Addon } from '@xterm/addon-unicode11';
-import { WebLinksAddon } from '@xterm/addon-web-links';
-import { WebglAddon } from '@xterm/addon-webgl';
-import { Terminal, type ITheme } from '@xterm/xterm';
+import type { FitAddon } from '@xterm/addon-fit';
+import type { SearchAddon } from '@xterm/addon-search';
+import type { Terminal } from '@xterm/xterm';
 import { decodeServerMessage, encodeAck, encodeInput, encodeResize, encodeResume, maxWebshellMessage, type ServerMessage, type SessionDescription } from '../protocol/webshell.ts';
 import { api, ApiError, describeError, type Target } from './api.ts';
+import { createTerminalWidget, type TerminalWidget } from './terminal-widget.ts';
 
 /** Acknowledge at least every this many rendered bytes, and whenever output stops. */
 const ACK_EVERY = 32 * 1024; // 32 KiB
@@ -21,9 +20,6 @@ const INPUT_CHUNK = maxWebshellMessage - 1024;
 const PENDING_INPUT = 64 * 1024; // 64 KiB
 /** Waits between reconnection attempts, in seconds; the last repeats. */
 const RETRY_SECONDS = [1, 2, 3, 5, 8, 10];
-
-const dark: ITheme = { background: '#1e1e1e', foreground: '#d4d4d4', cursor: '#d4d4d4', selectionBackground: '#264f78' };
-const light: ITheme = { background: '#ffffff', foreground: '#1e1e1e', cursor: '#1e1e1e', selectionBackground: '#add6ff' };
 
 export type TabState = 'starting' | 'connected' | 'reconnecting' | 'ended' | 'failed';
 
@@ -45,8 +41,6 @@ export interface TerminalHost {
   screenReaderMode: boolean;
 }
 
-const encoder = new TextEncoder();
-
 /** The protocol's encoders make plain ArrayBuffer-backed arrays. */
 const sendBytes = (socket: WebSocket, bytes: Uint8Array) => socket.send(bytes as Uint8Array<ArrayBuffer>);
 
@@ -58,15 +52,12 @@ export class TerminalTab {
   sessionId: string | undefined;
   session: SessionDescription | undefined;
   state: TabState = 'starting';
-  /** `webgl` or `dom`: which renderer draws this terminal. */
-  renderer: 'webgl' | 'dom' = 'dom';
-  /** The shell's working directory when it reports one (OSC 7). */
-  cwd: string | undefined;
   exitCode: number | null = null;
   /** Whether this tab's session runs in a debug (ephemeral) container. */
   debug = false;
   private readonly _host: TerminalHost;
-  private readonly _fit = new FitAddon();
+  private readonly _widget: TerminalWidget;
+  private readonly _fit: FitAddon;
   private readonly _banner: HTMLElement;
   private readonly _screen: HTMLElement;
   private _socket: WebSocket | undefined;
@@ -76,7 +67,6 @@ export class TerminalTab {
   private _rendered = 0;
   private _ackSent = 0;
   private _ackTimer: number | undefined;
-  private _unfollowScheme: () => void = () => {};
   private _retry = 0;
   private _retryTimer: number | undefined;
   private _resumeFrom: number;
@@ -102,71 +92,29 @@ export class TerminalTab {
     this._screen.className = 'screen';
     panel.append(this._banner, this._screen);
 
-    const scheme = matchMedia('(prefers-color-scheme: dark)');
-    this.term = new Terminal({
-      allowProposedApi: true,
-      fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
-      fontSize: host.fontSize,
-      scrollback: 5000,
-      screenReaderMode: host.screenReaderMode,
-      theme: scheme.matches ? dark : light,
+    this._widget = createTerminalWidget(this._screen, host, {
+      input: (data) => this._host.input(this, data),
+      resized: (cols, rows) => this._sendResize(cols, rows),
+      dropped: (files) => this._host.dropped(this, files),
+      fontSize: () => this._host.fontSize,
+      fontSizeWanted: (size) => this._host.setFontSize(size),
+      warn: (text) => this._showBanner(text, 'warn'),
     });
-    const followScheme = () => (this.term.options.theme = scheme.matches ? dark : light);
-    scheme.addEventListener('change', followScheme);
-    this._unfollowScheme = () => scheme.removeEventListener('change', followScheme);
-    this.search = new SearchAddon();
-    this.term.loadAddon(this._fit);
-    this.term.loadAddon(this.search);
-    this.term.loadAddon(new WebLinksAddon());
-    this.term.loadAddon(new Unicode11Addon());
-    this.term.unicode.activeVersion = '11';
-    // OSC 52 would let a program in the pod write the page's clipboard: ignored.
-    this.term.parser.registerOscHandler(52, () => true);
-    // OSC 7 (file://host/path): the shell's working directory, the default upload folder.
-    this.term.parser.registerOscHandler(7, (data) => {
-      try {
-        const url = new URL(data);
-        if (url.protocol === 'file:') this.cwd = decodeURIComponent(url.pathname);
-      } catch {
-        // not a URL: ignored
-      }
-      return true;
-    });
-    this.term.open(this._screen);
-    try {
-      const webgl = new WebglAddon();
-      webgl.onContextLoss(() => {
-        webgl.dispose();
-        this.renderer = 'dom';
-      });
-      this.term.loadAddon(webgl);
-      this.renderer = 'webgl';
-    } catch {
-      this.renderer = 'dom'; // no WebGL here (e.g. a browser without a GPU): xterm's DOM renderer draws
-    }
-    this.term.attachCustomKeyEventHandler((e) => this._key(e));
-    this.term.onData((text) => this._host.input(this, encoder.encode(text)));
-    this.term.onBinary((text) => this._host.input(this, Uint8Array.from(text, (c) => c.charCodeAt(0) & 0xff)));
-    this.term.onResize(({ cols, rows }) => this._sendResize(cols, rows));
-    this.term.onSelectionChange(() => {
-      const text = this.term.getSelection();
-      if (text) void navigator.clipboard?.writeText(text).catch(() => undefined);
-    });
+    this.term = this._widget.term;
+    this.search = this._widget.search;
+    this._fit = this._widget.fitAddon;
     this._observer = new ResizeObserver(() => this.fitSoon());
     this._observer.observe(this._screen);
-    this._screen.addEventListener('dragover', (e) => {
-      if (!e.dataTransfer?.types.includes('Files')) return;
-      e.preventDefault();
-      this._screen.classList.add('dropping');
-    });
-    this._screen.addEventListener('dragleave', () => this._screen.classList.remove('dropping'));
-    this._screen.addEventListener('drop', (e) => {
-      this._screen.classList.remove('dropping');
-      const files = [...(e.dataTransfer?.files ?? [])];
-      if (files.length === 0) return;
-      e.preventDefault();
-      this._host.dropped(this, files);
-    });
+  }
+
+  /** `webgl` or `dom`: which renderer draws this terminal. */
+  get renderer(): 'webgl' | 'dom' {
+    return this._widget.renderer;
+  }
+
+  /** The shell's working directory when it reports one (OSC 7). */
+  get cwd(): string | undefined {
+    return this._widget.cwd;
   }
 
   /** `pod/container`, the tab's label. */
@@ -259,12 +207,11 @@ export class TerminalTab {
 
   dispose(): void {
     this._disposed = true;
-    this._unfollowScheme();
     clearTimeout(this._retryTimer);
     clearTimeout(this._ackTimer);
     this._observer.disconnect();
     this._socket?.close(1000);
-    this.term.dispose();
+    this._widget.dispose();
     this.panel.remove();
   }
 
@@ -282,34 +229,6 @@ export class TerminalTab {
     const lines: string[] = [];
     for (let y = 0; y < buffer.length; y++) lines.push(buffer.getLine(y)?.translateToString(true) ?? '');
     return lines.join('\n');
-  }
-
-  private _key(e: KeyboardEvent): boolean {
-    if (e.type !== 'keydown') return true;
-    const key = e.key.toLowerCase();
-    if (e.ctrlKey && e.shiftKey && key === 'c') {
-      const text = this.term.getSelection();
-      if (text) void navigator.clipboard?.writeText(text).catch(() => undefined);
-      e.preventDefault();
-      return false;
-    }
-    if (e.ctrlKey && e.shiftKey && key === 'v') {
-      e.preventDefault();
-      void navigator.clipboard
-        ?.readText()
-        .then((text) => this.term.paste(text))
-        .catch(() => this._showBanner('The browser did not allow reading the clipboard: paste with the browser\'s menu or Ctrl+V where it works.', 'warn'));
-      return false;
-    }
-    if (e.ctrlKey && !e.altKey && (e.key === '+' || e.key === '=' || e.key === '-' || e.key === '0')) {
-      e.preventDefault();
-      const size = e.key === '0' ? 14 : this._host.fontSize + (e.key === '-' ? -1 : 1);
-      this._host.setFontSize(Math.min(40, Math.max(6, size)));
-      return false;
-    }
-    // Alt+digit and Alt+PageUp/PageDown switch tabs: the page handles them.
-    if (e.altKey && !e.ctrlKey && (/^[1-9]$/.test(e.key) || e.key === 'PageUp' || e.key === 'PageDown')) return false;
-    return true;
   }
 
   private _connect(): void {
