@@ -95,6 +95,9 @@ export class ScaleController {
   readonly #store: Store;
   readonly #kubelet: Kubelet;
   #ips: number;
+  /** The order pods were created in by this controller (a timestamp has whole seconds only); the world's pods come first. */
+  readonly #born = new WeakMap<Pod, number>();
+  #births = 0;
 
   constructor(store: Store, kubelet: Kubelet) {
     this.#store = store;
@@ -180,6 +183,7 @@ export class ScaleController {
           Number(isReady(a)) - Number(isReady(b)) ||
           restarts(b) - restarts(a) ||
           (b.metadata.creationTimestamp ?? '').localeCompare(a.metadata.creationTimestamp ?? '') ||
+          (this.#born.get(b) ?? 0) - (this.#born.get(a) ?? 0) ||
           b.metadata.name.localeCompare(a.metadata.name),
       );
       victims.push(...ranked.slice(0, Math.max(0, active.length - want)));
@@ -198,6 +202,7 @@ export class ScaleController {
   #create(owner: Workload, pod: Pod): void {
     const running = pod.status as Obj;
     pod.status = pendingStatus(running) as Pod['status'];
+    this.#born.set(pod, ++this.#births);
     this.#store.add(pod);
     void this.#kubelet.startPod(pod, running).then((started) => {
       if (started) this.#refreshChain(owner);
