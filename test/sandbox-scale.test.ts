@@ -6,7 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -233,7 +233,7 @@ test('more replicas than the sandbox allows is a 422, as a cluster refuses an in
   assert.equal((await podNames('app=web')).length, 2);
 });
 
-test('JSON patch and strategic merge patch of the scale subresource; a ReplicaSet a Deployment owns is set back', async () => {
+test('JSON patch, PUT and strategic merge patch of the scale subresource; a ReplicaSet a Deployment owns is set back', async () => {
   const json = await kube(['patch', 'deploy/web', '--subresource=scale', '--type=json', '-p', '[{"op":"replace","path":"/spec/replicas","value":3}]']);
   assert.equal(json.stdout.toString(), 'scale.autoscaling/web patched\n');
   assert.ok(await pollUntil(async () => [...(await podRows('app=web')).values()].join() === '2/2 Running,2/2 Running,2/2 Running', 60_000, 200));
@@ -241,6 +241,15 @@ test('JSON patch and strategic merge patch of the scale subresource; a ReplicaSe
   const rs = await kube(['scale', `rs/web-${hash}`, '--replicas=1']);
   assert.equal(rs.stdout.toString(), `replicaset.apps/web-${hash} scaled\n`);
   assert.equal(await jsonpath(`rs/web-${hash}`, '{.spec.replicas}'), '3');
+  // With a precondition kubectl reads the Scale and PUTs it back; a stale resourceVersion is a 409.
+  const put = await kube(['scale', 'deploy/web', '--current-replicas=3', '--replicas=4']);
+  assert.equal(put.stdout.toString(), 'deployment.apps/web scaled\n');
+  assert.equal(await jsonpath('deploy/web', '{.spec.replicas}'), '4');
+  const stale = join(work, 'stale-scale.json');
+  writeFileSync(stale, JSON.stringify({ kind: 'Scale', apiVersion: 'autoscaling/v1', metadata: { name: 'web', namespace: 'default', resourceVersion: '3' }, spec: { replicas: 1 } }));
+  const conflict = await kube(['replace', '--raw', '/apis/apps/v1/namespaces/default/deployments/web/scale', '-f', stale]);
+  assert.equal(conflict.stderr, 'Error from server (Conflict): Operation cannot be fulfilled on deployments.apps "web": the object has been modified; please apply your changes to the latest version and try again\n');
+  assert.equal(await jsonpath('deploy/web', '{.spec.replicas}'), '4');
   const strategic = await kube(['patch', 'deploy/web', '--subresource=scale', '-p', '{"spec":{"replicas":2}}']);
   assert.equal(strategic.stdout.toString(), 'scale.autoscaling/web patched\n');
   assert.ok(await pollUntil(async () => (await podNames('app=web')).length === 2, 60_000, 200));
