@@ -96,9 +96,10 @@ export class Kubelet {
   /**
    * Stops every container of a pod being deleted, as the kubelet does once it sees a
    * deletionTimestamp: SIGTERM, then SIGKILL after the grace period. No container of it is
-   * restarted; its statuses end terminated with the exit codes (one MODIFIED event).
+   * restarted; its statuses end terminated with the exit codes (one MODIFIED event). Resolves
+   * false when the sandbox closed meanwhile (the runtime stops everything then).
    */
-  async stopPod(pod: Pod, graceMs: number): Promise<void> {
+  async stopPod(pod: Pod, graceMs: number): Promise<boolean> {
     const prefix = this.#key(pod.metadata.namespace!, pod.metadata.name, '');
     const slots = [...this.#slots.entries()].filter(([key, slot]) => key.startsWith(prefix) && slot.pod === pod);
     for (const [, slot] of slots) {
@@ -114,7 +115,7 @@ export class Kubelet {
         return exit ? statusOf(exit).code : undefined;
       }),
     );
-    if (this.#closed) return;
+    if (this.#closed) return false;
     const finishedAt = timestamp();
     this.#store.update(pod, () => {
       slots.forEach(([, slot], i) => {
@@ -130,6 +131,7 @@ export class Kubelet {
     });
     for (const [key, slot] of slots) if (this.#slots.get(key) === slot) this.#slots.delete(key);
     this.#runtime.releasePod(pod.metadata.uid!);
+    return true;
   }
 
   async #startContainers(pod: Pod): Promise<void> {

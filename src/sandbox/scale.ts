@@ -204,9 +204,12 @@ export class ScaleController {
     pod.status = pendingStatus(running) as Pod['status'];
     this.#born.set(pod, ++this.#births);
     this.#store.add(pod);
-    void this.#kubelet.startPod(pod, running).then((started) => {
-      if (started) this.#refreshChain(owner);
-    });
+    void this.#kubelet
+      .startPod(pod, running)
+      .then((started) => {
+        if (started) this.#refreshChain(owner);
+      })
+      .catch(() => {});
   }
 
   #delete(owner: Workload, pod: Pod): void {
@@ -215,12 +218,15 @@ export class ScaleController {
       pod.metadata['deletionTimestamp'] = timestamp(Date.now() + grace * 1000);
       pod.metadata['deletionGracePeriodSeconds'] = grace;
     });
-    void this.#kubelet.stopPod(pod, grace * 1000).then(() => {
-      if (this.#store.pod(pod.metadata.namespace!, pod.metadata.name) !== pod) return;
-      this.#store.remove(pod);
-      this.#reconcile(owner);
-      this.#refreshChain(owner);
-    });
+    void this.#kubelet
+      .stopPod(pod, grace * 1000)
+      .then((stopped) => {
+        if (!stopped || this.#store.pod(pod.metadata.namespace!, pod.metadata.name) !== pod) return;
+        this.#store.remove(pod);
+        this.#reconcile(owner);
+        this.#refreshChain(owner);
+      })
+      .catch(() => {});
   }
 
   /** The workload's status and that of the Deployment above it. */
