@@ -255,6 +255,22 @@ test('JSON patch, PUT and strategic merge patch of the scale subresource; a Repl
   assert.ok(await pollUntil(async () => (await podNames('app=web')).length === 2, 60_000, 200));
 });
 
+test('kubectl patch of the Deployment itself: spec.replicas is served, any other change is the read-only 405', async () => {
+  assert.equal(await jsonpath('deploy/web', '{.spec.replicas}'), '2', 'the test before left two');
+  const r = await kube(['patch', 'deploy/web', '-p', '{"spec":{"replicas":3}}']);
+  assert.equal(r.stdout.toString(), 'deployment.apps/web patched\n');
+  assert.ok(await pollUntil(async () => [...(await podRows('app=web')).values()].join() === '2/2 Running,2/2 Running,2/2 Running', 60_000, 200));
+  const same = await kube(['patch', 'deploy/web', '--type=merge', '-p', '{"spec":{"replicas":3}}']);
+  assert.equal(same.stdout.toString(), 'deployment.apps/web patched (no change)\n');
+  const other = await kube(['patch', 'deploy/web', '-p', '{"spec":{"replicas":2,"paused":true}}']);
+  assert.equal(other.stderr, 'Error from server (MethodNotAllowed): the podshell sandbox serves deployments read-only: patch is supported for spec.replicas only (or use the scale subresource)\n');
+  const negative = await kube(['patch', 'deploy/web', '--type=json', '-p', '[{"op":"replace","path":"/spec/replicas","value":-3}]']);
+  assert.equal(negative.stderr, 'The Deployment "web" is invalid: spec.replicas: Invalid value: -3: must be greater than or equal to 0\n');
+  const dev = await kube(['--context', 'podshell-sandbox-dev', 'patch', 'deploy/web', '-p', '{"spec":{"replicas":1}}']);
+  assert.equal(dev.stderr, 'Error from server (Forbidden): deployments.apps "web" is forbidden: User "dev" cannot patch resource "deployments" in API group "apps" in the namespace "default"\n');
+  assert.equal(await jsonpath('deploy/web', '{.spec.replicas} {.spec.paused}'), '3 ');
+});
+
 test('a StatefulSet scales by ordinal: db-1 and db-2 come, then go highest first', async () => {
   assert.deepEqual(await podNames('app=db'), ['db-0']);
   const up = await kube(['scale', 'sts/db', '--replicas=3']);

@@ -14,7 +14,7 @@ import { forbidden, type NonResourceAttributes, type RbacAuthorizer, type Resour
 import { findResource, servedResources, type ResourceInfo, type Store, type StoreEvent } from './store.ts';
 import { toTable, wantsTable } from './table.ts';
 import { EPHEMERAL_SUBRESOURCE, serveEphemeralContainers } from './ephemeral.ts';
-import { SCALABLE, SCALE_SUBRESOURCES, serveScale, type ScaleController } from './scale.ts';
+import { patchWorkload, SCALABLE, SCALE_SUBRESOURCES, serveScale, type ScaleController } from './scale.ts';
 import type { KubeObject, Pod, UserInfo } from './types.ts';
 
 export const serverVersion = {
@@ -457,6 +457,9 @@ async function handleResource(ctx: ApiContext, req: IncomingMessage, res: Server
       return serveScale(ctx.scale, ctx.store, req, res, info.resource, info.group, p.namespace, p.name!, method);
     }
     throw notFoundResource();
+  }
+  if (method === 'PATCH' && SCALABLE[info.resource] && p.name && p.namespace !== undefined && ctx.scale) {
+    return patchWorkload(ctx.scale, ctx.store, req, res, info.resource, info.group, p.namespace, p.name);
   }
   if (method !== 'GET') {
     throw new ApiError(405, 'MethodNotAllowed', `the podshell sandbox serves ${info.resource} read-only: ${verb} is not supported`, { group: info.group || undefined, kind: info.resource });

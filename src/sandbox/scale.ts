@@ -278,14 +278,75 @@ async function readJson(req: IncomingMessage, limit = 3 * 1024 * 1024): Promise<
   }
 }
 
-function invalidScale(name: string, value: unknown, problem: string): ApiError {
+function invalidReplicas(kind: string, name: string, value: unknown, problem: string): ApiError {
   const message = `Invalid value: ${JSON.stringify(value)}: ${problem}`;
-  return new ApiError(422, 'Invalid', `Scale.autoscaling "${name}" is invalid: spec.replicas: ${message}`, {
+  const group = kind === 'Scale' ? 'autoscaling' : 'apps';
+  return new ApiError(422, 'Invalid', `${kind}.${group} "${name}" is invalid: spec.replicas: ${message}`, {
     name,
-    group: 'autoscaling',
-    kind: 'Scale',
+    group,
+    kind,
     causes: [{ reason: 'FieldValueInvalid', message, field: 'spec.replicas' }],
   });
+}
+
+/** The replica count of a Scale or workload (after a patch): an int32 from 0 to MAX_REPLICAS, else the cluster's 400 or 422. */
+function checkReplicas(kind: string, name: string, replicas: unknown): number {
+  if (typeof replicas !== 'number' || !Number.isInteger(replicas) || Math.abs(replicas) > 2 ** 31 - 1) {
+    const spec = kind === 'Scale' ? 'ScaleSpec' : `${kind}Spec`;
+    throw badRequest(`${kind} in version "v1" cannot be handled as a ${kind}: json: cannot unmarshal ${typeof replicas === 'number' ? 'number' : Array.isArray(replicas) ? 'array' : typeof replicas} into Go struct field ${spec}.spec.replicas of type int32`);
+  }
+  if (replicas < 0) throw invalidReplicas(kind, name, replicas, 'must be greater than or equal to 0');
+  if (replicas > MAX_REPLICAS) throw invalidReplicas(kind, name, replicas, `must be less than or equal to ${MAX_REPLICAS} (the podshell sandbox's limit: each replica runs as processes on this machine)`);
+  return replicas;
+}
+
+async function patched(req: IncomingMessage, current: Obj): Promise<Obj> {
+  const type = mediaType(req);
+  if (!(PATCH_TYPES as readonly string[]).includes(type)) {
+    throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${PATCH_TYPES.join(', ')}`);
+  }
+  const patch = await readJson(req);
+  let updated: Json;
+  try {
+    updated = applyPatch(type as PatchType, structuredClone(current) as Json, patch);
+  } catch (err) {
+    if (err instanceof PatchError) throw type === 'application/json-patch+json' ? new ApiError(422, 'Invalid', err.message) : badRequest(err.message);
+    throw err;
+  }
+  if (!isObj(updated)) throw badRequest('the body of the request must be an object');
+  return updated;
+}
+
+/** The parts of a workload a patch may not change here: all but spec.replicas (status and the apiserver's metadata are not the client's). */
+function fixedParts(o: Obj): Obj {
+  const copy = structuredClone(o);
+  delete copy['status'];
+  if (isObj(copy['metadata'])) {
+    delete copy['metadata']['resourceVersion'];
+    delete copy['metadata']['managedFields'];
+  }
+  if (isObj(copy['spec'])) delete copy['spec']['replicas'];
+  return copy;
+}
+
+/**
+ * PATCH of a Deployment, ReplicaSet or StatefulSet itself (`kubectl patch deploy web -p
+ * '{"spec":{"replicas":3}}'`): served when the patch changes spec.replicas only, which is then
+ * as a scale; any other change is the read-only 405.
+ */
+export async function patchWorkload(scaler: ScaleController, store: Store, req: IncomingMessage, res: ServerResponse, resource: string, group: string, namespace: string, name: string): Promise<void> {
+  const w = store.get(SCALABLE[resource]!, namespace, name) as Workload | undefined;
+  if (!w) throw notFound(resource, name, group);
+  const updated = await patched(req, w as unknown as Obj);
+  if (!isDeepStrictEqual(fixedParts(updated), fixedParts(w as unknown as Obj))) {
+    throw new ApiError(405, 'MethodNotAllowed', `the podshell sandbox serves ${resource} read-only: patch is supported for spec.replicas only (or use the scale subresource)`, { group, kind: resource });
+  }
+  const version = (updated['metadata'] as Obj)['resourceVersion'];
+  if (typeof version === 'string' && version !== '' && version !== w.metadata.resourceVersion) {
+    throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${resource}.${group} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, group, kind: resource });
+  }
+  scaler.setReplicas(w, checkReplicas(w.kind, name, (updated['spec'] as Obj)['replicas'] ?? 1));
+  sendJson(res, 200, w);
 }
 
 /** GET, PATCH or PUT of `namespaces/<ns>/<deployments|replicasets|statefulsets>/<name>/scale`. */
@@ -298,19 +359,10 @@ export async function serveScale(scaler: ScaleController, store: Store, req: Inc
   const current = scaler.scaleOf(w);
   if (method === 'GET') return sendJson(res, 200, current);
   let updated: Json;
-  const type = mediaType(req);
   if (method === 'PATCH') {
-    if (!(PATCH_TYPES as readonly string[]).includes(type)) {
-      throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${PATCH_TYPES.join(', ')}`);
-    }
-    const patch = await readJson(req);
-    try {
-      updated = applyPatch(type as PatchType, structuredClone(current) as Json, patch);
-    } catch (err) {
-      if (err instanceof PatchError) throw type === 'application/json-patch+json' ? new ApiError(422, 'Invalid', err.message) : badRequest(err.message);
-      throw err;
-    }
+    updated = (await patched(req, current)) as Json;
   } else {
+    const type = mediaType(req);
     if (type !== '' && type !== 'application/json') throw new ApiError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - accepted media types include: application/json');
     updated = await readJson(req);
   }
@@ -322,12 +374,7 @@ export async function serveScale(scaler: ScaleController, store: Store, req: Inc
     throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${resource}.${group} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, group, kind: resource });
   }
   const spec = isObj(updated['spec']) ? updated['spec'] : {};
-  const replicas = spec['replicas'] ?? 0;
-  if (typeof replicas !== 'number' || !Number.isInteger(replicas) || Math.abs(replicas) > 2 ** 31 - 1) {
-    throw badRequest(`Scale in version "v1" cannot be handled as a Scale: json: cannot unmarshal ${typeof replicas === 'number' ? 'number' : Array.isArray(replicas) ? 'array' : typeof replicas} into Go struct field ScaleSpec.spec.replicas of type int32`);
-  }
-  if (replicas < 0) throw invalidScale(name, replicas, 'must be greater than or equal to 0');
-  if (replicas > MAX_REPLICAS) throw invalidScale(name, replicas, `must be less than or equal to ${MAX_REPLICAS} (the podshell sandbox's limit: each replica runs as processes on this machine)`);
+  const replicas = checkReplicas('Scale', name, spec['replicas'] ?? 0);
   scaler.setReplicas(w, replicas);
   sendJson(res, 200, scaler.scaleOf(w));
 }
