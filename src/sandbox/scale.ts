@@ -176,7 +176,11 @@ export class ScaleController {
     const created: Pod[] = [];
     const victims: Pod[] = [];
     if (w.kind === 'ReplicaSet') {
-      for (let i = active.length; i < want; i++) created.push(builder.addControlledPod(w, w.spec.template!, { generate: `${w.metadata.name}-` }, {}));
+      // Pods still terminating count against the bound too, so scaling down and up over and over
+      // cannot pile up processes that are slow to stop; the rest come as those go.
+      const terminating = this.#owned(w, 'Pod').length - active.length;
+      const room = Math.max(0, 2 * MAX_REPLICAS - terminating - active.length);
+      for (let i = active.length; i < Math.min(want, active.length + room); i++) created.push(builder.addControlledPod(w, w.spec.template!, { generate: `${w.metadata.name}-` }, {}));
       // The ReplicaSet's choice: pods not ready first, then those restarted most, then the newest.
       const ranked = [...active].sort(
         (a, b) =>
