@@ -252,3 +252,63 @@ test('-l: a log that cannot be read is reported per pod, the others go on, exit 
   assert.equal(ours.code, 0);
   assert.equal(ours.stdout.length, 0);
 });
+
+test('logs -l app=web -f picks up a pod that scaling up adds; a pod that scaling down removes ends its log, the command goes on', async () => {
+  // A sandbox of its own: scaling changes the web pods the other tests count on.
+  const own = await startSandbox({ kubeconfigPath: join(work, 'kubeconfig-scale') });
+  const ownEnv = { ...process.env, KUBECONFIG: own.kubeconfigPath, NO_COLOR: '1' };
+  const k = (args: string[]) => run(kubectl, ['--cache-dir', join(work, 'cache-scale'), ...args], { env: ownEnv });
+  const names = async () => (await k(['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[*].metadata.name}'])).stdout.toString().split(' ').filter(Boolean).sort();
+  const spawnOwn = (args: string[]) => {
+    const child = spawn(bin, args, { env: ownEnv, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.add(child);
+    child.on('exit', () => children.delete(child));
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (c) => (out += c));
+    child.stderr!.on('data', (c) => (err += c));
+    return { child, out: () => out, err: () => err };
+  };
+  const serving = (pod: string) => `[pod/${pod}/app] web: ${pod} serving\n`;
+  const follow = spawnOwn(['logs', '-l', 'app=web', '-f']);
+  try {
+    const first = await names();
+    assert.equal(first.length, 3);
+    assert.ok(await pollUntil(() => first.every((p) => follow.out().includes(serving(p))), 60_000, 100), `stdout: ${follow.out()} stderr: ${follow.err()}`);
+
+    // Up: the fourth pod's first line arrives, prefixed.
+    const up = await k(['scale', 'deploy/web', '--replicas=4']);
+    assert.equal(up.code, 0, up.stderr);
+    assert.ok(await pollUntil(async () => (await names()).length === 4, 60_000, 200));
+    const [added] = (await names()).filter((p) => !first.includes(p));
+    assert.ok(await pollUntil(() => follow.out().includes(serving(added!)), 60_000, 100), `stdout: ${follow.out()} stderr: ${follow.err()}`);
+
+    // Down to 3: the newest pod (the one just added) goes. A follower of that pod alone ends, exit 0.
+    const single = spawnOwn(['logs', '-f', added!, '-c', 'app']);
+    assert.ok(await pollUntil(() => single.out() === `web: ${added} serving\n`, 60_000, 100), single.out());
+    const down = await k(['scale', 'deploy/web', '--replicas=3']);
+    assert.equal(down.code, 0, down.stderr);
+    assert.ok(await pollUntil(async () => (await names()).length === 3 && !(await names()).includes(added!), 60_000, 200));
+    assert.ok(await pollUntil(() => single.child.exitCode !== null, 60_000, 100), 'the single-pod follower ends with its pod');
+    assert.equal(single.child.exitCode, 0, single.err());
+    assert.equal(single.err(), '');
+
+    // The selector's follower goes on: no error for the pod gone, and a later line of another pod arrives.
+    assert.equal(follow.child.exitCode, null, 'still following');
+    assert.equal(follow.err(), '');
+    const late = `after the scale down ${Date.now()}`;
+    const attach = spawn(kubectl, ['--cache-dir', join(work, 'cache-scale'), 'attach', '-i', first[0]!, '-c', 'app'], { env: ownEnv, stdio: ['pipe', 'ignore', 'ignore'] });
+    children.add(attach);
+    attach.on('exit', () => children.delete(attach));
+    attach.stdin!.write(`${late}\n`);
+    assert.ok(await pollUntil(() => follow.out().includes(`[pod/${first[0]}/app] ${late}\n`), 60_000, 100), `stdout: ${follow.out()}`);
+    await stop(attach);
+    assert.equal(follow.child.exitCode, null, 'still following');
+    // Every line is whole and prefixed, and each pod said "serving" once.
+    for (const line of follow.out().trimEnd().split('\n')) assert.match(line, /^\[pod\/web-[a-z0-9]+-[a-z0-9]+\/app\] /);
+    for (const pod of [...first, added!]) assert.equal(follow.out().split(serving(pod)).length - 1, 1, pod);
+  } finally {
+    await stop(follow.child);
+    await own.close();
+  }
+});

@@ -14,6 +14,7 @@ import { forbidden, type NonResourceAttributes, type RbacAuthorizer, type Resour
 import { findResource, servedResources, type ResourceInfo, type Store, type StoreEvent } from './store.ts';
 import { toTable, wantsTable } from './table.ts';
 import { EPHEMERAL_SUBRESOURCE, serveEphemeralContainers } from './ephemeral.ts';
+import { patchWorkload, SCALABLE, SCALE_SUBRESOURCES, serveScale, type ScaleController } from './scale.ts';
 import type { KubeObject, Pod, UserInfo } from './types.ts';
 
 export const serverVersion = {
@@ -36,6 +37,8 @@ export interface ApiContext {
   container(namespace: string, pod: string, container: string): Container | undefined;
   /** Starts the pod's ephemeral container `name` (just added to its spec); absent when the sandbox acts as a cluster without ephemeral containers. */
   startEphemeral?(pod: Pod, name: string): void;
+  /** The workload controllers behind the `scale` subresources (scale.ts). */
+  readonly scale?: ScaleController;
   /** host:port clients reach the server at. */
   readonly address: string;
 }
@@ -203,6 +206,8 @@ function resourceList(ctx: ApiContext, group: string, version: string): unknown 
         { name: 'pods/portforward', singularName: '', namespaced: true, kind: 'PodPortForwardOptions', verbs: ['create', 'get'] },
       );
     }
+    const scale = SCALE_SUBRESOURCES.find((x) => x.name === `${r.resource}/scale`);
+    if (scale && ctx.scale) resources.push({ ...scale, verbs: [...scale.verbs] });
   }
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion, resources };
 }
@@ -448,7 +453,13 @@ async function handleResource(ctx: ApiContext, req: IncomingMessage, res: Server
     if (info.kind === 'Pod' && p.subresource === 'ephemeralcontainers' && p.namespace !== undefined && ctx.startEphemeral) {
       return serveEphemeralContainers(ctx, req, res, p.namespace, p.name!, method);
     }
+    if (p.subresource === 'scale' && SCALABLE[info.resource] && p.namespace !== undefined && ctx.scale) {
+      return serveScale(ctx.scale, ctx.store, req, res, info.resource, info.group, p.namespace, p.name!, method);
+    }
     throw notFoundResource();
+  }
+  if (method === 'PATCH' && SCALABLE[info.resource] && p.name && p.namespace !== undefined && ctx.scale) {
+    return patchWorkload(ctx.scale, ctx.store, req, res, info.resource, info.group, p.namespace, p.name);
   }
   if (method !== 'GET') {
     throw new ApiError(405, 'MethodNotAllowed', `the podshell sandbox serves ${info.resource} read-only: ${verb} is not supported`, { group: info.group || undefined, kind: info.resource });

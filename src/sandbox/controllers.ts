@@ -135,7 +135,7 @@ export function resourceName(kind: string): string {
 }
 
 /** Omit zero counts, as Go's `omitempty` does on status fields. */
-function counts(fields: Record<string, number>): Record<string, number> {
+export function counts(fields: Record<string, number>): Record<string, number> {
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== 0));
 }
 
@@ -146,10 +146,32 @@ function intOrPercent(v: unknown, total: number): number {
   return 0;
 }
 
+/** Where a builder that adds to a running sandbox (scale.ts) starts: the pod IPs handed out so far, and the names already taken there. */
+export interface BuilderStart {
+  readonly firstIP: number;
+  taken(kind: string, ns: string | undefined, name: string): boolean;
+}
+
+/** A StatefulSet's revision name, `<set>-<hash of its template>`. */
+export function statefulSetRevision(ss: Workload): string {
+  return `${ss.metadata.name}-${templateHash(ss.spec.template!, 'StatefulSet')}`;
+}
+
 export class WorldBuilder {
   readonly now = new Date().toISOString().replace(/\.\d+Z$/, 'Z');
   #rv = 1;
   #ip = 0;
+  readonly #external: BuilderStart['taken'] | undefined;
+
+  constructor(start?: BuilderStart) {
+    this.#ip = start?.firstIP ?? 0;
+    this.#external = start?.taken;
+  }
+
+  /** How many pod IPs this builder and the ones before it have handed out. */
+  get ipsUsed(): number {
+    return this.#ip;
+  }
   readonly #registry = new Map<string, KubeObject>();
   readonly world: World = {
     namespaces: [],
@@ -176,7 +198,7 @@ export class WorldBuilder {
   }
 
   taken(kind: string, ns: string | undefined, name: string): boolean {
-    return this.#registry.has(this.#key(kind, ns, name));
+    return this.#registry.has(this.#key(kind, ns, name)) || (this.#external?.(kind, ns, name) ?? false);
   }
 
   stamp(obj: KubeObject, generation = false): void {
@@ -383,26 +405,11 @@ export class WorldBuilder {
   statefulSet(ss: Workload): void {
     const spec = ss.spec;
     defaultStatefulSet(spec);
-    const template = spec.template!;
     this.stamp(ss, true);
     this.world.workloads.push(ss);
-    const revision = `${ss.metadata.name}-${templateHash(template, 'StatefulSet')}`;
+    const revision = statefulSetRevision(ss);
     const replicas = spec.replicas!;
-    const serviceName = typeof spec['serviceName'] === 'string' && spec['serviceName'] ? spec['serviceName'] : undefined;
-    for (let i = 0; i < replicas; i++) {
-      const podName = `${ss.metadata.name}-${i}`;
-      this.addControlledPod(
-        ss,
-        template,
-        podName,
-        {
-          'apps.kubernetes.io/pod-index': String(i),
-          'controller-revision-hash': revision,
-          'statefulset.kubernetes.io/pod-name': podName,
-        },
-        { hostname: podName, ...(serviceName ? { subdomain: serviceName } : {}) },
-      );
-    }
+    for (let i = 0; i < replicas; i++) this.statefulSetPod(ss, i);
     ss.status = {
       ...counts({ availableReplicas: replicas }),
       collisionCount: 0,
@@ -413,6 +420,23 @@ export class WorldBuilder {
       updateRevision: revision,
       ...counts({ updatedReplicas: replicas }),
     };
+  }
+
+  /** The StatefulSet's pod of ordinal `i`, named `<set>-<i>`. */
+  statefulSetPod(ss: Workload, i: number): Pod {
+    const podName = `${ss.metadata.name}-${i}`;
+    const serviceName = typeof ss.spec['serviceName'] === 'string' && ss.spec['serviceName'] ? ss.spec['serviceName'] : undefined;
+    return this.addControlledPod(
+      ss,
+      ss.spec.template!,
+      podName,
+      {
+        'apps.kubernetes.io/pod-index': String(i),
+        'controller-revision-hash': statefulSetRevision(ss),
+        'statefulset.kubernetes.io/pod-name': podName,
+      },
+      { hostname: podName, ...(serviceName ? { subdomain: serviceName } : {}) },
+    );
   }
 
   daemonSet(ds: Workload): void {

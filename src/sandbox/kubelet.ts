@@ -34,6 +34,8 @@ interface Slot {
   /** Failures in a row since the container last ran long enough: the next back-off is base × 2^(failures − 1). */
   failures: number;
   timer: NodeJS.Timeout | undefined;
+  /** The pod is being deleted: its containers are stopped for good, never restarted. */
+  stopping?: boolean;
 }
 
 /** RFC 3339 with seconds, as the kubelet writes times. */
@@ -58,25 +60,104 @@ export class Kubelet {
 
   /** Starts every container of every pod (their statuses already say running, as built). */
   async startAll(pods: readonly Pod[]): Promise<void> {
+    await Promise.all(pods.map((pod) => this.#startContainers(pod)));
+  }
+
+  /**
+   * Starts the containers of a pod a controller has just added (scale.ts), its status saying
+   * ContainerCreating; once they run, the pod's status becomes `running` — one MODIFIED event.
+   * Resolves false when the pod was deleted, or the sandbox closed, meanwhile.
+   */
+  async startPod(pod: Pod, running: Obj): Promise<boolean> {
+    try {
+      await this.#startContainers(pod);
+    } catch (err) {
+      if (this.#closed || (err instanceof SandboxError && err.code === 'ERR_SANDBOX_CLOSED')) return false;
+      if (pod.metadata['deletionTimestamp'] !== undefined) return false;
+      this.#store.update(pod, () => {
+        for (const s of this.#statuses(pod)) s['state'] = { waiting: { message: (err as Error).message, reason: 'RunContainerError' } };
+      });
+      return false;
+    }
+    if (this.#closed || pod.metadata['deletionTimestamp'] !== undefined) return false;
+    this.#store.update(pod, () => {
+      const statuses = (running['containerStatuses'] as Obj[] | undefined) ?? [];
+      for (const s of statuses) {
+        const slot = this.#slots.get(this.#key(pod.metadata.namespace!, pod.metadata.name, String(s['name'])));
+        if (!slot) continue;
+        s['containerID'] = slot.containerID;
+        s['state'] = { running: { startedAt: slot.startedAt } };
+      }
+      pod.status = running;
+    });
+    return true;
+  }
+
+  /**
+   * Stops every container of a pod being deleted, as the kubelet does once it sees a
+   * deletionTimestamp: SIGTERM, then SIGKILL after the grace period. No container of it is
+   * restarted; its statuses end terminated with the exit codes (one MODIFIED event). Resolves
+   * false when the sandbox closed meanwhile (the runtime stops everything then).
+   */
+  async stopPod(pod: Pod, graceMs: number): Promise<boolean> {
+    const prefix = this.#key(pod.metadata.namespace!, pod.metadata.name, '');
+    const slots = [...this.#slots.entries()].filter(([key, slot]) => key.startsWith(prefix) && slot.pod === pod);
+    for (const [, slot] of slots) {
+      slot.stopping = true;
+      clearTimeout(slot.timer);
+    }
+    const codes = await Promise.all(
+      slots.map(async ([, slot]) => {
+        const container = slot.container;
+        if (!container) return undefined;
+        await container.stop(graceMs);
+        const exit = await Promise.race([container.exited, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), 1000).unref())]);
+        return exit ? statusOf(exit).code : undefined;
+      }),
+    );
+    if (this.#closed) return false;
+    const finishedAt = timestamp();
+    this.#store.update(pod, () => {
+      slots.forEach(([, slot], i) => {
+        if (slot.ephemeral) return;
+        const own = this.#statuses(pod)[slot.index];
+        const state = own?.['state'] as Obj | undefined;
+        if (!own || state?.['terminated']) return;
+        const exitCode = codes[i] ?? 137;
+        own['ready'] = false;
+        own['started'] = false;
+        own['state'] = { terminated: { containerID: slot.containerID, exitCode, finishedAt, reason: exitCode === 0 ? 'Completed' : 'Error', startedAt: slot.startedAt } };
+      });
+    });
+    for (const [key, slot] of slots) if (this.#slots.get(key) === slot) this.#slots.delete(key);
+    this.#runtime.releasePod(pod.metadata.uid!);
+    return true;
+  }
+
+  async #startContainers(pod: Pod): Promise<void> {
     await Promise.all(
-      pods.flatMap((pod) =>
-        pod.spec.containers.map(async (spec, index) => {
-          const status = this.#statuses(pod)[index];
-          const slot: Slot = {
-            pod,
-            spec,
-            index,
-            container: undefined,
-            containerID: typeof status?.['containerID'] === 'string' ? status['containerID'] : newContainerID(),
-            startedAt: timestamp(),
-            startedMs: Date.now(),
-            failures: 0,
-            timer: undefined,
-          };
-          this.#slots.set(this.#key(pod.metadata.namespace!, pod.metadata.name, spec.name), slot);
-          this.#follow(slot, await this.#start(slot));
-        }),
-      ),
+      pod.spec.containers.map(async (spec, index) => {
+        const status = this.#statuses(pod)[index];
+        const slot: Slot = {
+          pod,
+          spec,
+          index,
+          container: undefined,
+          containerID: typeof status?.['containerID'] === 'string' ? status['containerID'] : newContainerID(),
+          startedAt: timestamp(),
+          startedMs: Date.now(),
+          failures: 0,
+          timer: undefined,
+        };
+        this.#slots.set(this.#key(pod.metadata.namespace!, pod.metadata.name, spec.name), slot);
+        const container = await this.#start(slot);
+        if (slot.stopping || this.#closed) {
+          // Deleted (or closed) while it started: stopPod did not see this container.
+          await container.stop(0);
+          return;
+        }
+        this.#follow(slot, container);
+      }),
     );
   }
 
@@ -149,7 +230,7 @@ export class Kubelet {
   #follow(slot: Slot, container: Container): void {
     slot.container = container;
     void container.exited.then((exit) => {
-      if (!this.#closed && slot.container === container) this.#exited(slot, statusOf(exit).code);
+      if (!this.#closed && !slot.stopping && slot.container === container) this.#exited(slot, statusOf(exit).code);
     });
   }
 
@@ -191,7 +272,7 @@ export class Kubelet {
 
   async #restart(slot: Slot, terminated: Obj): Promise<void> {
     slot.timer = undefined;
-    if (this.#closed) return;
+    if (this.#closed || slot.stopping) return;
     let container: Container;
     try {
       container = await this.#start(slot);
@@ -203,7 +284,7 @@ export class Kubelet {
       slot.timer = setTimeout(() => void this.#restart(slot, terminated), delay);
       return;
     }
-    if (this.#closed) {
+    if (this.#closed || slot.stopping) {
       await container.stop(0);
       return;
     }

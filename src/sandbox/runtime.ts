@@ -82,6 +82,8 @@ export class Runtime {
   #watchdog: ChildProcess | null = null;
   /** Each pod's network namespace, by the pod's uid. */
   #networks = new Map<string, Promise<PodNetwork>>();
+  /** Networks ever set up: each gets a folder of its own, never reused (pods come and go, scale.ts). */
+  #networkCount = 0;
 
   private constructor(stateDir: string, isolation: 'namespaces' | 'none', tools: HostTools | null) {
     this.stateDir = stateDir;
@@ -146,7 +148,7 @@ export class Runtime {
   #podNetwork(podUid: string): Promise<PodNetwork> {
     let net = this.#networks.get(podUid);
     if (!net) {
-      const n = this.#networks.size + 1;
+      const n = ++this.#networkCount;
       net = PodNetwork.start(this.#tools!, join(this.stateDir, 'net', String(n)));
       this.#networks.set(podUid, net);
       net.catch(() => {
@@ -154,6 +156,14 @@ export class Runtime {
       });
     }
     return net;
+  }
+
+  /** A deleted pod's network goes with it (its containers are already stopped). */
+  releasePod(podUid: string): void {
+    const net = this.#networks.get(podUid);
+    if (!net) return;
+    this.#networks.delete(podUid);
+    void net.then((n) => n.close(), () => {});
   }
 
   /**

@@ -18,6 +18,7 @@ import { bootstrapPolicy, RbacAuthorizer } from './rbac.ts';
 import { Kubelet, type BackoffOptions } from './kubelet.ts';
 import { createPortForwardServer } from './portforward.ts';
 import { Runtime } from './runtime.ts';
+import { ScaleController } from './scale.ts';
 import { Store } from './store.ts';
 import type { Pod } from './types.ts';
 import { createStreamServer } from './streams.ts';
@@ -134,6 +135,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
       authz,
       container: (ns, pod, name) => kubelet.container(ns, pod, name),
       ...(options.ephemeralContainers === false ? {} : { startEphemeral: (pod: Pod, name: string) => kubelet.startEphemeral(pod, name) }),
+      scale: new ScaleController(store, kubelet),
       get address() {
         const addr = server.address();
         return typeof addr === 'object' && addr ? `127.0.0.1:${addr.port}` : '127.0.0.1';

@@ -93,7 +93,35 @@ export class Store {
     const previous = structuredClone(object);
     mutate(object);
     object.metadata.resourceVersion = String(++this._resourceVersion);
-    const event: StoreEvent = { type: 'MODIFIED', kind: object.kind, resourceVersion: this._resourceVersion, object: structuredClone(object), previous };
+    this._emit({ type: 'MODIFIED', kind: object.kind, resourceVersion: this._resourceVersion, object: structuredClone(object), previous });
+  }
+
+  /** Adds an object a controller made (a pod, when a workload scales up): it gets the next resourceVersion, watches hear ADDED. */
+  add(object: KubeObject): void {
+    const list = this._byKind.get(object.kind) ?? [];
+    list.push(object);
+    this._byKind.set(object.kind, list);
+    if (object.kind === 'Pod') this._world.pods.push(object as Pod);
+    object.metadata.resourceVersion = String(++this._resourceVersion);
+    this._emit({ type: 'ADDED', kind: object.kind, resourceVersion: this._resourceVersion, object: structuredClone(object), previous: undefined });
+  }
+
+  /** Removes an object for good (a pod once its containers have stopped): watches hear DELETED. */
+  remove(object: KubeObject): void {
+    const list = this._byKind.get(object.kind) ?? [];
+    const at = list.indexOf(object);
+    if (at < 0) return;
+    list.splice(at, 1);
+    if (object.kind === 'Pod') {
+      const podAt = this._world.pods.indexOf(object as Pod);
+      if (podAt >= 0) this._world.pods.splice(podAt, 1);
+    }
+    const previous = structuredClone(object);
+    object.metadata.resourceVersion = String(++this._resourceVersion);
+    this._emit({ type: 'DELETED', kind: object.kind, resourceVersion: this._resourceVersion, object: structuredClone(object), previous });
+  }
+
+  private _emit(event: StoreEvent): void {
     this._history.push(event);
     if (this._history.length > HISTORY_LIMIT) this._history.shift();
     for (const listener of [...this._listeners]) listener(event);

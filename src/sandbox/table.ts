@@ -88,6 +88,8 @@ const printers: Record<string, Printer> = {
         const waiting = s.state?.waiting ?? s.state?.terminated;
         if (waiting?.reason) status = waiting.reason;
       }
+      // A pod being deleted (scale.ts) says so until it is gone, unless its phase is already final.
+      if (pod.metadata['deletionTimestamp'] !== undefined && pod.status?.phase !== 'Succeeded' && pod.status?.phase !== 'Failed') status = 'Terminating';
       return [pod.metadata.name, `${ready}/${pod.spec.containers.length}`, status, restarts, age(pod, now), (pod.status?.podIP as string) ?? '<none>', pod.spec.nodeName ?? '<none>', '<none>', '<none>'];
     },
   },
