@@ -10,6 +10,7 @@ import { ApiError, badRequest, notFound } from './errors.ts';
 import { parsePodFieldSelector } from './fields.ts';
 import { parseLabelSelector } from './labels.ts';
 import { serveLogs } from './podlog.ts';
+import { readJsonBody } from './patch.ts';
 import { forbidden, type NonResourceAttributes, type RbacAuthorizer, type ResourceAttributes } from './rbac.ts';
 import { findResource, servedResources, type ResourceInfo, type Store, type StoreEvent } from './store.ts';
 import { toTable, wantsTable } from './table.ts';
@@ -212,21 +213,6 @@ function resourceList(ctx: ApiContext, group: string, version: string): unknown 
   return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion, resources };
 }
 
-async function readBody(req: IncomingMessage, limit = 3 * 1024 * 1024): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new ApiError(413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728');
-    chunks.push(chunk as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch (err) {
-    throw badRequest(`the body of the request was in an unknown format - accepted media types include: application/json: ${(err as Error).message}`);
-  }
-}
-
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /**
@@ -427,7 +413,7 @@ async function handleResource(ctx: ApiContext, req: IncomingMessage, res: Server
   if (p.group === 'authorization.k8s.io' && p.version === 'v1' && p.resource === 'selfsubjectaccessreviews' && !p.name && p.namespace === undefined) {
     if (method !== 'POST') throw new ApiError(405, 'MethodNotAllowed', `the server does not allow this method on the requested resource`, {});
     authorize(ctx, user, { verb: 'create', group: p.group, resource: p.resource });
-    return sendJson(res, 201, selfSubjectAccessReview(ctx, user, await readBody(req)));
+    return sendJson(res, 201, selfSubjectAccessReview(ctx, user, await readJsonBody(req, (detail) => `the body of the request was in an unknown format - accepted media types include: application/json: ${detail}`)));
   }
   const info = findResource(p.group, p.version, p.resource);
   if (!info || (p.namespace !== undefined && !info.namespaced)) throw notFoundResource();

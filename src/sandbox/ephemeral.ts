@@ -9,7 +9,7 @@ import { sendJson, type ApiContext } from './api.ts';
 import { ApiError, badRequest, notFound } from './errors.ts';
 import { FieldErrors, isObj, type Obj } from './fielderrors.ts';
 import { goValue } from './goformat.ts';
-import { applyPatch, PATCH_TYPES, PatchError, type Json, type PatchType } from './ephemeral-patch.ts';
+import { applyPatch, mediaType, PATCH_TYPES, PatchError, readJsonBody, type Json, type PatchType } from './patch.ts';
 import { validateContainer } from './validate.ts';
 import type { ContainerSpec, Pod } from './types.ts';
 
@@ -17,25 +17,6 @@ export const EPHEMERAL_SUBRESOURCE = { name: 'pods/ephemeralcontainers', singula
 
 /** Fields a container may have that an ephemeral container may not (it has no ports, probes or resources). */
 const FORBIDDEN_FIELDS = ['ports', 'livenessProbe', 'readinessProbe', 'startupProbe', 'lifecycle', 'resizePolicy', 'restartPolicy'];
-
-async function readJson(req: IncomingMessage, limit = 3 * 1024 * 1024): Promise<Json> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new ApiError(413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728');
-    chunks.push(chunk as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as Json;
-  } catch (err) {
-    throw badRequest(`error decoding patch: ${(err as Error).message}`);
-  }
-}
-
-function mediaType(req: IncomingMessage): string {
-  return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-}
 
 const CAUSE_REASONS: [string, string][] = [
   ['Required value', 'FieldValueRequired'],
@@ -102,7 +83,7 @@ export async function serveEphemeralContainers(ctx: ApiContext, req: IncomingMes
     if (!(PATCH_TYPES as readonly string[]).includes(type)) {
       throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${PATCH_TYPES.join(', ')}`);
     }
-    const patch = await readJson(req);
+    const patch = await readJsonBody(req);
     try {
       updated = applyPatch(type as PatchType, structuredClone(pod) as unknown as Json, patch);
     } catch (err) {
@@ -112,7 +93,7 @@ export async function serveEphemeralContainers(ctx: ApiContext, req: IncomingMes
   } else {
     const type = mediaType(req);
     if (type !== '' && type !== 'application/json') throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json`);
-    updated = await readJson(req);
+    updated = await readJsonBody(req);
   }
   if (!isObj(updated)) throw badRequest('the body of the request must be a Pod object');
   const meta = isObj(updated['metadata']) ? updated['metadata'] : {};

@@ -5,7 +5,7 @@
 // docs/sandbox.md, "Port-forward".
 
 import { createHash } from 'node:crypto';
-import { STATUS_CODES, type IncomingMessage } from 'node:http';
+import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
@@ -16,6 +16,7 @@ import { ApiError, badRequest, notFound } from './errors.ts';
 import { DialError } from './netrelay.ts';
 import { forbidden } from './rbac.ts';
 import type { Pod } from './types.ts';
+import { firstProtocolLine, rejectUpgrade } from './streams.ts';
 
 const BINARY = 'v4.channel.k8s.io';
 const BASE64 = 'v4.base64.channel.k8s.io';
@@ -39,24 +40,6 @@ export interface PortForwardServer {
   handles(req: IncomingMessage): boolean;
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
   close(): void;
-}
-
-function rejectUpgrade(socket: Duplex, code: number, body: string, contentType: string): void {
-  const bytes = Buffer.from(body);
-  socket.write(
-    `HTTP/1.1 ${code} ${STATUS_CODES[code] ?? ''}\r\n` +
-      (bytes.length ? `Content-Type: ${contentType}\r\n` : '') +
-      `Cache-Control: no-cache, private\r\nContent-Length: ${bytes.length}\r\nConnection: close\r\n\r\n`,
-  );
-  socket.end(bytes);
-}
-
-/** The first Sec-WebSocket-Protocol header line only, as for exec. */
-function firstProtocolLine(req: IncomingMessage): string | undefined {
-  for (let i = 0; i < req.rawHeaders.length; i += 2) {
-    if (req.rawHeaders[i]!.toLowerCase() === 'sec-websocket-protocol') return req.rawHeaders[i + 1];
-  }
-  return undefined;
 }
 
 /**

@@ -10,7 +10,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
 import { sendJson } from './api.ts';
 import { counts, WorldBuilder } from './controllers.ts';
-import { applyPatch, PATCH_TYPES, PatchError, type Json, type PatchType } from './ephemeral-patch.ts';
+import { applyPatch, mediaType, PATCH_TYPES, PatchError, readJsonBody, type Json, type PatchType } from './patch.ts';
 import { ApiError, badRequest, notFound } from './errors.ts';
 import type { Kubelet } from './kubelet.ts';
 import type { Store } from './store.ts';
@@ -263,25 +263,6 @@ export class ScaleController {
   }
 }
 
-function mediaType(req: IncomingMessage): string {
-  return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-}
-
-async function readJson(req: IncomingMessage, limit = 3 * 1024 * 1024): Promise<Json> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > limit) throw new ApiError(413, 'RequestEntityTooLarge', 'Request entity too large: limit is 3145728');
-    chunks.push(chunk as Buffer);
-  }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as Json;
-  } catch (err) {
-    throw badRequest(`error decoding patch: ${(err as Error).message}`);
-  }
-}
-
 function invalidReplicas(kind: string, name: string, value: unknown, problem: string): ApiError {
   const message = `Invalid value: ${JSON.stringify(value)}: ${problem}`;
   const group = kind === 'Scale' ? 'autoscaling' : 'apps';
@@ -309,7 +290,7 @@ async function patched(req: IncomingMessage, current: Obj): Promise<Obj> {
   if (!(PATCH_TYPES as readonly string[]).includes(type)) {
     throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${PATCH_TYPES.join(', ')}`);
   }
-  const patch = await readJson(req);
+  const patch = await readJsonBody(req);
   let updated: Json;
   try {
     updated = applyPatch(type as PatchType, structuredClone(current) as Json, patch);
@@ -368,7 +349,7 @@ export async function serveScale(scaler: ScaleController, store: Store, req: Inc
   } else {
     const type = mediaType(req);
     if (type !== '' && type !== 'application/json') throw new ApiError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - accepted media types include: application/json');
-    updated = await readJson(req);
+    updated = await readJsonBody(req);
   }
   if (!isObj(updated)) throw badRequest('the body of the request must be a Scale object');
   const meta = isObj(updated['metadata']) ? updated['metadata'] : {};

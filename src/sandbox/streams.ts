@@ -57,7 +57,8 @@ export interface StreamServer {
   close(): void;
 }
 
-function rejectUpgrade(socket: Duplex, code: number, body: string, contentType: string): void {
+/** Refuse an upgrade with a plain HTTP answer, then close the connection. */
+export function rejectUpgrade(socket: Duplex, code: number, body: string, contentType: string): void {
   const bytes = Buffer.from(body);
   socket.write(
     `HTTP/1.1 ${code} ${STATUS_CODES[code] ?? ''}\r\n` +
@@ -68,7 +69,7 @@ function rejectUpgrade(socket: Duplex, code: number, body: string, contentType: 
 }
 
 /** The first Sec-WebSocket-Protocol header line only: Kubernetes servers ignore the others. */
-function firstProtocolLine(req: IncomingMessage): string | undefined {
+export function firstProtocolLine(req: IncomingMessage): string | undefined {
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
     if (req.rawHeaders[i]!.toLowerCase() === 'sec-websocket-protocol') return req.rawHeaders[i + 1];
   }

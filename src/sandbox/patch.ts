@@ -1,8 +1,11 @@
 // The three patch types an apiserver accepts, applied to a plain JSON document: JSON merge patch
 // (RFC 7386), JSON patch (RFC 6902) and the strategic merge patch kubectl sends, where the lists
-// of containers merge by name. Each throws PatchError with the apiserver's wording.
+// of containers merge by name. Each throws PatchError with the apiserver's wording. And reading a
+// request's JSON body (a patch, or an object), bounded as an apiserver bounds it.
 
+import type { IncomingMessage } from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
+import { ApiError, badRequest } from './errors.ts';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 type JsonObject = { [key: string]: Json };
@@ -183,4 +186,29 @@ export function applyPatch(type: PatchType, target: Json, patch: Json): Json {
   if (type === 'application/json-patch+json') return jsonPatch(target, patch);
   if (type === 'application/merge-patch+json') return mergePatch(target, patch);
   return strategicMergePatch(target, patch);
+}
+
+/** The request's media type, lower case, without parameters. */
+export function mediaType(req: IncomingMessage): string {
+  return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+}
+
+/**
+ * The request's body as JSON: at most 3 MiB (413 beyond, as an apiserver answers); a body that
+ * does not parse is a 400 whose message `badFormat` words (by default a patch's).
+ */
+export async function readJsonBody(req: IncomingMessage, badFormat = (detail: string) => `error decoding patch: ${detail}`): Promise<Json> {
+  const limit = 3 * 1024 * 1024;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > limit) throw new ApiError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${limit}`);
+    chunks.push(chunk as Buffer);
+  }
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8')) as Json;
+  } catch (err) {
+    throw badRequest(badFormat((err as Error).message));
+  }
 }
