@@ -5,13 +5,12 @@
 
 import assert from 'node:assert/strict';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
-import { startSandbox, type Sandbox } from '../src/sandbox/server.ts';
+import type { Sandbox } from '../src/sandbox/server.ts';
 import { signIn } from './gateway-client.ts';
-import { run } from './helpers.ts';
+import { run, startWorldSandbox } from './helpers.ts';
 
 const bin = new URL('../bin/podshell', import.meta.url).pathname;
 
@@ -28,15 +27,7 @@ let sandbox: Sandbox;
 let work: string;
 
 before(async () => {
-  work = mkdtempSync(join(tmpdir(), 'podshell-webimg-'));
-  const world = readFileSync(new URL('../src/sandbox/world.yaml', import.meta.url), 'utf8');
-  sandbox = await startSandbox({
-    kubeconfigPath: join(work, 'kubeconfig'),
-    manifestTexts: [
-      { source: 'built-in world', text: world },
-      { source: 'bindings', text: BINDINGS },
-    ],
-  });
+  ({ sandbox, work } = await startWorldSandbox('podshell-webimg-', { bindings: BINDINGS }));
 });
 after(async () => {
   await sandbox?.close();

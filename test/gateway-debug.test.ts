@@ -4,15 +4,15 @@
 // and a person the cluster does not let add ephemeral containers gets the cluster's refusal.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { AuditLog } from '../src/gateway/audit.ts';
 import { KubeconfigClusters } from '../src/gateway/clusters.ts';
 import { registerSessionRoutes } from '../src/gateway/routes-sessions.ts';
 import { SessionManager } from '../src/gateway/sessions.ts';
-import { startSandbox, type Sandbox } from '../src/sandbox/server.ts';
+import type { Sandbox } from '../src/sandbox/server.ts';
+import { startWorldSandbox } from './helpers.ts';
 import { startTestGateway, type TestGateway } from './gateway-client.ts';
 import { noMetrics, startHarness, testDefaults } from './gateway-harness.ts';
 import { StreamClient, until } from './gateway-stream-client.ts';
@@ -32,15 +32,7 @@ let gw: TestGateway;
 const auditFile = () => join(work, 'audit.jsonl');
 
 before(async () => {
-  work = mkdtempSync(join(tmpdir(), 'podshell-gdebug-'));
-  const world = readFileSync(new URL('../src/sandbox/world.yaml', import.meta.url), 'utf8');
-  sandbox = await startSandbox({
-    kubeconfigPath: join(work, 'kubeconfig'),
-    manifestTexts: [
-      { source: 'built-in world', text: world },
-      { source: 'bindings', text: BINDINGS },
-    ],
-  });
+  ({ sandbox, work } = await startWorldSandbox('podshell-gdebug-', { bindings: BINDINGS }));
   gw = await startTestGateway({ kubeconfig: sandbox.kubeconfigPath, config: { auditLog: auditFile() } });
 });
 after(async () => {

@@ -5,9 +5,8 @@
 // test's own that records every header the gateway sends.
 
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { rmSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { configuredClusters, KubeconfigClusters } from '../src/gateway/clusters.ts';
@@ -17,7 +16,8 @@ import { registerClusterRoutes } from '../src/gateway/routes-clusters.ts';
 import { registerFileRoutes } from '../src/gateway/routes-files.ts';
 import { registerSessionRoutes } from '../src/gateway/routes-sessions.ts';
 import { SessionManager } from '../src/gateway/sessions.ts';
-import { startSandbox, type Sandbox } from '../src/sandbox/server.ts';
+import type { Sandbox } from '../src/sandbox/server.ts';
+import { startWorldSandbox } from './helpers.ts';
 import { noMetrics, startHarness, testDefaults } from './gateway-harness.ts';
 
 // Bindings for identities as the gateway names them (prefix `podshell:`), beside the built-in world.
@@ -62,15 +62,7 @@ let work: string;
 let sandbox: Sandbox;
 
 before(async () => {
-  work = mkdtempSync(join(tmpdir(), 'podshell-gimp-'));
-  const world = readFileSync(new URL('../src/sandbox/world.yaml', import.meta.url), 'utf8');
-  sandbox = await startSandbox({
-    kubeconfigPath: join(work, 'kubeconfig'),
-    manifestTexts: [
-      { source: 'built-in world', text: world },
-      { source: 'bindings', text: BINDINGS },
-    ],
-  });
+  ({ sandbox, work } = await startWorldSandbox('podshell-gimp-', { bindings: BINDINGS }));
 });
 after(async () => {
   await sandbox?.close();

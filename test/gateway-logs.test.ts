@@ -5,19 +5,18 @@
 // refusal, and every read is audited.
 
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { connect, createServer, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { Cluster } from '../src/lib/cluster.ts';
-import { startSandbox, type Sandbox } from '../src/sandbox/server.ts';
+import type { Sandbox } from '../src/sandbox/server.ts';
 import { AuditLog } from '../src/gateway/audit.ts';
 import { KubeconfigClusters } from '../src/gateway/clusters.ts';
 import { registerLogRoutes } from '../src/gateway/routes-logs.ts';
 import { startTestGateway, type TestGateway } from './gateway-client.ts';
 import { startHarness } from './gateway-harness.ts';
-import { pollUntil, run } from './helpers.ts';
+import { pollUntil, run, startWorldSandbox } from './helpers.ts';
 
 // A group that may read pods but not their logs, as the gateway names it when it acts as a person.
 const BINDINGS = `
@@ -70,16 +69,7 @@ let cluster: Cluster;
 const auditFile = () => join(work, 'audit.jsonl');
 
 before(async () => {
-  work = mkdtempSync(join(tmpdir(), 'podshell-glogs-'));
-  const world = readFileSync(new URL('../src/sandbox/world.yaml', import.meta.url), 'utf8');
-  sandbox = await startSandbox({
-    kubeconfigPath: join(work, 'kubeconfig'),
-    manifestTexts: [
-      { source: 'built-in world', text: world },
-      { source: 'bindings', text: BINDINGS },
-      { source: 'chatty', text: CHATTY },
-    ],
-  });
+  ({ sandbox, work } = await startWorldSandbox('podshell-glogs-', { bindings: BINDINGS, chatty: CHATTY }));
   gw = await startTestGateway({ kubeconfig: sandbox.kubeconfigPath, config: { auditLog: auditFile() } });
   cluster = Cluster.fromKubeconfig({ path: sandbox.kubeconfigPath, warn: () => {} });
 });

@@ -4,13 +4,13 @@
 // `restricted`; a cluster limited to `ops` is invisible to them.
 
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { startGateway, type Gateway } from '../src/gateway/server.ts';
 import { validateTeamConfig } from '../src/gateway/team-config.ts';
-import { startSandbox, type Sandbox } from '../src/sandbox/server.ts';
+import type { Sandbox } from '../src/sandbox/server.ts';
+import { startWorldSandbox } from './helpers.ts';
 import { StreamClient } from './gateway-stream-client.ts';
 import WebSocket from 'ws';
 
@@ -27,9 +27,7 @@ let sandbox: Sandbox;
 let gateway: Gateway;
 
 before(async () => {
-  work = mkdtempSync(join(tmpdir(), 'podshell-team-'));
-  const world = readFileSync(new URL('../src/sandbox/world.yaml', import.meta.url), 'utf8');
-  sandbox = await startSandbox({ kubeconfigPath: join(work, 'kubeconfig'), manifestTexts: [{ source: 'built-in world', text: world }, { source: 'bindings', text: BINDINGS }] });
+  ({ sandbox, work } = await startWorldSandbox('podshell-team-', { bindings: BINDINGS }));
   const team = validateTeamConfig({
     signIn: { proxy: { userHeader: 'X-Forwarded-User', groupsHeader: 'X-Forwarded-Groups', trustedProxies: ['127.0.0.1'] } },
     secret: 'a-secret-of-at-least-thirty-two-bytes!!',

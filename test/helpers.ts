@@ -2,8 +2,22 @@
 
 import { execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, realpathSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { startSandbox, type Sandbox } from '../src/sandbox/server.ts';
+
+/**
+ * An in-process sandbox serving the built-in world and the `extra` manifests (source name → YAML),
+ * its kubeconfig in `work`, a new temporary folder named after `prefix`. The caller closes the
+ * sandbox and removes `work`.
+ */
+export async function startWorldSandbox(prefix: string, extra: Record<string, string> = {}): Promise<{ sandbox: Sandbox; work: string }> {
+  const work = mkdtempSync(join(tmpdir(), prefix));
+  const world = readFileSync(new URL('../src/sandbox/world.yaml', import.meta.url), 'utf8');
+  const manifestTexts = [{ source: 'built-in world', text: world }, ...Object.entries(extra).map(([source, text]) => ({ source, text }))];
+  return { sandbox: await startSandbox({ kubeconfigPath: join(work, 'kubeconfig'), manifestTexts }), work };
+}
 
 export interface RunResult {
   code: number | null;
