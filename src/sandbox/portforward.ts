@@ -12,11 +12,11 @@ import { WebSocketServer, type WebSocket } from 'ws';
 import { decodeFrame, encodeFrame } from '../protocol/index.ts';
 import { authorize, identify, parseResourcePath, requestUrl, type ApiContext } from './api.ts';
 import { splitProtocolToken } from './authn.ts';
-import { ApiError, badRequest, notFound } from './errors.ts';
+import { badRequest, notFound } from './errors.ts';
 import { DialError } from './netrelay.ts';
 import { forbidden } from './rbac.ts';
 import type { Pod } from './types.ts';
-import { firstProtocolLine, rejectUpgrade } from './streams.ts';
+import { firstProtocolLine, planUpgrade, type UpgradePlan } from './streams.ts';
 
 const BINARY = 'v4.channel.k8s.io';
 const BASE64 = 'v4.base64.channel.k8s.io';
@@ -83,7 +83,7 @@ export function createPortForwardServer(ctx: ApiContext, options: PortForwardOpt
     if (emptyProtocolHeader.has(req)) headers.push('Sec-WebSocket-Protocol: ');
   });
 
-  function prepare(req: IncomingMessage): (Prepared & { protocol: string }) | { reject: [number, string, string] } {
+  function prepare(req: IncomingMessage): UpgradePlan<Prepared & { protocol: string }> {
     const url = requestUrl(req);
     const user = identify(ctx, req);
     const p = parseResourcePath(url.pathname)!;
@@ -120,20 +120,8 @@ export function createPortForwardServer(ctx: ApiContext, options: PortForwardOpt
       return !!p && p.group === '' && p.version === 'v1' && p.resource === 'pods' && !!p.name && p.namespace !== undefined && p.subresource === 'portforward';
     },
     handleUpgrade(req, socket, head) {
-      socket.on('error', () => socket.destroy());
-      let prepared: ReturnType<typeof prepare>;
-      try {
-        prepared = prepare(req);
-      } catch (err) {
-        const apiError = err instanceof ApiError ? err : new ApiError(500, 'InternalError', `Internal error occurred: ${(err as Error).message}`);
-        rejectUpgrade(socket, apiError.code, JSON.stringify(apiError.body), 'application/json');
-        return;
-      }
-      if ('reject' in prepared) {
-        rejectUpgrade(socket, ...prepared.reject);
-        return;
-      }
-      const ready = prepared;
+      const ready = planUpgrade(socket, () => prepare(req));
+      if (!ready) return;
       if (ready.protocol === '') {
         delete req.headers['sec-websocket-protocol'];
         emptyProtocolHeader.add(req);

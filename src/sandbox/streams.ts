@@ -68,6 +68,30 @@ export function rejectUpgrade(socket: Duplex, code: number, body: string, conten
   socket.end(bytes);
 }
 
+/** What an upgrade's checks give: the upgrade's plan, or the HTTP answer refusing it (status, body, content type). */
+export type UpgradePlan<T> = T | { reject: [number, string, string] };
+
+/**
+ * Run an upgrade's checks: the plan, or undefined once the upgrade was refused — with the checks'
+ * answer, or the ApiError they threw as its Status (any other error as a 500 InternalError).
+ */
+export function planUpgrade<T extends object>(socket: Duplex, checks: () => UpgradePlan<T>): T | undefined {
+  socket.on('error', () => socket.destroy());
+  let planned: UpgradePlan<T>;
+  try {
+    planned = checks();
+  } catch (err) {
+    const apiError = err instanceof ApiError ? err : new ApiError(500, 'InternalError', `Internal error occurred: ${(err as Error).message}`);
+    rejectUpgrade(socket, apiError.code, JSON.stringify(apiError.body), 'application/json');
+    return undefined;
+  }
+  if ('reject' in planned) {
+    rejectUpgrade(socket, ...planned.reject);
+    return undefined;
+  }
+  return planned;
+}
+
 /** The first Sec-WebSocket-Protocol header line only: Kubernetes servers ignore the others. */
 export function firstProtocolLine(req: IncomingMessage): string | undefined {
   for (let i = 0; i < req.rawHeaders.length; i += 2) {
@@ -98,7 +122,7 @@ export function createStreamServer(ctx: ApiContext, options: StreamServerOptions
     if (emptyProtocolHeader.has(req)) headers.push('Sec-WebSocket-Protocol: ');
   });
 
-  function prepare(req: IncomingMessage): Prepared | { reject: [number, string, string] } {
+  function prepare(req: IncomingMessage): UpgradePlan<Prepared> {
     const url = requestUrl(req);
     const user = identify(ctx, req);
     const p = parseResourcePath(url.pathname);
@@ -144,20 +168,8 @@ export function createStreamServer(ctx: ApiContext, options: StreamServerOptions
 
   return {
     handleUpgrade(req, socket, head) {
-      socket.on('error', () => socket.destroy());
-      let prepared: ReturnType<typeof prepare>;
-      try {
-        prepared = prepare(req);
-      } catch (err) {
-        const apiError = err instanceof ApiError ? err : new ApiError(500, 'InternalError', `Internal error occurred: ${(err as Error).message}`);
-        rejectUpgrade(socket, apiError.code, JSON.stringify(apiError.body), 'application/json');
-        return;
-      }
-      if ('reject' in prepared) {
-        rejectUpgrade(socket, ...prepared.reject);
-        return;
-      }
-      const ready = prepared;
+      const ready = planUpgrade(socket, () => prepare(req));
+      if (!ready) return;
       if (ready.protocol === NONE) {
         delete req.headers['sec-websocket-protocol'];
         emptyProtocolHeader.add(req);
