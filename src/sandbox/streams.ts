@@ -58,7 +58,7 @@ export interface StreamServer {
 }
 
 /** Refuse an upgrade with a plain HTTP answer, then close the connection. */
-export function rejectUpgrade(socket: Duplex, code: number, body: string, contentType: string): void {
+function rejectUpgrade(socket: Duplex, code: number, body: string, contentType: string): void {
   const bytes = Buffer.from(body);
   socket.write(
     `HTTP/1.1 ${code} ${STATUS_CODES[code] ?? ''}\r\n` +
