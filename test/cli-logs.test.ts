@@ -25,8 +25,8 @@ const podshell = (args: string[]) => run(bin, args, { env: env() });
 const kube = (args: string[]) => run(kubectl, ['--cache-dir', join(work, 'cache'), ...args], { env: env() });
 
 /** A long-running process whose stdout is collected; killed at the end of the file at the latest. */
-function start(file: string, args: string[]): { child: ChildProcess; out: () => string; err: () => string } {
-  const child = spawn(file, args, { env: env(), stdio: ['pipe', 'pipe', 'pipe'] });
+function start(file: string, args: string[], processEnv: NodeJS.ProcessEnv = env()): { child: ChildProcess; out: () => string; err: () => string } {
+  const child = spawn(file, args, { env: processEnv, stdio: ['pipe', 'pipe', 'pipe'] });
   children.add(child);
   child.on('exit', () => children.delete(child));
   let out = '';
@@ -259,16 +259,7 @@ test('logs -l app=web -f picks up a pod that scaling up adds; a pod that scaling
   const ownEnv = { ...process.env, KUBECONFIG: own.kubeconfigPath, NO_COLOR: '1' };
   const k = (args: string[]) => run(kubectl, ['--cache-dir', join(work, 'cache-scale'), ...args], { env: ownEnv });
   const names = async () => (await k(['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[*].metadata.name}'])).stdout.toString().split(' ').filter(Boolean).sort();
-  const spawnOwn = (args: string[]) => {
-    const child = spawn(bin, args, { env: ownEnv, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.add(child);
-    child.on('exit', () => children.delete(child));
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (c) => (out += c));
-    child.stderr!.on('data', (c) => (err += c));
-    return { child, out: () => out, err: () => err };
-  };
+  const spawnOwn = (args: string[]) => start(bin, args, ownEnv);
   const serving = (pod: string) => `[pod/${pod}/app] web: ${pod} serving\n`;
   const follow = spawnOwn(['logs', '-l', 'app=web', '-f']);
   try {
