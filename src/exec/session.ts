@@ -92,6 +92,14 @@ export interface Opened {
 }
 
 export const defaultProtocols: readonly Subprotocol[] = [V5, V4];
+/**
+ * Output bytes a stream holds unread before the socket is paused: one of the largest frames a
+ * server sends (the sandbox's are up to 256 KiB). More would not read the socket faster, and a
+ * chunk that waits in a long buffer lives through young-generation collections (see collect.ts)
+ * and is promoted, to wait dead for a full collection: with 1 MiB, `exec -- head -c 1G
+ * /dev/zero | wc -c` peaked at 120–144 MiB of RSS; with 256 KiB, 81–83 MiB.
+ */
+const outputHighWater = 256 * 1024;
 /** Stdin bytes queued on the socket before writes wait (the Writable buffers the rest). */
 const stdinHighWater = 256 * 1024;
 /** Largest stdin frame sent: well under the 32 MiB servers accept. */
@@ -329,7 +337,7 @@ export class ExecSession {
 
   private _readable(): Readable {
     const stream: Readable = new Readable({
-      highWaterMark: 1024 * 1024,
+      highWaterMark: outputHighWater,
       read: () => {
         // This stream's consumer asks for more. One socket feeds both streams: resume only when
         // the other one is not full too, or a reader of stdout alone would let unread stderr grow
