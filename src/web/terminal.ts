@@ -63,6 +63,8 @@ export class TerminalTab {
   private _socket: WebSocket | undefined;
   /** End offset of the output handed to xterm. */
   private _written = 0;
+  /** Output bytes the gateway skipped after interrupts (the notices on screen add up to it). */
+  private _skippedBytes = 0;
   /** End offset of the output xterm has rendered (its write callbacks). */
   private _rendered = 0;
   private _ackSent = 0;
@@ -283,7 +285,10 @@ export class TerminalTab {
         if (end <= this._written) break; // already shown (a replay overlapping what this page has)
         const fresh = offset < this._written ? data.subarray(this._written - offset) : data;
         // The gateway skipped what was on its way when an interrupt came during a flood: say so.
-        if (offset > this._written) this.term.write(`\r\n\x1b[0;2m[podshell: ${(offset - this._written).toLocaleString('en')} bytes of output skipped after the interrupt]\x1b[0m\r\n`);
+        if (offset > this._written) {
+          this._skippedBytes += offset - this._written;
+          this.term.write(`\r\n\x1b[0;2m[podshell: ${(offset - this._written).toLocaleString('en')} bytes of output skipped after the interrupt]\x1b[0m\r\n`);
+        }
         this._written = end;
         // The socket's buffer is reused by nothing, but copy: xterm keeps the array until it parses it.
         this.term.write(fresh.slice(), () => this._renderedTo(end));
