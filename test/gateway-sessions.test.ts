@@ -294,9 +294,9 @@ describe('an interrupt during a flood', () => {
     const session = gw.manager.peek(id)!;
     c.ack();
     c.type('yes\r');
-    // The situation being bounded: output backed up behind the pause (the library's buffer, and
-    // behind it the sockets toward the cluster), many times the window.
-    await until('output backed up behind the pause', () => session.stats().paused && session.stats().buffered >= 512 * 1024);
+    // The situation being bounded: output backed up behind the pause (the library's buffer full —
+    // its high-water mark is 256 KiB, four windows — and behind it the sockets toward the cluster).
+    await until('output backed up behind the pause', () => session.stats().paused && session.stats().buffered >= 4 * highWater);
     const atCtrlC = session.stats();
     const receivedAtCtrlC = c.received;
     c.type('\x03');
