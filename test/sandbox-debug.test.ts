@@ -121,6 +121,19 @@ test('invalid changes are 422 with field errors: missing image, duplicate name, 
   assert.equal((pod.spec.ephemeralContainers ?? []).some((c: any) => c.name === 'never' || c.name === 'nope'), false);
 });
 
+test('a pod may have at most 20 ephemeral containers: a patch that adds more is 422 Too many and starts none', async () => {
+  const before = ((await api('GET', EC)).body.spec.ephemeralContainers ?? []) as any[];
+  const extra = Array.from({ length: 21 - before.length }, (_, i) => ({ name: `many-${i}`, image: 'busybox', command: ['true'] }));
+  const bad = await api('PATCH', EC, { spec: { ephemeralContainers: [...before, ...extra] } }, 'application/merge-patch+json');
+  assert.equal(bad.status, 422);
+  assert.equal(bad.body.reason, 'Invalid');
+  const message = "Too many: 21: must have at most 20 items (the podshell sandbox's limit: each one runs as processes on this machine)";
+  assert.equal(bad.body.message, `Pod "demo" is invalid: spec.ephemeralContainers: ${message}`);
+  assert.deepEqual(bad.body.details.causes, [{ reason: 'FieldValueTooMany', message, field: 'spec.ephemeralContainers' }]);
+  const pod = (await api('GET', EC)).body;
+  assert.equal((pod.spec.ephemeralContainers ?? []).length, before.length);
+});
+
 test('merge patch adds one; it runs, cannot be changed or removed, and its statuses arrive as MODIFIED watch events', async (t) => {
   // A watch from a list's resourceVersion, as kubectl waits.
   const list = await api('GET', '/api/v1/namespaces/default/pods?fieldSelector=metadata.name%3Ddemo');

@@ -18,7 +18,11 @@ export const EPHEMERAL_SUBRESOURCE = { name: 'pods/ephemeralcontainers', singula
 /** Fields a container may have that an ephemeral container may not (it has no ports, probes or resources). */
 const FORBIDDEN_FIELDS = ['ports', 'livenessProbe', 'readinessProbe', 'startupProbe', 'lifecycle', 'resizePolicy', 'restartPolicy'];
 
+/** At most this many ephemeral containers per pod: each one runs as processes on this machine. */
+export const MAX_EPHEMERAL_CONTAINERS = 20;
+
 const CAUSE_REASONS: [string, string][] = [
+  ['Too many', 'FieldValueTooMany'],
   ['Required value', 'FieldValueRequired'],
   ['Invalid value', 'FieldValueInvalid'],
   ['Duplicate value', 'FieldValueDuplicate'],
@@ -49,6 +53,10 @@ export function validateEphemeralUpdate(pod: Pod, next: unknown): string[] {
   const v = new FieldErrors();
   const path = 'spec.ephemeralContainers';
   const list = v.array(path, next);
+  if (list.length > MAX_EPHEMERAL_CONTAINERS) {
+    v.list.push(`${path}: Too many: ${list.length}: must have at most ${MAX_EPHEMERAL_CONTAINERS} items (the podshell sandbox's limit: each one runs as processes on this machine)`);
+    return v.list;
+  }
   const existing = pod.spec.ephemeralContainers ?? [];
   for (const old of existing) {
     const now = list.find((c) => isObj(c) && c['name'] === old.name);
