@@ -28,8 +28,8 @@ export interface LogBuffer {
   followRecords(onRecord: (record: LogRecord) => void): () => void;
   /** True once the main process is gone and no more data will come. */
   readonly ended: boolean;
-  /** Called once when the log ends (soon after the call when it already has). */
-  onEnd(cb: () => void): void;
+  /** Called once when the log ends (soon after the call when it already has); returns the unsubscribe function. */
+  onEnd(cb: () => void): () => void;
 }
 
 export const DEFAULT_LOG_LIMIT = 10 * 1024 * 1024;
@@ -54,7 +54,7 @@ export class BoundedLogBuffer implements LogBuffer {
   #pendingSize = 0;
   #followers = new Set<(record: LogRecord) => void>();
   #chunkFollowers = new Set<(chunk: Buffer) => void>();
-  #endWaiters: (() => void)[] = [];
+  #endWaiters = new Set<() => void>();
   #ended = false;
 
   constructor(limit: number = DEFAULT_LOG_LIMIT) {
@@ -168,9 +168,18 @@ export class BoundedLogBuffer implements LogBuffer {
     };
   }
 
-  onEnd(cb: () => void): void {
-    if (this.#ended) queueMicrotask(cb);
-    else this.#endWaiters.push(cb);
+  onEnd(cb: () => void): () => void {
+    const entry = (): void => cb();
+    if (this.#ended) queueMicrotask(entry);
+    else this.#endWaiters.add(entry);
+    return () => {
+      this.#endWaiters.delete(entry);
+    };
+  }
+
+  /** How many `onEnd` callbacks are waiting: each follower's goes when it stops (for tests). */
+  get endWaiterCount(): number {
+    return this.#endWaiters.size;
   }
 
   end(): void {
@@ -186,8 +195,8 @@ export class BoundedLogBuffer implements LogBuffer {
     this.#ended = true;
     this.#followers.clear();
     this.#chunkFollowers.clear();
-    const waiters = this.#endWaiters;
-    this.#endWaiters = [];
+    const waiters = [...this.#endWaiters];
+    this.#endWaiters.clear();
     for (const cb of waiters) cb();
   }
 }

@@ -162,11 +162,12 @@ export function serveLogs(ctx: ApiContext, req: IncomingMessage, res: ServerResp
     if (seq < log.nextSeq) setImmediate(pump); // more than one batch: let other requests in between
   };
   const unfollow = opts.follow ? log.followRecords(() => pump()) : () => {};
+  const unwaitEnd = opts.follow ? log.onEnd(() => pump()) : () => {};
   const stop = (): void => {
     done = true;
     unfollow();
+    unwaitEnd();
   };
-  if (opts.follow) log.onEnd(() => pump());
   req.on('close', stop);
   res.on('close', stop);
   pump();
