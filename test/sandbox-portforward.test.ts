@@ -232,6 +232,7 @@ test("bad ports: the API server's and the kubelet's answers", async () => {
     ['?ports=-1', 400, /json/, 'cannot convert to []int32: strconv.ParseUint: parsing "-1": invalid syntax'],
     ['', 400, /^text\/plain/, 'query parameter "port" is required'],
     ['?ports=80,0', 400, /^text\/plain/, 'port "0" must be > 0'],
+    [`?ports=${Array.from({ length: 129 }, (_, i) => 8000 + i).join(',')}`, 400, /^text\/plain/, "too many ports: 129: at most 128 per request (the podshell sandbox's limit)"],
   ];
   for (const [query, status, type, message] of cases) {
     const r = await connect(query);

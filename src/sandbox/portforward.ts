@@ -42,9 +42,12 @@ export interface PortForwardServer {
   close(): void;
 }
 
+/** At most this many ports per port-forward request: each one is a connection in the pod. */
+export const MAX_FORWARDED_PORTS = 128;
+
 /**
  * The API server's reading of `ports` (each value a comma list of uint16s), then the kubelet's
- * (at least one, none 0). Throws the error each gives: the API server's as a Status, the
+ * (at least one, at most MAX_FORWARDED_PORTS, none 0). Throws the error each gives: the API server's as a Status, the
  * kubelet's as plain text (`{ text }`).
  */
 export function parsePorts(params: URLSearchParams): number[] | { text: string } {
@@ -58,6 +61,7 @@ export function parsePorts(params: URLSearchParams): number[] | { text: string }
     }
   }
   if (ports.length === 0) return { text: 'query parameter "port" is required' };
+  if (ports.length > MAX_FORWARDED_PORTS) return { text: `too many ports: ${ports.length}: at most ${MAX_FORWARDED_PORTS} per request (the podshell sandbox's limit)` };
   const zero = ports.find((p) => p < 1);
   if (zero !== undefined) return { text: `port "${zero}" must be > 0` };
   return ports;
