@@ -43,6 +43,32 @@ spec:
           stdin: true
 `;
 
+// Its container ignores SIGTERM, so a deleted pod stays Terminating for the grace period.
+const SLOW = `
+apiVersion: apps/v1
+kind: StatefulSet
+metadata:
+  name: slow
+  namespace: default
+spec:
+  serviceName: slow
+  replicas: 1
+  selector:
+    matchLabels:
+      app: slow
+  template:
+    metadata:
+      labels:
+        app: slow
+    spec:
+      terminationGracePeriodSeconds: 600
+      containers:
+        - name: main
+          image: podshell.dev/full:latest
+          command: [sh, -c, 'trap "" TERM; exec cat']
+          stdin: true
+`;
+
 const kube = (args: string[]) => run(kubectl, ['--kubeconfig', sandbox.kubeconfigPath, '--cache-dir', join(work, 'cache'), ...args]);
 
 /** A long-running kubectl whose stdout is collected; killed at the end of the file at the latest. */
@@ -113,6 +139,7 @@ before(async () => {
     manifestTexts: [
       { source: 'built-in world', text: builtinManifest },
       { source: 'statefulset', text: STATEFULSET },
+      { source: 'slow statefulset', text: SLOW },
     ],
   });
   initialWeb = await podNames('app=web');
@@ -290,4 +317,14 @@ test('a StatefulSet scales by ordinal: db-1 and db-2 come, then go highest first
     await stop(watch.child);
   }
   assert.ok(await pollUntil(async () => (await jsonpath('sts/db', '{.spec.replicas} {.status.replicas} {.status.readyReplicas}')) === '1 1 1', 60_000, 200));
+});
+
+test('a Terminating pod takes no ephemeral container: kubectl debug is refused with a 422, and nothing starts', async () => {
+  assert.deepEqual(await podNames('app=slow'), ['slow-0']);
+  assert.equal((await kube(['scale', 'sts/slow', '--replicas=0'])).code, 0);
+  assert.ok(await pollUntil(async () => (await jsonpath('pod/slow-0', '{.metadata.deletionTimestamp}')) !== '', 60_000, 200));
+  const r = await kube(['debug', 'slow-0', '--image=busybox', '--container=late', '--', 'true']);
+  assert.notEqual(r.code, 0);
+  assert.match(r.stderr.toString(), /Pod "slow-0" is invalid: spec\.ephemeralContainers: Forbidden: cannot be added to a pod that is being deleted/);
+  assert.equal(await jsonpath('pod/slow-0', '{.spec.ephemeralContainers}'), '');
 });

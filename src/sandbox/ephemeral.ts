@@ -116,6 +116,9 @@ export async function serveEphemeralContainers(ctx: ApiContext, req: IncomingMes
   if (errors.length) throw invalidPod(name, errors);
   const known = new Set((pod.spec.ephemeralContainers ?? []).map((c) => c.name));
   const added = (next as ContainerSpec[]).filter((c) => !known.has(c.name));
+  if (added.length > 0 && pod.metadata['deletionTimestamp'] !== undefined) {
+    throw invalidPod(name, ['spec.ephemeralContainers: Forbidden: cannot be added to a pod that is being deleted']);
+  }
   if (added.length > 0) {
     ctx.store.update(pod, (o) => {
       (o as Pod).spec.ephemeralContainers = structuredClone(next as ContainerSpec[]);

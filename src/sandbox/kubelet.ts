@@ -168,7 +168,8 @@ export class Kubelet {
    */
   startEphemeral(pod: Pod, name: string): void {
     const spec = pod.spec.ephemeralContainers?.find((c) => c.name === name);
-    if (!spec || this.#closed) return;
+    // A pod being deleted starts nothing more: its network is about to be released.
+    if (!spec || this.#closed || pod.metadata['deletionTimestamp'] !== undefined) return;
     const key = this.#key(pod.metadata.namespace!, pod.metadata.name, name);
     if (this.#slots.has(key)) return;
     const statuses = ((pod.status ??= {})['ephemeralContainerStatuses'] as Obj[] | undefined) ?? [];
@@ -189,7 +190,8 @@ export class Kubelet {
         this.#setStatus(slot, (s) => Object.assign(s, { state: { waiting: { message: (err as Error).message, reason: 'RunContainerError' } } }));
         return;
       }
-      if (this.#closed) {
+      if (this.#closed || slot.stopping || this.#slots.get(key) !== slot) {
+        // Closed, or the pod deleted while it started: stopPod did not see this container.
         await container.stop(0);
         return;
       }
