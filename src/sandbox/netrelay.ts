@@ -12,6 +12,7 @@
 // or 1 and the dial errors as text, then the end.
 
 import { spawn as spawnChild, type ChildProcess } from 'node:child_process';
+import { readlinkSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
@@ -159,26 +160,44 @@ export class PodNetwork {
   readonly #tools: HostTools;
   readonly #holder: ChildProcess;
   readonly #socketPath: string;
+  /** The namespace's identity (`net:[inode]`) read when the holder started. */
+  readonly #nsId: string;
   #relay: Promise<ChildProcess> | undefined;
   #closed = false;
 
-  private constructor(tools: HostTools, holder: ChildProcess, socketPath: string) {
+  private constructor(tools: HostTools, holder: ChildProcess, socketPath: string, nsId: string) {
     this.#tools = tools;
     this.#holder = holder;
     this.#socketPath = socketPath;
+    this.#nsId = nsId;
   }
 
-  /** The holder's pid: the namespace is /proc/<pid>/ns/net. */
+  /**
+   * The holder's pid, to join the namespace at /proc/<pid>/ns/net — checked first: once the
+   * holder has ended its pid may belong to another process (and network, maybe the host's), so
+   * a holder that ended, or a pid that no longer names the namespace it made, or names the
+   * sandbox's own, is ERR_SANDBOX_NETWORK.
+   */
   get pid(): number {
-    return this.#holder.pid!;
+    const pid = this.#holder.pid!;
+    const gone = (): SandboxError => new SandboxError('ERR_SANDBOX_NETWORK', "the pod's network namespace is gone: its holder process ended");
+    if (this.#holder.exitCode !== null || this.#holder.signalCode !== null) throw gone();
+    const now = netNamespace(String(pid));
+    if (now !== this.#nsId || now === netNamespace('self')) throw gone();
+    return pid;
   }
 
   /** A new network namespace with its loopback up. `dir` holds the relay's socket. */
   static async start(tools: HostTools, dir: string): Promise<PodNetwork> {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const holder = await startReady([tools.unshare, '--net', '--', tools.sh, '-c', NETNS_SCRIPT, 'podshell-netns', tools.ip], "cannot set up the pod's network namespace");
-    holder.on('exit', () => {});
-    return new PodNetwork(tools, holder, join(dir, 'relay.sock'));
+    holder.on('exit', () => {}); // its exit code says it ended: see pid
+    const nsId = netNamespace(String(holder.pid));
+    if (nsId === undefined || nsId === netNamespace('self')) {
+      holder.kill('SIGKILL');
+      throw new SandboxError('ERR_SANDBOX_NETWORK', "cannot set up the pod's network namespace: its holder is not in a namespace of its own");
+    }
+    return new PodNetwork(tools, holder, join(dir, 'relay.sock'), nsId);
   }
 
   #startRelay(): Promise<ChildProcess> {
@@ -213,6 +232,15 @@ export class PodNetwork {
     this.#closed = true;
     void this.#relay?.then((child) => child.kill('SIGKILL'), () => {});
     this.#holder.stdin?.end();
+  }
+}
+
+/** The network namespace of `/proc/<pid>` (`net:[inode]`), or undefined when it cannot be read (the process is gone). */
+function netNamespace(pid: string): string | undefined {
+  try {
+    return readlinkSync(`/proc/${pid}/ns/net`);
+  } catch {
+    return undefined;
   }
 }
 

@@ -553,6 +553,39 @@ test('namespaces: pid 1 of a container reaps the processes orphaned in it', asyn
   }
 });
 
+/** This process's children that hold a pod's network namespace (netrelay.ts). */
+function networkHolders(): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .map(Number)
+    .filter((pid) => {
+      if (procStat(pid)?.ppid !== process.pid) return false;
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').includes('podshell-netns');
+      } catch {
+        return false;
+      }
+    });
+}
+
+test("namespaces: once a pod's network holder has died, a new container and a first port-forward in the pod fail with ERR_SANDBOX_NETWORK instead of joining whatever has its pid", async (t) => {
+  const rt = await nsRuntime(t);
+  if (!rt) return;
+  const pod = `pod-${++podCounter}`;
+  const before = new Set(networkHolders());
+  const first = await start(rt, {}, pod);
+  const holders = networkHolders().filter((p) => !before.has(p));
+  assert.equal(holders.length, 1);
+  const holder = holders[0]!;
+  process.kill(holder, 'SIGKILL');
+  await until(() => procStat(holder) === null, 'the network holder to be reaped');
+  const refused = { code: 'ERR_SANDBOX_NETWORK', message: "the pod's network namespace is gone: its holder process ended" };
+  await assert.rejects(start(rt, { name: 'second' }, pod), refused);
+  await assert.rejects(rt.dialPod(`uid-${pod}`, 80), refused);
+  // The first container keeps the pod's network: the namespace lives on with its processes.
+  assert.equal((await run(first, ['/dev/.podshell/sh', '-c', 'echo ok'])).stdout, 'ok\n');
+});
+
 test('namespaces: distroless images have no shell, no ls, no tar', async (t) => {
   const rt = await nsRuntime(t);
   if (!rt) return;
