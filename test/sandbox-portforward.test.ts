@@ -6,6 +6,7 @@
 
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { connect as tlsConnect } from 'node:tls';
 import { after, before, test } from 'node:test';
 import WebSocket from 'ws';
@@ -181,6 +182,37 @@ test("a port nobody listens on: the kubelet's and container runtime's error text
   assert.equal(await both.closed, 1000);
   assert.match(channel(both, 1).toString(), /connection refused/);
   assert.ok(channel(both, 2).toString().endsWith('echo-http 9090: GET /still\n'));
+});
+
+/** This process's children that relay into a pod's network (netrelay.ts). */
+function relays(): number[] {
+  return readdirSync('/proc')
+    .filter((d) => /^\d+$/.test(d))
+    .filter((pid) => {
+      try {
+        const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+        if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) !== process.pid) return false;
+        return readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').some((a) => a.endsWith('/relay.sock'));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+test('a relay that does not answer: the port fails with an error on its error channel once the handshake times out, then the close', async (t) => {
+  if (sandbox.isolation === 'none') return t.skip('no network relay without namespaces');
+  const stopped = relays();
+  assert.ok(stopped.length > 0, 'the tests before started the pod\'s relay');
+  for (const pid of stopped) process.kill(pid, 'SIGSTOP');
+  try {
+    const o = opened(await connect('?ports=9090'));
+    assert.equal(await o.closed, 1000);
+    assert.match(channel(o, 1).subarray(2).toString(), /failed to connect to localhost:9090 inside namespace "[0-9a-f]{64}", the pod's network relay did not answer within 15s$/);
+  } finally {
+    for (const pid of stopped) process.kill(pid, 'SIGCONT');
+  }
+  assert.ok((await get(9090, '/after')).body.toString().startsWith('echo-http 9090: GET /after'));
 });
 
 test('the base64 subprotocol: text frames, channel digit then base64', async () => {

@@ -118,14 +118,25 @@ function startReady(argv: string[], what: string): Promise<ChildProcess> {
   });
 }
 
-/** Reads the relay's answer: the connected socket, or the DialError it reports. */
+/** How long the relay may take to answer a connection: its own dials give up after 5 s per address. */
+export const HANDSHAKE_TIMEOUT_MS = 15_000;
+
+/** Reads the relay's answer: the connected socket, or the DialError it reports (or a DialError when it does not answer in time). */
 function handshake(socket: Socket, port: number): Promise<Socket> {
   return new Promise((resolve, reject) => {
     const header = Buffer.alloc(2);
     header.writeUInt16BE(port);
     let got = Buffer.alloc(0);
     let failed = false;
-    const onError = (e: Error): void => reject(new SandboxError('ERR_SANDBOX_NETWORK', `cannot reach the pod's network relay: ${e.message}`));
+    const timer = setTimeout(() => {
+      socket.destroy();
+      reject(new DialError(`the pod's network relay did not answer within ${HANDSHAKE_TIMEOUT_MS / 1000}s`));
+    }, HANDSHAKE_TIMEOUT_MS);
+    timer.unref();
+    const onError = (e: Error): void => {
+      clearTimeout(timer);
+      reject(new SandboxError('ERR_SANDBOX_NETWORK', `cannot reach the pod's network relay: ${e.message}`));
+    };
     const onData = (chunk: Buffer): void => {
       got = Buffer.concat([got, chunk]);
       if (failed) {
@@ -133,6 +144,7 @@ function handshake(socket: Socket, port: number): Promise<Socket> {
         return;
       }
       if (got[0] === 0) {
+        clearTimeout(timer);
         socket.off('data', onData);
         socket.off('error', onError);
         socket.off('end', onEnd);
@@ -143,6 +155,7 @@ function handshake(socket: Socket, port: number): Promise<Socket> {
       } else failed = true;
     };
     const onEnd = (): void => {
+      clearTimeout(timer);
       socket.destroy();
       if (failed) reject(new DialError(got.subarray(1).toString('utf8')));
       else reject(new SandboxError('ERR_SANDBOX_NETWORK', "the pod's network relay closed the connection"));
