@@ -77,6 +77,8 @@ export class LogStream extends Readable {
   /** Logs asked for: the container's restartCount when they were. */
   readonly #seen = new Map<string, number>();
   readonly #noticed = new Set<string>();
+  /** Logs a watch found while maxLogRequests were being followed: told once each. */
+  readonly #overLimit = new Set<string>();
   #paused = false;
   #starting = 0;
   #watching = false;
@@ -204,14 +206,26 @@ export class LogStream extends Readable {
     }
   }
 
-  /** A pod of the selector, seen by the watch: follow what is new and running. */
+  /** A pod of the selector, seen by the watch: follow what is new and running, up to maxLogRequests logs. */
   #consider(pod: Pod): void {
     if (pod.status?.phase !== 'Running') return;
+    const max = this.#opts.maxLogRequests ?? DEFAULT_MAX_LOG_REQUESTS;
     // A pod that is new, or a container that started again (a fresh log), is followed.
     for (const s of this.#sourcesOfQuiet(pod)) {
       const { restarts, running } = containerState(pod, s.container);
-      const seen = this.#seen.get(key(s));
-      if (running && (seen === undefined || restarts > seen)) void this.#read(s, false, restarts);
+      const k = key(s);
+      const seen = this.#seen.get(k);
+      if (!running || (seen !== undefined && restarts <= seen)) continue;
+      // A container that started again takes its old log's place; any other log needs a free one.
+      const followed = new Set([...this.#running.values()].map((r) => key(r.source)));
+      if (!followed.has(k) && followed.size >= max) {
+        if (!this.#overLimit.has(k)) {
+          this.#overLimit.add(k);
+          this.emit('notice', `not following pod/${s.pod}/${s.container}: already following ${followed.size} log streams, the maximum allowed concurrency (use --max-log-requests to increase the limit)`);
+        }
+        continue;
+      }
+      void this.#read(s, false, restarts);
     }
   }
 
