@@ -324,9 +324,12 @@ export class LogStream extends Readable {
           pending.push(chunk.subarray(start));
           pendingBytes += chunk.length - start;
           if (pendingBytes >= MAX_LOG_LINE_BYTES) {
-            emitLine(Buffer.concat(pending), true);
-            pending = [];
-            pendingBytes = 0;
+            // Cut where a character starts, so that the piece decodes as it would in the whole line.
+            const text = Buffer.concat(pending);
+            const cut = utf8Boundary(text);
+            emitLine(text.subarray(0, cut), true);
+            pending = cut < text.length ? [text.subarray(cut)] : [];
+            pendingBytes = text.length - cut;
           }
         }
       });
@@ -361,6 +364,17 @@ export class LogStream extends Readable {
     for (const r of this.#running.values()) r.request?.destroy();
     callback(err);
   }
+}
+
+/** Where `text` can be cut so that no UTF-8 character is split: before an unfinished last one, else its end. */
+function utf8Boundary(text: Buffer): number {
+  const end = text.length;
+  let start = end - 1;
+  while (start > 0 && start > end - 4 && (text[start]! & 0xc0) === 0x80) start--;
+  if (start <= 0) return end;
+  const lead = text[start]!;
+  const length = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  return start + length > end ? start : end;
 }
 
 function readError(res: http.IncomingMessage): Promise<string> {
