@@ -1,7 +1,7 @@
 // Logs of one pod or of every pod a selector matches (pods/log, a streaming GET), as one object
 // stream of lines. Following a selector also watches the namespace's pods, so that pods that
-// appear (or become Running) are picked up. A slow reader pauses every HTTP response: lines wait
-// in the server and the kernel, not in this process (docs/api.md, "cluster.logs").
+// appear (or become Running) are picked up. A slow reader (64 records or 1 MiB of lines not read)
+// pauses every HTTP response: lines wait in the server and the kernel, not in this process (docs/api.md, "cluster.logs").
 
 import type http from 'node:http';
 import https from 'node:https';
@@ -38,6 +38,8 @@ export interface LogLine extends LogSource {
 /** A line longer than this comes in pieces. */
 export const MAX_LOG_LINE_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_LOG_REQUESTS = 5;
+/** Above this many bytes of lines waiting to be read, every HTTP response is paused. */
+const MAX_BUFFERED_BYTES = 1024 * 1024;
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 const enc = encodeURIComponent;
 
@@ -80,6 +82,9 @@ export class LogStream extends Readable {
   /** Logs a watch found while maxLogRequests were being followed: told once each. */
   readonly #overLimit = new Set<string>();
   #paused = false;
+  /** Bytes of the lines pushed and not read yet (each record's size is in #sizes). */
+  #bufferedBytes = 0;
+  readonly #sizes = new WeakMap<LogLine, number>();
   #starting = 0;
   #watching = false;
   #ended = false;
@@ -307,7 +312,10 @@ export class LogStream extends Readable {
     let pendingBytes = 0;
     const emitLine = (data: Buffer, partial: boolean) => {
       const line: LogLine = { ...base, line: data.toString('utf8'), ...(partial ? { partial: true as const } : {}) };
-      if (!this.push(line)) this.#pauseAll();
+      this.#sizes.set(line, data.length);
+      this.#bufferedBytes += data.length;
+      // Bounded by records and by bytes: lines may be up to MAX_LOG_LINE_BYTES each.
+      if (!this.push(line) || this.#bufferedBytes > MAX_BUFFERED_BYTES) this.#pauseAll();
     };
     return new Promise<void>((resolve, reject) => {
       response.on('data', (chunk: Buffer) => {
@@ -348,7 +356,25 @@ export class LogStream extends Readable {
   }
 
   override _read(): void {
-    if (!this.#paused) return;
+    this.#resumeIfRoom();
+  }
+
+  // Every record handed to a reader is a 'data' event: from read() (async iteration, 'readable'),
+  // from flowing mode, and from push() itself when a flowing stream has nothing buffered.
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'data') {
+      const size = this.#sizes.get(args[0] as LogLine);
+      if (size !== undefined) {
+        this.#sizes.delete(args[0] as LogLine);
+        this.#bufferedBytes -= size;
+        queueMicrotask(() => this.#resumeIfRoom());
+      }
+    }
+    return super.emit(event, ...args);
+  }
+
+  #resumeIfRoom(): void {
+    if (!this.#paused || this.#bufferedBytes > MAX_BUFFERED_BYTES || this.readableLength >= this.readableHighWaterMark) return;
     this.#paused = false;
     for (const r of this.#running.values()) r.response?.resume();
   }
