@@ -303,3 +303,30 @@ test('logs -l app=web -f picks up a pod that scaling up adds; a pod that scaling
     await own.close();
   }
 });
+
+test('logs -l app=web -f at --max-log-requests: a pod that scaling up adds is not followed, and stderr says why', async () => {
+  // A sandbox of its own: scaling changes the web pods the other tests count on.
+  const own = await startSandbox({ kubeconfigPath: join(work, 'kubeconfig-limit') });
+  const ownEnv = { ...process.env, KUBECONFIG: own.kubeconfigPath, NO_COLOR: '1' };
+  const k = (args: string[]) => run(kubectl, ['--cache-dir', join(work, 'cache-limit'), ...args], { env: ownEnv });
+  const names = async () => (await k(['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[*].metadata.name}'])).stdout.toString().split(' ').filter(Boolean).sort();
+  const serving = (pod: string) => `[pod/${pod}/app] web: ${pod} serving\n`;
+  const follow = start(bin, ['logs', '-l', 'app=web', '-f', '--max-log-requests', '3'], ownEnv);
+  try {
+    const first = await names();
+    assert.equal(first.length, 3);
+    assert.ok(await pollUntil(() => first.every((p) => follow.out().includes(serving(p))), 60_000, 100), `stdout: ${follow.out()} stderr: ${follow.err()}`);
+    const up = await k(['scale', 'deploy/web', '--replicas=4']);
+    assert.equal(up.code, 0, up.stderr);
+    assert.ok(await pollUntil(async () => (await names()).length === 4, 60_000, 200));
+    const [added] = (await names()).filter((p) => !first.includes(p));
+    const notice = `not following pod/${added}/app: already following 3 log streams, the maximum allowed concurrency (use --max-log-requests to increase the limit)\n`;
+    assert.ok(await pollUntil(() => follow.err().includes(notice), 60_000, 100), `stderr: ${follow.err()}`);
+    assert.equal(follow.err(), notice);
+    assert.ok(!follow.out().includes(`[pod/${added}/`), follow.out());
+    assert.equal(follow.child.exitCode, null, 'still following');
+  } finally {
+    await stop(follow.child);
+    await own.close();
+  }
+});

@@ -12,7 +12,7 @@ import { KubeconfigClusters } from '../src/gateway/clusters.ts';
 import { registerSessionRoutes } from '../src/gateway/routes-sessions.ts';
 import { SessionManager } from '../src/gateway/sessions.ts';
 import type { Sandbox } from '../src/sandbox/server.ts';
-import { startWorldSandbox } from './helpers.ts';
+import { pollUntil, startWorldSandbox } from './helpers.ts';
 import { startTestGateway, type TestGateway } from './gateway-client.ts';
 import { noMetrics, startHarness, testDefaults } from './gateway-harness.ts';
 import { StreamClient, until } from './gateway-stream-client.ts';
@@ -96,6 +96,12 @@ describe('a shell in a debug container', () => {
     const byDefault = await create(gw, { ...distroless, container: undefined, debug: {} });
     assert.equal(byDefault.status, 201, JSON.stringify(byDefault.body));
     await gw.fetch(`/api/sessions/${byDefault.body['id']}`, { method: 'DELETE' });
+    // The session's end closes the container's stdin (stdinOnce), so its shell ends too.
+    const ended = await pollUntil(async () => {
+      const pod = (await (await gw.fetch('/api/clusters/podshell-sandbox/namespaces/default/pods/distroless')).json()) as Record<string, any>;
+      return pod['containers'].find((c: any) => c.name === byDefault.body['container'])?.state === 'terminated';
+    }, 30_000);
+    assert.ok(ended, 'the debug container ends with its session');
     const defaulted = auditLines().find((l) => l['event'] === 'debug.start' && l['sessionId'] === byDefault.body['id'])!;
     assert.equal(defaulted['debug'].targetContainer, 'app');
     const lines = auditLines().filter((l) => l['sessionId'] === body['id']);

@@ -24,6 +24,12 @@ export interface DebugOptions {
   command?: readonly string[];
   /** Keep stdin open and connect it. [default false] */
   stdin?: boolean;
+  /**
+   * With `stdin`: the container's stdin closes when the first attach to it ends, so a shell
+   * there ends with the session instead of running on. `kubectl debug -i` leaves it unset.
+   * [default false]
+   */
+  stdinOnce?: boolean;
   /** Run on a terminal. [default false] */
   tty?: boolean;
   /** The container's name. [default `debugger-` and 5 random lowercase letters and digits] */
@@ -128,6 +134,7 @@ export async function addDebugContainer(client: KubeClient, options: DebugOption
     resources: {},
     terminationMessagePolicy: 'File',
     ...(options.stdin ? { stdin: true } : {}),
+    ...(options.stdin && options.stdinOnce ? { stdinOnce: true } : {}),
     ...(options.tty ? { tty: true } : {}),
     ...(options.targetContainer ? { targetContainerName: options.targetContainer } : {}),
   };

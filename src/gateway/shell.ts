@@ -59,6 +59,8 @@ export async function startDebugSession(cluster: Cluster, options: DebugSessionO
     command: options.command,
     tty: options.tty,
     stdin: true,
+    // The container's shell ends when this session's attach does (idle, max duration, a closed tab).
+    stdinOnce: true,
     ...(options.size ? { size: options.size } : {}),
   });
   return { exec: session, container };

@@ -1,4 +1,4 @@
-// Loading kubeconfig files, the way kubectl reads them (client-go tools/clientcmd loader.go), into
+// Loading kubeconfig files, the way kubectl reads them, into
 // the entries @kubernetes/client-node's KubeConfig works with (see config.ts for why not into a
 // KubeConfig itself):
 // - KUBECONFIG lists files (':' on Unix); missing ones are skipped; for clusters, users and

@@ -1,7 +1,7 @@
 // Logs of one pod or of every pod a selector matches (pods/log, a streaming GET), as one object
 // stream of lines. Following a selector also watches the namespace's pods, so that pods that
-// appear (or become Running) are picked up. A slow reader pauses every HTTP response: lines wait
-// in the server and the kernel, not in this process (docs/api.md, "cluster.logs").
+// appear (or become Running) are picked up. A slow reader (64 records or 1 MiB of lines not read)
+// pauses every HTTP response: lines wait in the server and the kernel, not in this process (docs/api.md, "cluster.logs").
 
 import type http from 'node:http';
 import https from 'node:https';
@@ -38,6 +38,8 @@ export interface LogLine extends LogSource {
 /** A line longer than this comes in pieces. */
 export const MAX_LOG_LINE_BYTES = 1024 * 1024;
 export const DEFAULT_MAX_LOG_REQUESTS = 5;
+/** Above this many bytes of lines waiting to be read, every HTTP response is paused. */
+const MAX_BUFFERED_BYTES = 1024 * 1024;
 const DEFAULT_CONNECT_TIMEOUT_MS = 30_000;
 const enc = encodeURIComponent;
 
@@ -77,7 +79,12 @@ export class LogStream extends Readable {
   /** Logs asked for: the container's restartCount when they were. */
   readonly #seen = new Map<string, number>();
   readonly #noticed = new Set<string>();
+  /** Logs a watch found while maxLogRequests were being followed: told once each. */
+  readonly #overLimit = new Set<string>();
   #paused = false;
+  /** Bytes of the lines pushed and not read yet (each record's size is in #sizes). */
+  #bufferedBytes = 0;
+  readonly #sizes = new WeakMap<LogLine, number>();
   #starting = 0;
   #watching = false;
   #ended = false;
@@ -204,14 +211,26 @@ export class LogStream extends Readable {
     }
   }
 
-  /** A pod of the selector, seen by the watch: follow what is new and running. */
+  /** A pod of the selector, seen by the watch: follow what is new and running, up to maxLogRequests logs. */
   #consider(pod: Pod): void {
     if (pod.status?.phase !== 'Running') return;
+    const max = this.#opts.maxLogRequests ?? DEFAULT_MAX_LOG_REQUESTS;
     // A pod that is new, or a container that started again (a fresh log), is followed.
     for (const s of this.#sourcesOfQuiet(pod)) {
       const { restarts, running } = containerState(pod, s.container);
-      const seen = this.#seen.get(key(s));
-      if (running && (seen === undefined || restarts > seen)) void this.#read(s, false, restarts);
+      const k = key(s);
+      const seen = this.#seen.get(k);
+      if (!running || (seen !== undefined && restarts <= seen)) continue;
+      // A container that started again takes its old log's place; any other log needs a free one.
+      const followed = new Set([...this.#running.values()].map((r) => key(r.source)));
+      if (!followed.has(k) && followed.size >= max) {
+        if (!this.#overLimit.has(k)) {
+          this.#overLimit.add(k);
+          this.emit('notice', `not following pod/${s.pod}/${s.container}: already following ${followed.size} log streams, the maximum allowed concurrency (use --max-log-requests to increase the limit)`);
+        }
+        continue;
+      }
+      void this.#read(s, false, restarts);
     }
   }
 
@@ -293,7 +312,10 @@ export class LogStream extends Readable {
     let pendingBytes = 0;
     const emitLine = (data: Buffer, partial: boolean) => {
       const line: LogLine = { ...base, line: data.toString('utf8'), ...(partial ? { partial: true as const } : {}) };
-      if (!this.push(line)) this.#pauseAll();
+      this.#sizes.set(line, data.length);
+      this.#bufferedBytes += data.length;
+      // Bounded by records and by bytes: lines may be up to MAX_LOG_LINE_BYTES each.
+      if (!this.push(line) || this.#bufferedBytes > MAX_BUFFERED_BYTES) this.#pauseAll();
     };
     return new Promise<void>((resolve, reject) => {
       response.on('data', (chunk: Buffer) => {
@@ -310,9 +332,12 @@ export class LogStream extends Readable {
           pending.push(chunk.subarray(start));
           pendingBytes += chunk.length - start;
           if (pendingBytes >= MAX_LOG_LINE_BYTES) {
-            emitLine(Buffer.concat(pending), true);
-            pending = [];
-            pendingBytes = 0;
+            // Cut where a character starts, so that the piece decodes as it would in the whole line.
+            const text = Buffer.concat(pending);
+            const cut = utf8Boundary(text);
+            emitLine(text.subarray(0, cut), true);
+            pending = cut < text.length ? [text.subarray(cut)] : [];
+            pendingBytes = text.length - cut;
           }
         }
       });
@@ -331,7 +356,25 @@ export class LogStream extends Readable {
   }
 
   override _read(): void {
-    if (!this.#paused) return;
+    this.#resumeIfRoom();
+  }
+
+  // Every record handed to a reader is a 'data' event: from read() (async iteration, 'readable'),
+  // from flowing mode, and from push() itself when a flowing stream has nothing buffered.
+  override emit(event: string | symbol, ...args: unknown[]): boolean {
+    if (event === 'data') {
+      const size = this.#sizes.get(args[0] as LogLine);
+      if (size !== undefined) {
+        this.#sizes.delete(args[0] as LogLine);
+        this.#bufferedBytes -= size;
+        queueMicrotask(() => this.#resumeIfRoom());
+      }
+    }
+    return super.emit(event, ...args);
+  }
+
+  #resumeIfRoom(): void {
+    if (!this.#paused || this.#bufferedBytes > MAX_BUFFERED_BYTES || this.readableLength >= this.readableHighWaterMark) return;
     this.#paused = false;
     for (const r of this.#running.values()) r.response?.resume();
   }
@@ -347,6 +390,17 @@ export class LogStream extends Readable {
     for (const r of this.#running.values()) r.request?.destroy();
     callback(err);
   }
+}
+
+/** Where `text` can be cut so that no UTF-8 character is split: before an unfinished last one, else its end. */
+function utf8Boundary(text: Buffer): number {
+  const end = text.length;
+  let start = end - 1;
+  while (start > 0 && start > end - 4 && (text[start]! & 0xc0) === 0x80) start--;
+  if (start <= 0) return end;
+  const lead = text[start]!;
+  const length = lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : lead >= 0xc0 ? 2 : 1;
+  return start + length > end ? start : end;
 }
 
 function readError(res: http.IncomingMessage): Promise<string> {

@@ -1,6 +1,5 @@
-// Which pod and container a command runs in, decided as kubectl decides it (docs/protocol.md, "What kubectl does around the protocol";
-// kubectl pkg/cmd/exec, pkg/cmd/util/podcmd, pkg/util/podutils ActivePods,
-// polymorphichelpers/attachablepodforobject.go). The choosing, defaulting and validating is here;
+// Which pod and container a command runs in, decided as kubectl's exec and attach decide it
+// (docs/protocol.md, "What kubectl does around the protocol"). The choosing, defaulting and validating is here;
 // the REST calls are KubeClient's, reached through the small TargetSource interface.
 
 import { PodshellError } from '../protocol/errors.ts';
@@ -246,7 +245,7 @@ export function chooseContainer(pod: Pod, requested?: string): { container: stri
   return several ? { container: first.name, defaultedNotice: `Defaulted container "${first.name}" out of: ${allContainerNames(pod)}` } : { container: first.name };
 }
 
-/** kubectl refuses completed pods before it dials (exec.go, attach.go). */
+/** kubectl's exec and attach refuse completed pods before they dial. */
 export function checkNotCompleted(pod: Pod, verb: 'exec' | 'attach' = 'exec'): void {
   const phase = pod.status?.phase;
   if (phase === 'Succeeded' || phase === 'Failed') {

@@ -1,5 +1,5 @@
-// File specs and path helpers, table-driven; the vectors of kubectl's pkg/cmd/cp/cp_test.go
-// (TestExtractFileSpec, TestGetPrefix, TestStripPathShortcuts, TestIsDestRelative) plus ours.
+// File specs and path helpers, table-driven; the vectors of kubectl cp's own tests
+// (file spec extraction, prefixes, path shortcuts, relative destinations) plus ours.
 
 import assert from 'node:assert/strict';
 import path from 'node:path';

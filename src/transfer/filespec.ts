@@ -1,4 +1,4 @@
-// File specs and path arithmetic for copies, as kubectl's pkg/cmd/cp/filespec.go does it: local
+// File specs and path arithmetic for copies, as kubectl cp does it: local
 // paths use the client's path rules, remote paths are always POSIX (backslashes become slashes).
 // Pure functions; no I/O.
 
