@@ -1,8 +1,8 @@
-// Authentication and impersonation as kube-apiserver does them (k8s.io/apiserver v0.35):
-// - pkg/kubeapiserver/authenticator: a union of x509 → bearer token → WebSocket token protocol,
-//   wrapped in the system:authenticated group adder (and optionally the anonymous fallback);
-// - pkg/authentication/request/{x509,bearertoken,websocket}, token/tokenfile;
-// - pkg/endpoints/filters/impersonation (the legacy `impersonate` checks).
+// Authentication and impersonation as kube-apiserver 1.35 does them:
+// - a union of authenticators tried in order: client certificate (x509) → bearer token → the
+//   token carried in a WebSocket subprotocol, wrapped in the system:authenticated group adder
+//   (and optionally the anonymous fallback); tokens come from a static token list;
+// - impersonation headers with the legacy `impersonate` permission checks.
 
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';

@@ -12,7 +12,7 @@ import { kindInfo } from './kinds.ts';
 import { ManifestError, describeObject, inheritOrigin } from './manifest.ts';
 import type { World } from './world.ts';
 
-/** Kubernetes' alphabet for generated names and hashes (k8s.io/apimachinery/pkg/util/rand). */
+/** Kubernetes' alphabet for generated names and hashes (consonants and digits that spell no words). */
 const SAFE_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 
 type Obj = Record<string, unknown>;

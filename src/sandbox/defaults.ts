@@ -1,6 +1,6 @@
 // Defaulting: the fields the apiserver fills in when a manifest leaves them out
-// (pkg/apis/core/v1/defaults.go, the apps/v1 and batch/v1 defaults, and the admission plugins a
-// default cluster runs). Each function fills in the object it is given, in the apiserver's order.
+// (the core/v1, apps/v1 and batch/v1 defaulting, and the admission plugins a default cluster
+// runs). Each function fills in the object it is given, in the apiserver's order.
 
 import type { ContainerSpec, PodSpec, Workload } from './types.ts';
 

@@ -1,4 +1,4 @@
-// Field errors, worded like k8s.io/apimachinery/pkg/util/validation/field.
+// Field errors, worded as the apiserver words them.
 
 import { goQuote, goValue } from './goformat.ts';
 
@@ -15,8 +15,8 @@ export function goTypeName(v: unknown): string {
 }
 
 /**
- * A field.ErrorList: the problems found in one object, each `<path>: <what>` in the wording of
- * k8s.io/apimachinery/pkg/util/validation/field, plus readers that check a value's type and
+ * A field.ErrorList: the problems found in one object, each `<path>: <what>` in the apiserver's
+ * wording, plus readers that check a value's type and
  * record a problem when it is wrong.
  */
 export class FieldErrors {

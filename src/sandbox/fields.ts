@@ -1,12 +1,11 @@
-// Field selectors for pods: the field labels pods accept (the field-label conversion in
-// pkg/apis/core/v1) and the selector syntax of k8s.io/apimachinery fields/selector.go, with
-// Kubernetes' error wording.
+// Field selectors for pods: the field labels pods accept and the field selector syntax, as the
+// apiserver parses them, with Kubernetes' error wording.
 
 import { SelectorError } from './errors.ts';
 import { compareStrings } from './goformat.ts';
 import type { Pod } from './types.ts';
 
-/** The field labels pods accept (pkg/apis/core/v1 conversion); `spec.host` is an old alias. */
+/** The field labels pods accept; `spec.host` is an old alias. */
 export const podFieldSelectorFields = [
   'metadata.name',
   'metadata.namespace',
@@ -21,7 +20,7 @@ export const podFieldSelectorFields = [
   'status.nominatedNodeName',
 ] as const;
 
-/** The values a pod offers to field selectors (pkg/registry/core/pod ToSelectableFields). */
+/** The values a pod offers to field selectors. */
 function podFields(pod: Pod): Record<string, string> {
   const spec = (pod.spec ?? {}) as Record<string, unknown>;
   const status = (pod.status ?? {}) as Record<string, unknown>;

@@ -1,5 +1,5 @@
-// Label selectors: the string form's parser (a lexer and a recursive-descent parser shaped like
-// k8s.io/apimachinery labels/selector.go), metav1.LabelSelector conversion, matching and the
+// Label selectors: the string form's parser (a lexer and a recursive-descent parser, accepting what
+// the apiserver's parser accepts), metav1.LabelSelector conversion, matching and the
 // canonical string form, with Kubernetes' error wording.
 
 import { SelectorError } from './errors.ts';
@@ -173,7 +173,7 @@ const nothing: LabelMatcher = {
 };
 
 // ---------------------------------------------------------------------------------------------
-// The string-form parser: a lexer and a recursive-descent parser shaped like labels/selector.go,
+// The string-form parser: a lexer and a recursive-descent parser shaped like the apiserver's,
 // so that what it accepts and the errors it gives are the same.
 
 type Tok =

@@ -1,5 +1,5 @@
-// Name and label validation (k8s.io/apimachinery/pkg/api/validate/content), with Kubernetes'
-// messages. Each check returns the list of problems; empty means valid.
+// Name and label validation as the apiserver does it (DNS-1123 labels and subdomains, label
+// keys and values), with Kubernetes' messages. Each check returns the list of problems; empty means valid.
 
 const dns1123LabelFmt = '[a-z0-9]([-a-z0-9]*[a-z0-9])?';
 const dns1123SubdomainFmt = `${dns1123LabelFmt}(\\.${dns1123LabelFmt})*`;

@@ -1,8 +1,7 @@
 // Kubernetes RBAC, evaluated the way kube-apiserver's authorizer chain does it: the
-// system:masters short-circuit first (authorizerfactory.NewPrivilegedGroups), then the RBAC
-// authorizer (kubernetes plugin/pkg/auth/authorizer/rbac/rbac.go, pkg/registry/rbac/validation/rule.go,
-// pkg/apis/rbac/v1/evaluation_helpers.go). Denials render as kube-apiserver's 403 Status
-// (apiserver pkg/endpoints/handlers/responsewriters/errors.go, apimachinery pkg/api/errors NewForbidden).
+// system:masters short-circuit first, then the RBAC authorizer (bindings → roles → rules, each
+// rule matched on verb, API group, resource/subresource, name or non-resource URL). Denials render
+// as kube-apiserver's 403 Status, in its words.
 
 import { ApiError } from './errors.ts';
 import type { PolicyRule, Role, RoleBinding, Subject, UserInfo } from './types.ts';
@@ -184,7 +183,7 @@ function describeSubject(subject: Subject, bindingNamespace: string): string {
   return `${subject.kind} ${goQuote(subject.name)}`;
 }
 
-/** Whether one rule grants the request (rbac.go RuleAllows). */
+/** Whether one rule grants the request. */
 export function ruleAllows(attrs: Attributes, rule: PolicyRule): boolean {
   if (!verbMatches(rule, attrs.verb)) return false;
   if (!isResourceAttributes(attrs)) return nonResourceURLMatches(rule, attrs.path);
@@ -345,8 +344,8 @@ function clusterRoleBinding(name: string, groups: string[]): RoleBinding {
 }
 
 /**
- * The part of kube-apiserver's bootstrap RBAC policy a user meets (bootstrappolicy/policy.go,
- * testdata/cluster-roles.yaml): cluster-admin, admin, edit, view, the system:aggregate-to-* roles
+ * The part of kube-apiserver's bootstrap RBAC policy a user meets (as a new cluster
+ * creates it): cluster-admin, admin, edit, view, the system:aggregate-to-* roles
  * they aggregate, system:discovery, system:public-info-viewer and system:basic-user, with their
  * bindings. admin/edit/view carry their aggregationRule and, already filled in, the rules the
  * aggregation controller would compute (selected roles in name order, duplicates dropped).
