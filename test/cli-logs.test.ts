@@ -253,33 +253,54 @@ test('-l: a log that cannot be read is reported per pod, the others go on, exit 
   assert.equal(ours.stdout.length, 0);
 });
 
-test('logs -l app=web -f picks up a pod that scaling up adds; a pod that scaling down removes ends its log, the command goes on', async () => {
-  // A sandbox of its own: scaling changes the web pods the other tests count on.
-  const own = await startSandbox({ kubeconfigPath: join(work, 'kubeconfig-scale') });
+/**
+ * A sandbox of its own for a test that scales deploy/web (the other tests count on its three
+ * pods), following `args` with `podshell logs` until the three web pods' first lines are there.
+ */
+async function followingOwnWeb(tag: string, args: string[]) {
+  const own = await startSandbox({ kubeconfigPath: join(work, `kubeconfig-${tag}`) });
   const ownEnv = { ...process.env, KUBECONFIG: own.kubeconfigPath, NO_COLOR: '1' };
-  const k = (args: string[]) => run(kubectl, ['--cache-dir', join(work, 'cache-scale'), ...args], { env: ownEnv });
+  const k = (kargs: string[]) => run(kubectl, ['--cache-dir', join(work, `cache-${tag}`), ...kargs], { env: ownEnv });
   const names = async () => (await k(['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[*].metadata.name}'])).stdout.toString().split(' ').filter(Boolean).sort();
-  const spawnOwn = (args: string[]) => start(bin, args, ownEnv);
-  const serving = (pod: string) => `[pod/${pod}/app] web: ${pod} serving\n`;
-  const follow = spawnOwn(['logs', '-l', 'app=web', '-f']);
+  const follow = start(bin, args, ownEnv);
+  const close = async () => {
+    await stop(follow.child);
+    await own.close();
+  };
   try {
     const first = await names();
     assert.equal(first.length, 3);
     assert.ok(await pollUntil(() => first.every((p) => follow.out().includes(serving(p))), 60_000, 100), `stdout: ${follow.out()} stderr: ${follow.err()}`);
+    /** Scale web to four pods: the new pod's name. */
+    const scaleUp = async () => {
+      const up = await k(['scale', 'deploy/web', '--replicas=4']);
+      assert.equal(up.code, 0, up.stderr);
+      assert.ok(await pollUntil(async () => (await names()).length === 4, 60_000, 200));
+      return (await names()).filter((p) => !first.includes(p))[0]!;
+    };
+    return { ownEnv, k, names, follow, first, scaleUp, close };
+  } catch (err) {
+    await close();
+    throw err;
+  }
+}
 
+const serving = (pod: string) => `[pod/${pod}/app] web: ${pod} serving\n`;
+
+test('logs -l app=web -f picks up a pod that scaling up adds; a pod that scaling down removes ends its log, the command goes on', async () => {
+  const { ownEnv, k, names, follow, first, scaleUp, close } = await followingOwnWeb('scale', ['logs', '-l', 'app=web', '-f']);
+  const spawnOwn = (args: string[]) => start(bin, args, ownEnv);
+  try {
     // Up: the fourth pod's first line arrives, prefixed.
-    const up = await k(['scale', 'deploy/web', '--replicas=4']);
-    assert.equal(up.code, 0, up.stderr);
-    assert.ok(await pollUntil(async () => (await names()).length === 4, 60_000, 200));
-    const [added] = (await names()).filter((p) => !first.includes(p));
-    assert.ok(await pollUntil(() => follow.out().includes(serving(added!)), 60_000, 100), `stdout: ${follow.out()} stderr: ${follow.err()}`);
+    const added = await scaleUp();
+    assert.ok(await pollUntil(() => follow.out().includes(serving(added)), 60_000, 100), `stdout: ${follow.out()} stderr: ${follow.err()}`);
 
     // Down to 3: the newest pod (the one just added) goes. A follower of that pod alone ends, exit 0.
-    const single = spawnOwn(['logs', '-f', added!, '-c', 'app']);
+    const single = spawnOwn(['logs', '-f', added, '-c', 'app']);
     assert.ok(await pollUntil(() => single.out() === `web: ${added} serving\n`, 60_000, 100), single.out());
     const down = await k(['scale', 'deploy/web', '--replicas=3']);
     assert.equal(down.code, 0, down.stderr);
-    assert.ok(await pollUntil(async () => (await names()).length === 3 && !(await names()).includes(added!), 60_000, 200));
+    assert.ok(await pollUntil(async () => (await names()).length === 3 && !(await names()).includes(added), 60_000, 200));
     assert.ok(await pollUntil(() => single.child.exitCode !== null, 60_000, 100), 'the single-pod follower ends with its pod');
     assert.equal(single.child.exitCode, 0, single.err());
     assert.equal(single.err(), '');
@@ -297,36 +318,22 @@ test('logs -l app=web -f picks up a pod that scaling up adds; a pod that scaling
     assert.equal(follow.child.exitCode, null, 'still following');
     // Every line is whole and prefixed, and each pod said "serving" once.
     for (const line of follow.out().trimEnd().split('\n')) assert.match(line, /^\[pod\/web-[a-z0-9]+-[a-z0-9]+\/app\] /);
-    for (const pod of [...first, added!]) assert.equal(follow.out().split(serving(pod)).length - 1, 1, pod);
+    for (const pod of [...first, added]) assert.equal(follow.out().split(serving(pod)).length - 1, 1, pod);
   } finally {
-    await stop(follow.child);
-    await own.close();
+    await close();
   }
 });
 
 test('logs -l app=web -f at --max-log-requests: a pod that scaling up adds is not followed, and stderr says why', async () => {
-  // A sandbox of its own: scaling changes the web pods the other tests count on.
-  const own = await startSandbox({ kubeconfigPath: join(work, 'kubeconfig-limit') });
-  const ownEnv = { ...process.env, KUBECONFIG: own.kubeconfigPath, NO_COLOR: '1' };
-  const k = (args: string[]) => run(kubectl, ['--cache-dir', join(work, 'cache-limit'), ...args], { env: ownEnv });
-  const names = async () => (await k(['get', 'pods', '-l', 'app=web', '-o', 'jsonpath={.items[*].metadata.name}'])).stdout.toString().split(' ').filter(Boolean).sort();
-  const serving = (pod: string) => `[pod/${pod}/app] web: ${pod} serving\n`;
-  const follow = start(bin, ['logs', '-l', 'app=web', '-f', '--max-log-requests', '3'], ownEnv);
+  const { follow, scaleUp, close } = await followingOwnWeb('limit', ['logs', '-l', 'app=web', '-f', '--max-log-requests', '3']);
   try {
-    const first = await names();
-    assert.equal(first.length, 3);
-    assert.ok(await pollUntil(() => first.every((p) => follow.out().includes(serving(p))), 60_000, 100), `stdout: ${follow.out()} stderr: ${follow.err()}`);
-    const up = await k(['scale', 'deploy/web', '--replicas=4']);
-    assert.equal(up.code, 0, up.stderr);
-    assert.ok(await pollUntil(async () => (await names()).length === 4, 60_000, 200));
-    const [added] = (await names()).filter((p) => !first.includes(p));
+    const added = await scaleUp();
     const notice = `not following pod/${added}/app: already following 3 log streams, the maximum allowed concurrency (use --max-log-requests to increase the limit)\n`;
     assert.ok(await pollUntil(() => follow.err().includes(notice), 60_000, 100), `stderr: ${follow.err()}`);
     assert.equal(follow.err(), notice);
     assert.ok(!follow.out().includes(`[pod/${added}/`), follow.out());
     assert.equal(follow.child.exitCode, null, 'still following');
   } finally {
-    await stop(follow.child);
-    await own.close();
+    await close();
   }
 });
