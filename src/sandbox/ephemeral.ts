@@ -6,10 +6,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
 import { sendJson, type ApiContext } from './api.ts';
-import { ApiError, badRequest, notFound } from './errors.ts';
+import { ApiError, badRequest, conflict, notFound } from './errors.ts';
 import { FieldErrors, isObj, type Obj } from './fielderrors.ts';
 import { goValue } from './goformat.ts';
-import { applyPatch, mediaType, PATCH_TYPES, PatchError, readJsonBody, type Json, type PatchType } from './patch.ts';
+import { requestedObject, type Json } from './patch.ts';
 import { validateContainer } from './validate.ts';
 import type { ContainerSpec, Pod } from './types.ts';
 
@@ -85,30 +85,13 @@ export async function serveEphemeralContainers(ctx: ApiContext, req: IncomingMes
   }
   if (!pod) throw notFound('pods', name);
   if (method === 'GET') return sendJson(res, 200, pod);
-  let updated: Json;
-  if (method === 'PATCH') {
-    const type = mediaType(req);
-    if (!(PATCH_TYPES as readonly string[]).includes(type)) {
-      throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${PATCH_TYPES.join(', ')}`);
-    }
-    const patch = await readJsonBody(req);
-    try {
-      updated = applyPatch(type as PatchType, structuredClone(pod) as unknown as Json, patch);
-    } catch (err) {
-      if (err instanceof PatchError) throw type === 'application/json-patch+json' ? new ApiError(422, 'Invalid', err.message) : badRequest(err.message);
-      throw err;
-    }
-  } else {
-    const type = mediaType(req);
-    if (type !== '' && type !== 'application/json') throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/json`);
-    updated = await readJsonBody(req);
-  }
+  const updated = await requestedObject(req, method as 'PATCH' | 'PUT', pod as unknown as Json);
   if (!isObj(updated)) throw badRequest('the body of the request must be a Pod object');
   const meta = isObj(updated['metadata']) ? updated['metadata'] : {};
   if (meta['name'] !== undefined && meta['name'] !== name) throw badRequest(`the name of the object (${String(meta['name'])}) does not match the name on the URL (${name})`);
   const version = meta['resourceVersion'];
   if (method === 'PUT' && typeof version === 'string' && version !== '' && version !== pod.metadata.resourceVersion) {
-    throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on pods "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, kind: 'pods' });
+    throw conflict('pods', name, { name, kind: 'pods' });
   }
   const spec = isObj(updated['spec']) ? (updated['spec'] as Obj) : {};
   const next = spec['ephemeralContainers'] ?? [];

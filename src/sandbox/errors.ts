@@ -68,6 +68,11 @@ export function notFound(resource: string, name: string, group = ''): ApiError {
   });
 }
 
+/** A 409 for a write naming a resourceVersion that is no longer the object's. `what` is `pods` or `deployments.apps`. */
+export function conflict(what: string, name: string, details: Record<string, unknown>): ApiError {
+  return new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${what} "${name}": the object has been modified; please apply your changes to the latest version and try again`, details);
+}
+
 export function badRequest(message: string): ApiError {
   return new ApiError(400, 'BadRequest', message);
 }

@@ -188,6 +188,29 @@ export function applyPatch(type: PatchType, target: Json, patch: Json): Json {
   return strategicMergePatch(target, patch);
 }
 
+/**
+ * The object a write asks for: for PATCH, `current` with the body applied as its media type says
+ * (one of PATCH_TYPES); for PUT, the body itself (JSON). Another media type is a 415; a patch that
+ * does not apply is a 422 (JSON patch) or a 400, as an apiserver answers.
+ */
+export async function requestedObject(req: IncomingMessage, method: 'PATCH' | 'PUT', current: Json): Promise<Json> {
+  const type = mediaType(req);
+  if (method === 'PUT') {
+    if (type !== '' && type !== 'application/json') throw new ApiError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - accepted media types include: application/json');
+    return readJsonBody(req);
+  }
+  if (!(PATCH_TYPES as readonly string[]).includes(type)) {
+    throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${PATCH_TYPES.join(', ')}`);
+  }
+  const patch = await readJsonBody(req);
+  try {
+    return applyPatch(type as PatchType, structuredClone(current), patch);
+  } catch (err) {
+    if (err instanceof PatchError) throw type === 'application/json-patch+json' ? new ApiError(422, 'Invalid', err.message) : badRequest(err.message);
+    throw err;
+  }
+}
+
 /** The request's media type, lower case, without parameters. */
 export function mediaType(req: IncomingMessage): string {
   return (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();

@@ -10,8 +10,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isDeepStrictEqual } from 'node:util';
 import { sendJson } from './api.ts';
 import { counts, WorldBuilder } from './controllers.ts';
-import { applyPatch, mediaType, PATCH_TYPES, PatchError, readJsonBody, type Json, type PatchType } from './patch.ts';
-import { ApiError, badRequest, notFound } from './errors.ts';
+import { requestedObject, type Json } from './patch.ts';
+import { ApiError, badRequest, conflict, notFound } from './errors.ts';
 import type { Kubelet } from './kubelet.ts';
 import type { Store } from './store.ts';
 import type { KubeObject, LabelSelector, Pod, Workload } from './types.ts';
@@ -285,23 +285,6 @@ function checkReplicas(kind: string, name: string, replicas: unknown): number {
   return replicas;
 }
 
-async function patched(req: IncomingMessage, current: Obj): Promise<Obj> {
-  const type = mediaType(req);
-  if (!(PATCH_TYPES as readonly string[]).includes(type)) {
-    throw new ApiError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${PATCH_TYPES.join(', ')}`);
-  }
-  const patch = await readJsonBody(req);
-  let updated: Json;
-  try {
-    updated = applyPatch(type as PatchType, structuredClone(current) as Json, patch);
-  } catch (err) {
-    if (err instanceof PatchError) throw type === 'application/json-patch+json' ? new ApiError(422, 'Invalid', err.message) : badRequest(err.message);
-    throw err;
-  }
-  if (!isObj(updated)) throw badRequest('the body of the request must be an object');
-  return updated;
-}
-
 /** The parts of a workload a patch may not change here: all but spec.replicas (status and the apiserver's metadata are not the client's). */
 function fixedParts(o: Obj): Obj {
   const copy = structuredClone(o);
@@ -322,13 +305,14 @@ function fixedParts(o: Obj): Obj {
 export async function patchWorkload(scaler: ScaleController, store: Store, req: IncomingMessage, res: ServerResponse, resource: string, group: string, namespace: string, name: string): Promise<void> {
   const w = store.get(SCALABLE[resource]!, namespace, name) as Workload | undefined;
   if (!w) throw notFound(resource, name, group);
-  const updated = await patched(req, w as unknown as Obj);
+  const updated = await requestedObject(req, 'PATCH', w as unknown as Json);
+  if (!isObj(updated)) throw badRequest('the body of the request must be an object');
   if (!isDeepStrictEqual(fixedParts(updated), fixedParts(w as unknown as Obj))) {
     throw new ApiError(405, 'MethodNotAllowed', `the podshell sandbox serves ${resource} read-only: patch is supported for spec.replicas only (or use the scale subresource)`, { group, kind: resource });
   }
   const version = (updated['metadata'] as Obj)['resourceVersion'];
   if (typeof version === 'string' && version !== '' && version !== w.metadata.resourceVersion) {
-    throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${resource}.${group} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, group, kind: resource });
+    throw conflict(`${resource}.${group}`, name, { name, group, kind: resource });
   }
   scaler.setReplicas(w, checkReplicas(w.kind, name, (updated['spec'] as Obj)['replicas'] ?? 1));
   sendJson(res, 200, w);
@@ -343,20 +327,13 @@ export async function serveScale(scaler: ScaleController, store: Store, req: Inc
   if (!w) throw notFound(resource, name, group);
   const current = scaler.scaleOf(w);
   if (method === 'GET') return sendJson(res, 200, current);
-  let updated: Json;
-  if (method === 'PATCH') {
-    updated = (await patched(req, current)) as Json;
-  } else {
-    const type = mediaType(req);
-    if (type !== '' && type !== 'application/json') throw new ApiError(415, 'UnsupportedMediaType', 'the body of the request was in an unknown format - accepted media types include: application/json');
-    updated = await readJsonBody(req);
-  }
+  const updated = await requestedObject(req, method as 'PATCH' | 'PUT', current as Json);
   if (!isObj(updated)) throw badRequest('the body of the request must be a Scale object');
   const meta = isObj(updated['metadata']) ? updated['metadata'] : {};
   if (meta['name'] !== undefined && meta['name'] !== name) throw badRequest(`the name of the object (${String(meta['name'])}) does not match the name on the URL (${name})`);
   const version = meta['resourceVersion'];
   if (typeof version === 'string' && version !== '' && version !== w.metadata.resourceVersion) {
-    throw new ApiError(409, 'Conflict', `Operation cannot be fulfilled on ${resource}.${group} "${name}": the object has been modified; please apply your changes to the latest version and try again`, { name, group, kind: resource });
+    throw conflict(`${resource}.${group}`, name, { name, group, kind: resource });
   }
   const spec = isObj(updated['spec']) ? updated['spec'] : {};
   const replicas = checkReplicas('Scale', name, spec['replicas'] ?? 0);
