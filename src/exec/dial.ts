@@ -144,3 +144,34 @@ export function dialStreamSocket<P extends Subprotocol>(
     });
   });
 }
+
+/**
+ * Keepalive pings on `ws` every `intervalMs`; `lost()` once no pong came for `timeoutMs` while
+ * `held()` was false. While flow control holds the connection (`held()`: reading paused, so pongs
+ * wait unread too, or the server not reading what was sent) the deadline restarts: a paused
+ * connection is not a dead server. Returns the stop (also called before `lost()`).
+ */
+export function keepAlive(ws: WebSocket, intervalMs: number, timeoutMs: number, held: () => boolean, lost: () => void): () => void {
+  let lastPong = Date.now();
+  const onPong = () => (lastPong = Date.now());
+  ws.on('pong', onPong);
+  const timer = setInterval(() => {
+    if (held()) lastPong = Date.now();
+    else if (Date.now() - lastPong > timeoutMs) {
+      stop();
+      lost();
+      return;
+    }
+    try {
+      ws.ping();
+    } catch {
+      // the close handler reports it
+    }
+  }, Math.min(intervalMs, timeoutMs));
+  timer.unref();
+  const stop = () => {
+    clearInterval(timer);
+    ws.off('pong', onPong);
+  };
+  return stop;
+}

@@ -15,7 +15,7 @@ import {
   PORT_HEADER_BYTES,
   portForwardProtocols,
 } from '../protocol/index.ts';
-import { dialStreamSocket, type DialConnectOptions } from './dial.ts';
+import { dialStreamSocket, keepAlive, type DialConnectOptions } from './dial.ts';
 
 /** Local bytes queued on the WebSocket before the local socket is paused. */
 const sendHighWater = 1024 * 1024; // 1 MiB
@@ -76,8 +76,7 @@ export class ForwardedConnection {
   private _finished = false;
   private _resolve!: (failure: PortForwardError | null) => void;
   private _graceTimer: NodeJS.Timeout | null = null;
-  private _keepaliveTimer: NodeJS.Timeout | null = null;
-  private _lastPong = 0;
+  private _stopKeepalive: (() => void) | null = null;
 
   constructor(socket: Socket, plan: ConnectionPlan) {
     this._socket = socket;
@@ -115,7 +114,6 @@ export class ForwardedConnection {
           this._ws = ws;
           ws.on('message', (data: Buffer, isBinary: boolean) => this._onMessage(data, isBinary));
           ws.on('close', (code: number) => this._onWsClose(code));
-          ws.on('pong', () => (this._lastPong = Date.now()));
         },
         opened: (protocol) => {
           this._opened = true;
@@ -139,26 +137,15 @@ export class ForwardedConnection {
 
   private _startKeepalive(): void {
     const { intervalMs, timeoutMs } = this._plan.keepalive;
-    if (!(intervalMs > 0)) return;
-    this._lastPong = Date.now();
-    this._keepaliveTimer = setInterval(() => {
-      // While reading is paused for a slow local reader, pongs wait unread too; while what was
-      // sent waits for a pod that does not read, the server reads nothing, pings included: no
-      // deadline in either case (flow control, not a dead connection).
-      if (this._wsPaused || this._localPaused || this._queued > 0) this._lastPong = Date.now();
-      else if (Date.now() - this._lastPong > timeoutMs) {
-        this._fail(`the connection to the pod was lost: no answer to keepalive pings for ${timeoutMs} ms`);
-        this._socket.resetAndDestroy();
-        this._ws?.terminate();
-        return;
-      }
-      try {
-        this._ws?.ping();
-      } catch {
-        // the close handler reports it
-      }
-    }, Math.min(intervalMs, timeoutMs));
-    this._keepaliveTimer.unref();
+    if (!(intervalMs > 0) || !this._ws) return;
+    // Paused reading for a slow local reader (pongs wait unread too), or what was sent waiting for
+    // a pod that does not read (the server reads nothing, pings included): flow control, not a
+    // dead connection.
+    this._stopKeepalive = keepAlive(this._ws, intervalMs, timeoutMs, () => this._wsPaused || this._localPaused || this._queued > 0, () => {
+      this._fail(`the connection to the pod was lost: no answer to keepalive pings for ${timeoutMs} ms`);
+      this._socket.resetAndDestroy();
+      this._ws?.terminate();
+    });
   }
 
   private _onLocalData(chunk: Buffer): void {
@@ -286,7 +273,7 @@ export class ForwardedConnection {
     if (!this._socket.closed || !wsClosed) return;
     this._finished = true;
     if (this._graceTimer) clearTimeout(this._graceTimer);
-    if (this._keepaliveTimer) clearInterval(this._keepaliveTimer);
+    this._stopKeepalive?.();
     this._resolve(this._failure);
   }
 }

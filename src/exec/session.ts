@@ -25,7 +25,7 @@ import {
 } from '../protocol/index.ts';
 import { resolveSessionTarget, type KubeClient, type Target } from '../kube/index.ts';
 import { countMoved } from './collect.ts';
-import { dialStreamSocket, type DialConnectOptions } from './dial.ts';
+import { dialStreamSocket, keepAlive, type DialConnectOptions } from './dial.ts';
 import { AbortError, ConnectionLostError, ProtocolError, RemoteError, StdinCloseUnsupportedError, UsageError } from './errors.ts';
 
 export interface KeepaliveOptions {
@@ -178,8 +178,7 @@ export class ExecSession {
   private _frameBuffer = Buffer.alloc(0);
   /** Reading the socket is paused because a stream's buffer is full. */
   private _paused = false;
-  private _keepaliveTimer: NodeJS.Timeout | null = null;
-  private _lastPong = 0;
+  private _stopKeepalive: (() => void) | null = null;
   private readonly _cleanup: (() => void)[] = [];
   private _failure: Error | null = null;
 
@@ -291,7 +290,6 @@ export class ExecSession {
       created: (ws) => {
         this._ws = ws;
         ws.on('message', (data: Buffer, isBinary: boolean) => this._onMessage(data, isBinary));
-        ws.on('pong', () => (this._lastPong = Date.now()));
         ws.on('close', (code, reason) => this._onClose(code, reason.toString()));
       },
       failed: (err) => this._fail(err),
@@ -315,24 +313,11 @@ export class ExecSession {
   }
 
   private _startKeepalive(options: KeepaliveOptions | undefined): void {
-    const interval = options?.intervalMs ?? 5000;
     const timeout = options?.timeoutMs ?? 61_000;
-    this._lastPong = Date.now();
-    this._keepaliveTimer = setInterval(() => {
-      // While reading is paused for a slow consumer, pongs wait unread in the socket too: the
-      // deadline runs only while podshell reads (and restarts when it resumes).
-      if (this._paused) this._lastPong = Date.now();
-      else if (Date.now() - this._lastPong > timeout) {
-        this._fail(new ConnectionLostError(`the connection was lost: no answer to keepalive pings for ${timeout} ms`));
-        return;
-      }
-      try {
-        this._ws?.ping();
-      } catch {
-        // the close handler reports it
-      }
-    }, Math.min(interval, timeout));
-    this._keepaliveTimer.unref();
+    // The deadline runs only while podshell reads (a slow consumer pauses reading, pongs too).
+    this._stopKeepalive = keepAlive(this._ws!, options?.intervalMs ?? 5000, timeout, () => this._paused, () =>
+      this._fail(new ConnectionLostError(`the connection was lost: no answer to keepalive pings for ${timeout} ms`)),
+    );
   }
 
   private _readable(): Readable {
@@ -586,8 +571,8 @@ export class ExecSession {
   }
 
   private _stop(): void {
-    if (this._keepaliveTimer) clearInterval(this._keepaliveTimer);
-    this._keepaliveTimer = null;
+    this._stopKeepalive?.();
+    this._stopKeepalive = null;
     if (this._graceTimer) clearTimeout(this._graceTimer);
     this._graceTimer = null;
     for (const fn of this._cleanup.splice(0)) fn();
