@@ -332,7 +332,9 @@ describe('an interrupt during a flood', () => {
   test('^C while the client keeps up skips nothing', async () => {
     const { id, c } = await shellSession(gw);
     const session = gw.manager.peek(id)!;
-    c.type('seq 1 20000; sleep 30\r');
+    // One process in the foreground from the first line to the ^C (sh execs sleep): with `seq; sleep`
+    // a ^C landing between the two went to seq's finished process group and was lost.
+    c.type("sh -c 'seq 1 20000; exec sleep 30'\r");
     await until('the output arrived', () => c.text().includes('\r\n20000\r\n'));
     c.type('\x03');
     await until('the prompt after ^C', () => c.tail(64).endsWith('<p>$ '), 30_000);
